@@ -1,0 +1,21 @@
+/* buf: a growable byte buffer. The owner frees it with buf_free. */
+#ifndef HERALD_BUF_H
+#define HERALD_BUF_H
+#include <stddef.h>
+
+struct buf {
+	char *data;     /* always NUL-terminated when non-NULL */
+	size_t len;
+	size_t cap;
+};
+
+#define BUF_INIT { NULL, 0, 0 }
+
+int buf_reserve(struct buf *b, size_t extra);
+int buf_append(struct buf *b, const void *data, size_t len);
+int buf_putc(struct buf *b, char c);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_reset(struct buf *b);
+void buf_free(struct buf *b);
+
+#endif

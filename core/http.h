@@ -1,0 +1,50 @@
+/* http: asynchronous HTTP requests on the loop, through libcurl's multi
+ * interface. Every watch stream and sink request of herald goes through
+ * here. Never includes lua.h: requests arrive as plain C. */
+#ifndef HERALD_HTTP_H
+#define HERALD_HTTP_H
+#include <stdbool.h>
+#include <stddef.h>
+#include "loop.h"
+
+struct http;
+struct http_transfer;
+
+struct http_request {
+	const char *method;            /* "GET", "POST", ... */
+	const char *url;
+	const char *const *headers;    /* "Name: value" lines */
+	size_t nheaders;
+	const char *body;              /* copied by http_start */
+	size_t body_len;
+	long timeout_ms;               /* whole transfer; 0 = none (watch streams) */
+	long connect_timeout_ms;
+	const char *ca_file;
+	bool insecure;                 /* skip TLS verification (never the default) */
+	/* Streaming: when set, body bytes go here as they arrive instead of
+	 * being collected into the response. */
+	void (*on_data)(void *arg, const char *data, size_t len);
+};
+
+struct http_response {
+	long status;                   /* 0 when no response arrived */
+	const char *body;              /* collected body (not for streaming) */
+	size_t body_len;
+	const char *error;             /* transport error, or NULL */
+	const char *retry_after;       /* Retry-After header value, or NULL */
+};
+
+typedef void (*http_done_cb)(void *arg, const struct http_response *r);
+
+struct http *http_new(struct loop *loop);
+void http_free(struct http *http);   /* cancels every transfer, no callbacks */
+
+/* Starts a request; done runs once, from the loop, when it ends. Returns
+ * NULL (logged) when the request could not be started. */
+struct http_transfer *http_start(struct http *http, const struct http_request *req,
+				 http_done_cb done, void *arg);
+/* Cancels a transfer: its done callback never runs. */
+void http_cancel(struct http_transfer *t);
+size_t http_active(const struct http *http);
+
+#endif

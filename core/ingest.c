@@ -1,0 +1,126 @@
+/* ingest: framer -> runner glue. Owns the framer; the runtime owns
+ * decisions; the caller's hooks own where routed items go. */
+#include "ingest.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+
+static void skip(struct ingest *in, unsigned long line, long item, const char *category,
+		 const char *why)
+{
+	in->stats.skipped++;
+	metrics_inc("input_skipped", category, 1);
+	if (item > 0)
+		log_warn("%s:%lu: List item %ld skipped: %s", in->source, line, item, why);
+	else
+		log_warn("%s:%lu: record skipped: %s", in->source, line, why);
+}
+
+static void on_reject(void *arg, long item, const char *why)
+{
+	struct ingest *in = arg;
+	skip(in, in->line, item, "bad_item", why);
+}
+
+static void on_routed(void *arg, const struct runner_event *ev)
+{
+	struct ingest *in = arg;
+	in->stats.events++;
+	metrics_inc("events_routed", NULL, 1);
+	if (ev->nsinks == 0)
+		metrics_inc("events_unrouted", ev->dropped_by ? "dropped" : "unmatched", 1);
+	if (in->hooks.routed)
+		in->hooks.routed(in->caller_arg, ev);
+}
+
+static void on_emit(void *arg, int sink, const char *item, size_t len)
+{
+	struct ingest *in = arg;
+	if (in->hooks.emit)
+		in->hooks.emit(in->caller_arg, sink, item, len);
+}
+
+static void on_record(void *arg, const struct framer_record *rec)
+{
+	struct ingest *in = arg;
+	in->stats.records++;
+	char why[96];
+	if (rec->flags & FRAMER_TOO_LARGE) {
+		snprintf(why, sizeof(why), "longer than %u bytes", INGEST_MAX_RECORD);
+		skip(in, rec->line, 0, "too_large", why);
+		return;
+	}
+	if (rec->flags & FRAMER_BAD_UTF8) {
+		skip(in, rec->line, 0, "bad_utf8", "invalid UTF-8");
+		return;
+	}
+	if (rec->flags & FRAMER_MALFORMED) {
+		skip(in, rec->line, 0, "malformed", "malformed JSON (cut short)");
+		return;
+	}
+	struct runner_hooks hooks = {
+		.arg = in,
+		.describe = in->hooks.describe,
+		.emit = on_emit,
+		.routed = on_routed,
+		.reject = on_reject,
+	};
+	struct ingest_input input = {
+		.data = rec->data,
+		.len = rec->len,
+		.has_empty_array = (rec->flags & FRAMER_EMPTY_ARRAY) != 0,
+		.big_field = (rec->flags & FRAMER_FIELD_TOO_LARGE) != 0,
+		.field_limit = INGEST_MAX_FIELD,
+		.cluster = in->cluster,
+	};
+	struct ingest_result res;
+	in->line = rec->line;
+	if (runner_ingest(in->host, &input, &hooks, &res) < 0) {
+		in->stats.failed++;
+		metrics_inc("ingest_failures", NULL, 1);
+		log_error("%s:%lu: %s", in->source, rec->line, res.message);
+		return;
+	}
+	switch (res.kind) {
+	case INGEST_BAD:
+		skip(in, rec->line, 0, strstr(res.message, "longer than") ? "field_too_large" :
+				       strncmp(res.message, "malformed", 9) == 0 ? "malformed" : "not_event",
+		     res.message);
+		break;
+	case INGEST_STATUS:
+		skip(in, rec->line, 0, "watch_error", res.message[0] ? res.message : res.reason);
+		break;
+	default:
+		break;
+	}
+}
+
+void ingest_init(struct ingest *in, struct luahost *host, const char *source,
+		 const char *cluster, const struct runner_hooks *hooks)
+{
+	memset(in, 0, sizeof(*in));
+	in->host = host;
+	in->source = source;
+	in->cluster = cluster;
+	in->hooks = *hooks;
+	in->caller_arg = hooks->arg;
+	framer_init(&in->framer, INGEST_MAX_RECORD, INGEST_MAX_FIELD, on_record, in);
+}
+
+void ingest_feed(struct ingest *in, const char *data, size_t len)
+{
+	framer_feed(&in->framer, data, len);
+}
+
+void ingest_finish(struct ingest *in)
+{
+	framer_finish(&in->framer);
+}
+
+void ingest_free(struct ingest *in)
+{
+	framer_free(&in->framer);
+}

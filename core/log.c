@@ -1,0 +1,160 @@
+/* log: formats records, masks secrets, writes one line per record to
+ * stderr. Owns the list of secret values; never writes anywhere else. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static enum log_level min_level = LOG_INFO;
+
+struct secret { char *value; size_t len; };
+static struct secret *secrets;
+static size_t nsecrets;
+
+static const char *const level_names[] = { "debug", "info", "warn", "error", "off" };
+
+void log_set_level(enum log_level level) { min_level = level; }
+bool log_enabled(enum log_level level) { return level >= min_level; }
+
+int log_parse_level(const char *name, enum log_level *out)
+{
+	for (int i = LOG_DEBUG; i <= LOG_OFF; i++) {
+		if (strcasecmp(name, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void log_redact_add(const char *value, size_t len)
+{
+	if (len < 4)
+		return;
+	for (size_t i = 0; i < nsecrets; i++)
+		if (secrets[i].len == len && memcmp(secrets[i].value, value, len) == 0)
+			return;
+	struct secret *grown = realloc(secrets, (nsecrets + 1) * sizeof(*secrets));
+	if (!grown)
+		return;
+	secrets = grown;
+	char *copy = malloc(len);
+	if (!copy)
+		return;
+	memcpy(copy, value, len);
+	secrets[nsecrets].value = copy;
+	secrets[nsecrets].len = len;
+	nsecrets++;
+}
+
+void log_redact_clear(void)
+{
+	for (size_t i = 0; i < nsecrets; i++) {
+		explicit_bzero(secrets[i].value, secrets[i].len);
+		free(secrets[i].value);
+	}
+	free(secrets);
+	secrets = NULL;
+	nsecrets = 0;
+}
+
+/* Replaces s[from, to) with "***" (or fewer stars for a shorter value), so
+ * the text never grows. Returns the new length. */
+static size_t mask(char *s, size_t len, size_t from, size_t to)
+{
+	size_t stars = to - from < 3 ? to - from : 3;
+	size_t tail = len - to;
+	memmove(s + from + stars, s + to, tail);
+	memset(s + from, '*', stars);
+	return from + stars + tail;
+}
+
+static const char *const secret_params[] = {
+	"access_token=", "token=", "sign=", "key=", "password=", "secret=", "signature=",
+};
+
+static bool param_start(const char *s, size_t i)
+{
+	return i == 0 || s[i - 1] == '?' || s[i - 1] == '&' || s[i - 1] == ' ';
+}
+
+size_t log_redact(char *s, size_t len)
+{
+	for (size_t k = 0; k < nsecrets; k++) {
+		const struct secret *sec = &secrets[k];
+		for (size_t i = 0; i + sec->len <= len;) {
+			if (memcmp(s + i, sec->value, sec->len) == 0) {
+				len = mask(s, len, i, i + sec->len);
+				i += 3; /* secrets are >= 4 bytes: 3 stars */
+			} else {
+				i++;
+			}
+		}
+	}
+	for (size_t i = 0; i < len; i++) {
+		/* scheme://user:password@host */
+		if (s[i] == ':' && i + 2 < len && s[i + 1] == '/' && s[i + 2] == '/') {
+			size_t j = i + 3, at = 0;
+			while (j < len && s[j] != '/' && s[j] != ' ' && s[j] != '"' && s[j] != '\n') {
+				if (s[j] == '@')
+					at = j;
+				j++;
+			}
+			if (at && memchr(s + i + 3, ':', at - i - 3))
+				len = mask(s, len, i + 3, at);
+			continue;
+		}
+		for (size_t p = 0; p < sizeof(secret_params) / sizeof(*secret_params); p++) {
+			size_t plen = strlen(secret_params[p]);
+			if (i + plen <= len && param_start(s, i) &&
+			    strncasecmp(s + i, secret_params[p], plen) == 0) {
+				size_t from = i + plen, to = from;
+				while (to < len && s[to] != '&' && s[to] != ' ' && s[to] != '"' &&
+				       s[to] != '\'' && s[to] != '\n')
+					to++;
+				if (to > from)
+					len = mask(s, len, from, to);
+				i = from + 2;
+				break;
+			}
+		}
+	}
+	s[len] = '\0';
+	return len;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	if (level < min_level || level >= LOG_OFF)
+		return;
+	char text[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	size_t len = (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1;
+	len = log_redact(text, len);
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == '\n')
+			text[i] = ' ';
+
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char line[8400];
+	int m = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %.*s\n",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], (int)len, text);
+	if (m > 0) {
+		ssize_t w = write(STDERR_FILENO, line, (size_t)m < sizeof(line) ? (size_t)m : sizeof(line) - 1);
+		(void)w;
+	}
+}

@@ -1,0 +1,553 @@
+/* luahost: the Lua state, its sandbox, its budgets and `require`.
+ * Owns the lua_State; knows nothing of sinks, clusters or HTTP. The
+ * entry points of the runtime (scripts/herald/runtime.lua) are called by
+ * runner.c; this file only provides the protected, budgeted call. */
+#include "luahost.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "embedded.h"
+#include "glob.h"
+#include "json.h"
+#include "log.h"
+
+#define HOOK_STEP 1000
+#define KEY_RUNTIME "herald.runtime"
+#define KEY_CORE "herald.core"
+#define KEY_LOADED "herald.loaded"
+
+struct budget {
+	bool active;
+	long left;               /* instructions */
+	size_t mem_ceiling;      /* bytes in use the call may reach */
+};
+
+struct luahost {
+	lua_State *L;
+	struct luahost_limits limits;
+	char *scripts_dir;
+	size_t used;             /* bytes held by the state */
+	struct budget budget;
+	bool exhausted;          /* instruction budget ran out: error on every instruction */
+	bool mem_exceeded;       /* the last allocation failure was a budget's */
+	char *error;
+	void *userdata;
+};
+
+struct luahost *luahost_from(lua_State *L)
+{
+	return *(struct luahost **)lua_getextraspace(L);
+}
+
+lua_State *luahost_state(struct luahost *h) { return h->L; }
+size_t luahost_memory(const struct luahost *h) { return h->used; }
+void *luahost_userdata(struct luahost *h) { return h->userdata; }
+void luahost_set_userdata(struct luahost *h, void *ud) { h->userdata = ud; }
+const char *luahost_error(struct luahost *h) { return h->error ? h->error : "unknown error"; }
+
+static void set_error(struct luahost *h, const char *msg)
+{
+	free(h->error);
+	h->error = strdup(msg ? msg : "unknown error");
+}
+
+static void *host_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct luahost *h = ud;
+	size_t old = ptr ? osize : 0;
+	if (nsize == 0) {
+		free(ptr);
+		h->used -= old;
+		return NULL;
+	}
+	if (nsize > old) {
+		size_t grow = nsize - old;
+		if (h->used + grow > h->limits.state_memory ||
+		    (h->budget.active && h->used + grow > h->budget.mem_ceiling)) {
+			h->mem_exceeded = true;
+			return NULL;
+		}
+	}
+	void *p = realloc(ptr, nsize);
+	if (!p)
+		return NULL;
+	h->used = h->used - old + nsize;
+	return p;
+}
+
+/* Counts instructions for the active budget. Once it is spent the hook
+ * fires on every instruction, so a pcall in operator code cannot swallow
+ * the error and carry on. */
+static void count_hook(lua_State *L, lua_Debug *ar)
+{
+	(void)ar;
+	struct luahost *h = luahost_from(L);
+	if (!h->budget.active)
+		return;
+	h->budget.left -= h->exhausted ? 1 : HOOK_STEP;
+	if (h->budget.left > 0)
+		return;
+	if (!h->exhausted) {
+		h->exhausted = true;
+		lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+	}
+	luaL_error(L, "instruction budget exceeded");
+}
+
+static int msghandler(lua_State *L)
+{
+	const char *msg = lua_tostring(L, 1);
+	if (!msg) {
+		if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+			return 1;
+		msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+	}
+	luaL_traceback(L, L, msg, 1);
+	return 1;
+}
+
+/* Where a function was defined, for errors that carry no position (memory
+ * errors never reach a message handler). */
+static void describe_fn(lua_State *L, int idx, char *out, size_t len)
+{
+	lua_Debug ar;
+	lua_pushvalue(L, idx);
+	if (!lua_getinfo(L, ">S", &ar))
+		snprintf(out, len, "?");
+	else if (ar.linedefined > 0)
+		snprintf(out, len, "%s:%d", ar.source[0] == '@' ? ar.source + 1 : ar.short_src,
+			 ar.linedefined);
+	else
+		snprintf(out, len, "%s", ar.short_src);
+}
+
+/* Runs the function under nargs arguments with a fresh budget of the given
+ * size, nested inside any active one. Returns the lua_pcall status; on
+ * error leaves one message string (traceback removed) at the top. */
+static int budgeted_call(struct luahost *h, int nargs, int nresults, long instructions)
+{
+	lua_State *L = h->L;
+	int fn = lua_gettop(L) - nargs;
+	char where[256];
+	describe_fn(L, fn, where, sizeof(where));
+	lua_pushcfunction(L, msghandler);
+	lua_insert(L, fn);
+
+	struct budget saved = h->budget;
+	bool saved_exhausted = h->exhausted;
+	long grant = instructions;
+	if (saved.active && saved.left < grant)
+		grant = saved.left;
+	size_t ceiling = h->used + h->limits.call_memory;
+	if (saved.active && saved.mem_ceiling < ceiling)
+		ceiling = saved.mem_ceiling;
+	h->budget = (struct budget){ true, grant, ceiling };
+	h->mem_exceeded = false;
+
+	int status = lua_pcall(L, nargs, nresults, fn);
+
+	long spent = grant - (h->budget.left > 0 ? h->budget.left : 0);
+	h->budget = saved;
+	if (saved.active)
+		h->budget.left -= spent;
+	if (h->exhausted && !saved_exhausted) {
+		h->exhausted = false;
+		lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
+	}
+	lua_remove(L, fn);                                              /* results | msg */
+	if (status == LUA_OK)
+		return status;
+
+	const char *msg = lua_tostring(L, -1);
+	if (status == LUA_ERRMEM || !msg) {
+		lua_pop(L, 1);
+		if (h->mem_exceeded)
+			lua_pushfstring(L, "%s: memory budget exceeded (%d MiB per call, %d MiB per state)",
+					where, (int)(h->limits.call_memory >> 20),
+					(int)(h->limits.state_memory >> 20));
+		else
+			lua_pushfstring(L, "%s: out of memory", where);
+	} else {
+		const char *tb = strstr(msg, "\nstack traceback:");
+		if (tb) {
+			log_debug("lua: %s", msg);
+			lua_pushlstring(L, msg, (size_t)(tb - msg));
+			lua_remove(L, -2);
+		}
+	}
+	if (h->mem_exceeded)
+		lua_gc(L, LUA_GCCOLLECT, 0); /* what the failed call built is garbage now */
+	h->mem_exceeded = false;
+	return status;
+}
+
+int luahost_pcall(struct luahost *h, int nargs, int nresults)
+{
+	if (budgeted_call(h, nargs, nresults, h->limits.call_instructions) == LUA_OK)
+		return 0;
+	set_error(h, lua_tostring(h->L, -1));
+	lua_pop(h->L, 1);
+	return -1;
+}
+
+/* core.guard(fn, ...) -> true, results... | false, message
+ * The runtime calls every operator function through this. */
+static int l_guard(lua_State *L)
+{
+	struct luahost *h = luahost_from(L);
+	luaL_checktype(L, 1, LUA_TFUNCTION);
+	int nargs = lua_gettop(L) - 1;
+	if (budgeted_call(h, nargs, LUA_MULTRET, h->limits.guard_instructions) != LUA_OK) {
+		lua_pushboolean(L, 0);
+		lua_insert(L, -2);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	lua_insert(L, 1);
+	return lua_gettop(L);
+}
+
+static int read_file(const char *path, struct buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -1;
+	char chunk[8192];
+	size_t n;
+	int rc = 0;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(out, chunk, n) < 0) {
+			rc = -1;
+			break;
+		}
+	if (ferror(f))
+		rc = -1;
+	fclose(f);
+	return rc;
+}
+
+/* require(name): the modules of scripts/ only, each loaded once, in the
+ * runtime's environment (the state's globals, which hold safe libraries
+ * only). */
+static int l_require(lua_State *L)
+{
+	struct luahost *h = luahost_from(L);
+	const char *name = luaL_checkstring(L, 1);
+	lua_getfield(L, LUA_REGISTRYINDEX, KEY_LOADED);                 /* loaded */
+	if (lua_getfield(L, -1, name) != LUA_TNIL)                     /* loaded mod */
+		return 1;
+	lua_pop(L, 1);                                                  /* loaded */
+	for (const char *p = name; *p; p++)
+		if (!(*p == '.' || *p == '_' || *p == '-' || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')))
+			return luaL_error(L, "module '%s': invalid name", name);
+
+	int status = LUA_ERRFILE;
+	if (h->scripts_dir) {
+		struct buf path = BUF_INIT, src = BUF_INIT;
+		buf_printf(&path, "%s/", h->scripts_dir);
+		for (const char *p = name; *p; p++)
+			buf_putc(&path, *p == '.' ? '/' : *p);
+		buf_printf(&path, ".lua");
+		if (read_file(path.data, &src) == 0) {
+			lua_pushfstring(L, "@%s", path.data);
+			status = luaL_loadbufferx(L, src.data ? src.data : "", src.len,
+						  lua_tostring(L, -1), "t");
+			lua_remove(L, -2);
+		}
+		buf_free(&path);
+		buf_free(&src);
+	} else {
+		for (const struct embedded_script *s = embedded_scripts; s->module; s++) {
+			if (strcmp(s->module, name) == 0) {
+				lua_pushfstring(L, "@%s", s->path);
+				status = luaL_loadbufferx(L, s->source, s->len, lua_tostring(L, -1), "t");
+				lua_remove(L, -2);
+				break;
+			}
+		}
+	}
+	if (status == LUA_ERRFILE)
+		return luaL_error(L, "module '%s' not found in scripts/", name);
+	if (status != LUA_OK)
+		return lua_error(L);
+	lua_pushstring(L, name);                                        /* loaded chunk name */
+	lua_call(L, 1, 1);                                              /* loaded mod */
+	if (lua_isnil(L, -1)) {
+		lua_pop(L, 1);
+		lua_pushboolean(L, 1);
+	}
+	lua_pushvalue(L, -1);                                           /* loaded mod mod */
+	lua_setfield(L, -3, name);                                      /* loaded mod */
+	return 1;
+}
+
+/* core.load(text, chunkname, env) -> fn | nil, message
+ * Text only (never bytecode), with the given environment. */
+static int l_load(lua_State *L)
+{
+	size_t len;
+	const char *text = luaL_checklstring(L, 1, &len);
+	const char *chunkname = luaL_checkstring(L, 2);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	if (luaL_loadbufferx(L, text, len, chunkname, "t") != LUA_OK) { /* ... msg */
+		lua_pushnil(L);
+		lua_insert(L, -2);
+		return 2;
+	}
+	lua_pushvalue(L, 3);                                            /* ... fn env */
+	lua_setupvalue(L, -2, 1);                                       /* ... fn */
+	return 1;
+}
+
+/* core.read_file(path) -> text | nil, message */
+static int l_read_file(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct buf src = BUF_INIT;
+	if (read_file(path, &src) < 0) {
+		int err = errno;
+		buf_free(&src);
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s: %s", path, strerror(err));
+		return 2;
+	}
+	lua_pushlstring(L, src.data ? src.data : "", src.len);
+	buf_free(&src);
+	return 1;
+}
+
+/* core.getenv(name) -> value | nil; the value is masked in all logs. */
+static int l_getenv(lua_State *L)
+{
+	const char *v = getenv(luaL_checkstring(L, 1));
+	if (!v)
+		return 0;
+	log_redact_add(v, strlen(v));
+	lua_pushstring(L, v);
+	return 1;
+}
+
+/* core.redact(value): masks value in all later logs. */
+static int l_redact(lua_State *L)
+{
+	size_t len;
+	const char *v = luaL_checklstring(L, 1, &len);
+	log_redact_add(v, len);
+	return 0;
+}
+
+/* core.log(level, message) */
+static int l_log(lua_State *L)
+{
+	const char *level = luaL_checkstring(L, 1);
+	const char *msg = luaL_checkstring(L, 2);
+	enum log_level lv;
+	if (log_parse_level(level, &lv) < 0)
+		lv = LOG_INFO;
+	log_msg(lv, "%s", msg);
+	return 0;
+}
+
+/* core.glob(pattern, s) -> boolean */
+static int l_glob(lua_State *L)
+{
+	size_t plen, slen;
+	const char *pat = luaL_checklstring(L, 1, &plen);
+	const char *s = luaL_checklstring(L, 2, &slen);
+	lua_pushboolean(L, glob_match(pat, plen, s, slen));
+	return 1;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* core.list_dir(path) -> sorted list of names (no dot files) | nil, message */
+static int l_list_dir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	DIR *d = opendir(path);
+	if (!d) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s: %s", path, strerror(errno));
+		return 2;
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **grown = realloc(names, cap * sizeof(*names));
+			if (!grown)
+				break;
+			names = grown;
+		}
+		if (!(names[n] = strdup(e->d_name)))
+			break;
+		n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(*names), compare_names);
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushstring(L, names[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+		free(names[i]);
+	}
+	free(names);
+	return 1;
+}
+
+/* core.memory() -> bytes held by the state */
+static int l_memory(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)luahost_from(L)->used);
+	return 1;
+}
+
+static void open_safe_libs(lua_State *L)
+{
+	static const luaL_Reg libs[] = {
+		{ LUA_GNAME, luaopen_base }, { LUA_STRLIBNAME, luaopen_string },
+		{ LUA_TABLIBNAME, luaopen_table }, { LUA_MATHLIBNAME, luaopen_math },
+		{ LUA_UTF8LIBNAME, luaopen_utf8 }, { LUA_OSLIBNAME, luaopen_os },
+		{ LUA_DBLIBNAME, luaopen_debug }, /* for the runtime only: not in operator envs */
+		{ NULL, NULL },
+	};
+	for (const luaL_Reg *lib = libs; lib->func; lib++) {
+		luaL_requiref(L, lib->name, lib->func, 1);
+		lua_pop(L, 1);
+	}
+	/* Base functions that reach files or compile strings. */
+	static const char *const unsafe_base[] = { "dofile", "loadfile", "load", "require", NULL };
+	for (const char *const *n = unsafe_base; *n; n++) {
+		lua_pushnil(L);
+		lua_setglobal(L, *n);
+	}
+	/* os keeps only clocks and dates. */
+	lua_getglobal(L, LUA_OSLIBNAME);                                /* os */
+	lua_newtable(L);                                                /* os safe */
+	static const char *const os_keep[] = { "time", "clock", "date", "difftime", NULL };
+	for (const char *const *n = os_keep; *n; n++) {
+		lua_getfield(L, -2, *n);
+		lua_setfield(L, -2, *n);
+	}
+	lua_setglobal(L, LUA_OSLIBNAME);                                /* os */
+	lua_pop(L, 1);
+	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);       /* _LOADED */
+	lua_pushnil(L);
+	lua_setfield(L, -2, LUA_OSLIBNAME);
+	lua_pop(L, 1);
+	/* Strings share one metatable; operators must not reach it. */
+	lua_pushliteral(L, "");
+	lua_getmetatable(L, -1);                                        /* "" mt */
+	lua_pushboolean(L, 0);
+	lua_setfield(L, -2, "__metatable");
+	lua_pop(L, 2);
+}
+
+void luahost_register(struct luahost *h, const char *name, lua_CFunction fn)
+{
+	lua_getfield(h->L, LUA_REGISTRYINDEX, KEY_CORE);
+	lua_pushcfunction(h->L, fn);
+	lua_setfield(h->L, -2, name);
+	lua_pop(h->L, 1);
+}
+
+void luahost_runtime_fn(struct luahost *h, const char *name)
+{
+	lua_getfield(h->L, LUA_REGISTRYINDEX, KEY_RUNTIME);
+	lua_getfield(h->L, -1, name);
+	lua_remove(h->L, -2);
+}
+
+static int setup(lua_State *L)
+{
+	open_safe_libs(L);
+	lua_newtable(L);
+	lua_setfield(L, LUA_REGISTRYINDEX, KEY_LOADED);
+	lua_pushcfunction(L, l_require);
+	lua_setglobal(L, "require");
+
+	json_open(L);                                                   /* json */
+	lua_getfield(L, LUA_REGISTRYINDEX, KEY_LOADED);                 /* json loaded */
+	lua_pushvalue(L, -2);
+	lua_setfield(L, -2, "herald.json");
+	lua_pop(L, 2);
+
+	static const luaL_Reg core_fns[] = {
+		{ "guard", l_guard }, { "load", l_load }, { "read_file", l_read_file },
+		{ "getenv", l_getenv }, { "redact", l_redact }, { "log", l_log },
+		{ "memory", l_memory }, { "glob", l_glob }, { "list_dir", l_list_dir },
+		{ NULL, NULL },
+	};
+	luaL_newlib(L, core_fns);                                       /* core */
+	lua_pushvalue(L, -1);
+	lua_setfield(L, LUA_REGISTRYINDEX, KEY_CORE);                   /* core */
+	return 1;
+}
+
+struct luahost *luahost_new(const struct luahost_opts *opts)
+{
+	struct luahost *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->limits = opts->limits;
+	if (opts->scripts_dir && !(h->scripts_dir = strdup(opts->scripts_dir)))
+		goto fail;
+	h->L = lua_newstate(host_alloc, h);
+	if (!h->L)
+		goto fail;
+	*(struct luahost **)lua_getextraspace(h->L) = h;
+	lua_sethook(h->L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
+
+	lua_pushcfunction(h->L, setup);
+	if (luahost_pcall(h, 0, 1) < 0) {
+		log_error("lua: cannot set up the state: %s", luahost_error(h));
+		goto fail;
+	}
+	/* runtime = require("herald.runtime")(core) */
+	lua_getglobal(h->L, "require");                                 /* core require */
+	lua_pushliteral(h->L, "herald.runtime");
+	if (luahost_pcall(h, 1, 1) < 0) {
+		log_error("lua: cannot load the runtime: %s", luahost_error(h));
+		goto fail;
+	}                                                               /* core init */
+	lua_insert(h->L, -2);                                           /* init core */
+	if (luahost_pcall(h, 1, 1) < 0) {
+		log_error("lua: cannot start the runtime: %s", luahost_error(h));
+		goto fail;
+	}
+	if (!lua_istable(h->L, -1)) {
+		log_error("lua: the runtime did not return its entry points");
+		goto fail;
+	}
+	lua_setfield(h->L, LUA_REGISTRYINDEX, KEY_RUNTIME);
+	return h;
+fail:
+	luahost_free(h);
+	return NULL;
+}
+
+void luahost_free(struct luahost *h)
+{
+	if (!h)
+		return;
+	if (h->L)
+		lua_close(h->L);
+	free(h->scripts_dir);
+	free(h->error);
+	free(h);
+}

@@ -1,0 +1,59 @@
+/* luahost: one sandboxed Lua 5.4 state with budgets.
+ *
+ * The state opens only safe libraries; `require` reads scripts/ (embedded
+ * in the binary, or --scripts-dir) and nothing else. Every call from C
+ * into Lua runs under an instruction budget and a memory budget, and the
+ * runtime wraps each operator function in a narrower one (core.guard), so
+ * a rule that loops or allocates without end is stopped, reported with
+ * file:line, and the event goes on. Never includes curl.h. */
+#ifndef HERALD_LUAHOST_H
+#define HERALD_LUAHOST_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <lua.h>
+
+struct luahost_limits {
+	long call_instructions;    /* per call from C into Lua */
+	long guard_instructions;   /* per operator function (core.guard) */
+	size_t call_memory;        /* bytes one call (or guard) may add */
+	size_t state_memory;       /* bytes the whole state may hold */
+};
+
+#define LUAHOST_DEFAULT_LIMITS { 50000000L, 1000000L, 64u << 20, 256u << 20 }
+
+struct luahost_opts {
+	const char *scripts_dir;   /* NULL: the scripts compiled into herald */
+	struct luahost_limits limits;
+};
+
+struct luahost;
+
+/* Returns NULL (logged) when the state or the runtime cannot be created.
+ * The runtime module herald.runtime is loaded and kept in the registry. */
+struct luahost *luahost_new(const struct luahost_opts *opts);
+void luahost_free(struct luahost *h);
+lua_State *luahost_state(struct luahost *h);
+
+/* Calls the function under nargs arguments at the top of the stack under
+ * the call budget. On success leaves nresults values and returns 0; on
+ * failure leaves nothing, keeps the message (see luahost_error) and
+ * returns -1. Does not log: the caller knows what failed. */
+int luahost_pcall(struct luahost *h, int nargs, int nresults);
+
+/* The message of the last failed call: "file:line: what happened". */
+const char *luahost_error(struct luahost *h);
+
+/* Pushes runtime[name] (a function of scripts/herald/runtime.lua). */
+void luahost_runtime_fn(struct luahost *h, const char *name);
+
+/* Adds a C function to the table the runtime sees as `core`. */
+void luahost_register(struct luahost *h, const char *name, lua_CFunction fn);
+
+/* The host of a state (for C functions called from Lua). */
+struct luahost *luahost_from(lua_State *L);
+
+size_t luahost_memory(const struct luahost *h);
+void *luahost_userdata(struct luahost *h);
+void luahost_set_userdata(struct luahost *h, void *ud);
+
+#endif

@@ -1,0 +1,496 @@
+/* main: the command line. Parses options, builds the parts, runs one
+ * command. Owns nothing past its own lifetime; every module it builds is
+ * freed before exit. Exit codes are part of the interface (see usage). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ingest.h"
+#include "log.h"
+#include "loop.h"
+#include "luahost.h"
+#include "metrics.h"
+#include "runner.h"
+#include "sinks.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_CONFIG = 1,     /* configuration invalid, or an example failed */
+	EXIT_USAGE = 2,
+	EXIT_INPUT = 3,      /* replay/run --from: some input records skipped */
+	EXIT_IO = 4,         /* input unreadable, or events left undelivered */
+};
+
+static const char usage_text[] =
+	"usage: herald [run] [options]            watch, route, deliver\n"
+	"       herald check [options]            validate the configuration, run its examples\n"
+	"       herald replay [options] FILE|-    show where recorded events would go; send nothing\n"
+	"       herald --help | --version\n"
+	"\n"
+	"options:\n"
+	"  -c, --config DIR       sinks.lua and rules/ (default: $HERALD_CONFIG, else .)\n"
+	"      --secrets-dir DIR  where secret \"name\" reads files\n"
+	"                         (default: $HERALD_SECRETS_DIR, else /etc/herald/secrets)\n"
+	"      --scripts-dir DIR  read herald's own Lua from DIR instead of the built-in copy\n"
+	"      --from FILE|-      run: read events from FILE or stdin instead of watching clusters\n"
+	"      --cluster-name N   the cluster events are tagged with (default: default;\n"
+	"                         replay keeps an event's own `cluster` when it has one)\n"
+	"      --json             replay: one JSON object per event:\n"
+	"                         {\"uid\",\"namespace\",\"reason\",\"routes\":[...]}\n"
+	"      --log-level L      debug, info, warn, error (default: info)\n"
+	"\n"
+	"Input (replay, --from): JSON lines of Events or of watch events\n"
+	"({\"type\":..,\"object\":..}), or `kubectl get events -o json` output.\n"
+	"\n"
+	"exit codes: 0 ok; 1 configuration invalid or an example failed; 2 usage;\n"
+	"            3 some input records were skipped (each reported with its line);\n"
+	"            4 input unreadable or events left undelivered\n";
+
+struct options {
+	const char *command;
+	const char *config_dir;
+	const char *secrets_dir;
+	const char *scripts_dir;
+	const char *from;
+	const char *cluster;
+	bool cluster_given;
+	bool json;
+	const char *input;
+};
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "herald: ");
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'herald --help'.\n");
+	return EXIT_USAGE;
+}
+
+static struct luahost *make_host(const struct options *o)
+{
+	struct luahost_opts ho = { .scripts_dir = o->scripts_dir, .limits = LUAHOST_DEFAULT_LIMITS };
+	struct luahost *h = luahost_new(&ho);
+	if (h)
+		runner_register(h);
+	return h;
+}
+
+/* Loads the configuration; prints a one-line verdict for check. */
+static int load_config(struct luahost *h, const struct options *o, bool check,
+		       struct runner_config *cfg)
+{
+	if (runner_load(h, o->config_dir, o->secrets_dir, check, cfg) < 0)
+		return -1;
+	if (check || !cfg->ok)
+		fprintf(check ? stdout : stderr,
+			"%s: %zu sink%s, %zu rule file%s, %zu rule%s, %zu example%s (%zu failed), "
+			"%zu error%s, %zu warning%s\n",
+			cfg->ok ? "ok" : "invalid",
+			cfg->nsinks, cfg->nsinks == 1 ? "" : "s", cfg->files, cfg->files == 1 ? "" : "s",
+			cfg->rules, cfg->rules == 1 ? "" : "s", cfg->examples, cfg->examples == 1 ? "" : "s",
+			cfg->examples_failed, cfg->errors, cfg->errors == 1 ? "" : "s",
+			cfg->warnings, cfg->warnings == 1 ? "" : "s");
+	return cfg->ok ? 0 : -1;
+}
+
+static int cmd_check(const struct options *o)
+{
+	struct luahost *h = make_host(o);
+	if (!h)
+		return EXIT_CONFIG;
+	struct runner_config cfg;
+	int rc = load_config(h, o, true, &cfg) == 0 ? EXIT_OK : EXIT_CONFIG;
+	runner_config_free(&cfg);
+	luahost_free(h);
+	return rc;
+}
+
+/* Reads a whole input through ingest; -1 when it could not be read. */
+static int read_input(const char *path, struct ingest *in)
+{
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "herald: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	char chunk[65536];
+	ssize_t n;
+	int rc = 0;
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "herald: %s: %s\n", path, strerror(errno));
+			rc = -1;
+			break;
+		}
+		ingest_feed(in, chunk, (size_t)n);
+	}
+	ingest_finish(in);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	return rc;
+}
+
+/* replay: what each event would reach, and what each sink would get. */
+struct replay {
+	const struct runner_config *cfg;
+	struct ingest *in;
+	bool json;
+	struct { int sink; char *item; size_t len; } *items;
+	size_t nitems, cap;
+};
+
+static void replay_emit(void *arg, int sink, const char *item, size_t len)
+{
+	struct replay *r = arg;
+	if (r->json)
+		return;
+	if (r->nitems == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 8;
+		void *grown = realloc(r->items, cap * sizeof(*r->items));
+		if (!grown)
+			return;
+		r->items = grown;
+		r->cap = cap;
+	}
+	char *copy = malloc(len + 1);
+	if (!copy)
+		return;
+	memcpy(copy, item, len);
+	copy[len] = '\0';
+	r->items[r->nitems].sink = sink;
+	r->items[r->nitems].item = copy;
+	r->items[r->nitems].len = len;
+	r->nitems++;
+}
+
+static const char *sink_name(const struct runner_config *cfg, int index)
+{
+	return index >= 1 && (size_t)index <= cfg->nsinks ? cfg->sinks[index - 1].name : "?";
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void replay_routed(void *arg, const struct runner_event *ev)
+{
+	struct replay *r = arg;
+	const char *names[64];
+	size_t n = ev->nsinks < 64 ? ev->nsinks : 64;
+	for (size_t i = 0; i < n; i++)
+		names[i] = sink_name(r->cfg, ev->sinks[i]);
+	if (r->json) {
+		qsort(names, n, sizeof(*names), compare_strings);
+		printf("{\"uid\":");
+		json_string(ev->uid);
+		printf(",\"namespace\":");
+		json_string(ev->namespace);
+		printf(",\"reason\":");
+		json_string(ev->reason);
+		printf(",\"routes\":[");
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				putchar(',');
+			json_string(names[i]);
+		}
+		printf("]}\n");
+		return;
+	}
+	printf("line %lu", r->in->line);
+	if (ev->item)
+		printf(" item %ld", ev->item);
+	printf(": %s %s %s %s%s%s (uid %s) -> ", ev->type, ev->reason, ev->kind, ev->namespace,
+	       ev->namespace[0] ? "/" : "", ev->name, ev->uid[0] ? ev->uid : "none");
+	for (size_t i = 0; i < n; i++)
+		printf("%s%s", i ? ", " : "", names[i]);
+	if (n == 0)
+		printf(ev->dropped_by ? "dropped by %s" : "no route", ev->dropped_by);
+	else if (ev->dropped_by)
+		printf(" (then dropped by %s)", ev->dropped_by);
+	putchar('\n');
+	for (size_t i = 0; i < r->nitems; i++) {
+		printf("  %s would get: %s\n", sink_name(r->cfg, r->items[i].sink), r->items[i].item);
+		free(r->items[i].item);
+	}
+	r->nitems = 0;
+}
+
+static int cmd_replay(const struct options *o)
+{
+	if (!o->input)
+		return usage_error("replay needs a FILE (or - for stdin)");
+	struct luahost *h = make_host(o);
+	if (!h)
+		return EXIT_CONFIG;
+	struct runner_config cfg;
+	if (load_config(h, o, false, &cfg) < 0) {
+		runner_config_free(&cfg);
+		luahost_free(h);
+		return EXIT_CONFIG;
+	}
+	struct ingest in;
+	struct replay r = { .cfg = &cfg, .in = &in, .json = o->json };
+	struct runner_hooks hooks = {
+		.arg = &r, .describe = true, .emit = replay_emit, .routed = replay_routed,
+	};
+	ingest_init(&in, h, strcmp(o->input, "-") == 0 ? "stdin" : o->input,
+		    o->cluster_given ? o->cluster : NULL, &hooks);
+	int rc = read_input(o->input, &in);
+	fflush(stdout);
+	fprintf(stderr, "replay: %lu event%s routed, %lu record%s or item%s skipped\n",
+		in.stats.events, in.stats.events == 1 ? "" : "s", in.stats.skipped,
+		in.stats.skipped == 1 ? "" : "s", in.stats.skipped == 1 ? "" : "s");
+	int exit_code = rc < 0 ? EXIT_IO : (in.stats.skipped || in.stats.failed) ? EXIT_INPUT : EXIT_OK;
+	for (size_t i = 0; i < r.nitems; i++)
+		free(r.items[i].item);
+	free(r.items);
+	ingest_free(&in);
+	runner_config_free(&cfg);
+	luahost_free(h);
+	return exit_code;
+}
+
+/* run --from: events from a file or a pipe, through the loop, to sinks. */
+struct runner_state {
+	struct loop *loop;
+	struct sinks *sinks;
+	struct ingest in;
+	struct loop_timer *read_timer;
+	int fd;
+	bool eof, io_error, stopping;
+};
+
+static void run_emit(void *arg, int sink, const char *item, size_t len)
+{
+	struct runner_state *st = arg;
+	sinks_push(st->sinks, sink, item, len);
+}
+
+static void read_some(struct runner_state *st)
+{
+	char chunk[65536];
+	ssize_t n = read(st->fd, chunk, sizeof(chunk));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		if (n < 0) {
+			log_error("reading %s: %s", st->in.source, strerror(errno));
+			st->io_error = true;
+		}
+		st->eof = true;
+		ingest_finish(&st->in);
+		sinks_flush_due(st->sinks);
+		loop_fd_unwatch(st->loop, st->fd);
+		loop_stop(st->loop);
+		return;
+	}
+	ingest_feed(&st->in, chunk, (size_t)n);
+	sinks_flush_due(st->sinks);
+}
+
+static void on_input(struct loop *loop, int fd, int events, void *arg)
+{
+	struct runner_state *st = arg;
+	if (sinks_blocked(st->sinks)) {
+		/* A sink's output is failing: stop reading until it drains. */
+		loop_fd_unwatch(loop, fd);
+		loop_timer_start(st->read_timer, 100);
+		return;
+	}
+	read_some(st);
+}
+
+static void on_read_timer(struct loop *loop, void *arg)
+{
+	/* Regular files (which epoll cannot watch) are read one chunk per
+	 * turn, so timers and signals still run between chunks. */
+	struct runner_state *st = arg;
+	if (sinks_blocked(st->sinks)) {
+		loop_timer_start(st->read_timer, 100);
+		return;
+	}
+	if (loop_fd_watch(loop, st->fd, LOOP_READ, on_input, st) == 0)
+		return;
+	read_some(st);
+	if (!st->eof)
+		loop_timer_start(st->read_timer, 0);
+}
+
+static void on_signal(struct loop *loop, int signo, void *arg)
+{
+	struct runner_state *st = arg;
+	if (signo == SIGHUP) {
+		log_info("SIGHUP: configuration reload is not available in this build");
+		return;
+	}
+	log_info("signal %d: draining queues and stopping", signo);
+	st->stopping = true;
+	loop_stop(loop);
+}
+
+static int cmd_run(const struct options *o)
+{
+	if (!o->from)
+		return usage_error("%s", "watching clusters is not part of this build yet: "
+				   "use --from FILE (or - for stdin) to route recorded events");
+	struct luahost *h = make_host(o);
+	if (!h)
+		return EXIT_CONFIG;
+	struct runner_config cfg;
+	struct runner_state st = { .fd = -1 };
+	int exit_code = EXIT_OK;
+	if (load_config(h, o, false, &cfg) < 0) {
+		exit_code = EXIT_CONFIG;
+		goto out_cfg;
+	}
+	st.loop = loop_new();
+	st.sinks = st.loop ? sinks_new(st.loop) : NULL;
+	st.read_timer = st.loop ? loop_timer_new(st.loop, on_read_timer, &st) : NULL;
+	if (!st.sinks || !st.read_timer || sinks_apply(st.sinks, cfg.sinks, cfg.nsinks) < 0) {
+		exit_code = EXIT_IO;
+		goto out;
+	}
+	st.fd = strcmp(o->from, "-") == 0 ? STDIN_FILENO : open(o->from, O_RDONLY | O_CLOEXEC);
+	if (st.fd < 0) {
+		log_error("%s: %s", o->from, strerror(errno));
+		exit_code = EXIT_IO;
+		goto out;
+	}
+	struct runner_hooks hooks = { .arg = &st, .emit = run_emit };
+	ingest_init(&st.in, h, strcmp(o->from, "-") == 0 ? "stdin" : o->from, o->cluster, &hooks);
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	if (loop_signals(st.loop, signals, 3, on_signal, &st) < 0)
+		log_warn("signals: %s", strerror(errno));
+	log_info("herald %s: routing events from %s to %zu sink%s", HERALD_VERSION, st.in.source,
+		 cfg.nsinks, cfg.nsinks == 1 ? "" : "s");
+	loop_timer_start(st.read_timer, 0);
+	if (loop_run(st.loop) < 0)
+		exit_code = EXIT_IO;
+	loop_update_time(st.loop);
+	size_t left = sinks_drain(st.sinks);
+	if (left) {
+		log_error("%zu event%s could not be delivered", left, left == 1 ? "" : "s");
+		exit_code = EXIT_IO;
+	}
+	log_info("done: %lu events routed, %lu records or items skipped", st.in.stats.events,
+		 st.in.stats.skipped);
+	if (exit_code == EXIT_OK && st.io_error)
+		exit_code = EXIT_IO;
+	if (exit_code == EXIT_OK && !st.stopping && (st.in.stats.skipped || st.in.stats.failed))
+		exit_code = EXIT_INPUT;
+	ingest_free(&st.in);
+out:
+	if (st.fd > STDIN_FILENO)
+		close(st.fd);
+	loop_timer_free(st.read_timer);
+	sinks_free(st.sinks);
+	loop_free(st.loop);
+out_cfg:
+	runner_config_free(&cfg);
+	luahost_free(h);
+	return exit_code;
+}
+
+static const struct option longopts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "secrets-dir", required_argument, NULL, 256 },
+	{ "scripts-dir", required_argument, NULL, 257 },
+	{ "from", required_argument, NULL, 258 },
+	{ "cluster-name", required_argument, NULL, 259 },
+	{ "json", no_argument, NULL, 260 },
+	{ "log-level", required_argument, NULL, 261 },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 262 },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Reads options until the first non-option. Returns -1 to go on, or the
+ * exit code (after --help, --version or a usage error). */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	int c;
+	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+		enum log_level level;
+		switch (c) {
+		case 'c': o->config_dir = optarg; break;
+		case 256: o->secrets_dir = optarg; break;
+		case 257: o->scripts_dir = optarg; break;
+		case 258: o->from = optarg; break;
+		case 259: o->cluster = optarg; o->cluster_given = true; break;
+		case 260: o->json = true; break;
+		case 261:
+			if (log_parse_level(optarg, &level) < 0)
+				return usage_error("unknown log level '%s'", optarg);
+			log_set_level(level);
+			break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		case 262: printf("herald %s\n", HERALD_VERSION); return EXIT_OK;
+		default: return usage_error("%s", "bad option");
+		}
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {
+		.config_dir = getenv("HERALD_CONFIG") ? getenv("HERALD_CONFIG") : ".",
+		.secrets_dir = getenv("HERALD_SECRETS_DIR") ? getenv("HERALD_SECRETS_DIR")
+							    : "/etc/herald/secrets",
+		.cluster = "default",
+	};
+	signal(SIGPIPE, SIG_IGN);
+	int rc = parse_options(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	o.command = "run";
+	if (optind < argc) {
+		/* Options may also follow the command: herald replay --json FILE.
+		 * Parse the rest as if the command were the program name. */
+		o.command = argv[optind];
+		argc -= optind;
+		argv += optind;
+		optind = 1;
+		if ((rc = parse_options(argc, argv, &o)) >= 0)
+			return rc;
+		if (optind < argc)
+			o.input = argv[optind++];
+		if (optind < argc)
+			return usage_error("unexpected argument '%s'", argv[optind]);
+	}
+	if (strcmp(o.command, "check") == 0)
+		return o.input ? usage_error("check takes no FILE ('%s')", o.input) : cmd_check(&o);
+	if (strcmp(o.command, "replay") == 0)
+		return cmd_replay(&o);
+	if (strcmp(o.command, "run") == 0)
+		return o.input ? usage_error("run takes no FILE ('%s'): use --from", o.input) : cmd_run(&o);
+	return usage_error("unknown command '%s'", o.command);
+}

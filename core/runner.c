@@ -1,0 +1,282 @@
+/* runner: calls runtime.load / runtime.ingest and serves the callbacks the
+ * runtime makes while an event is routed. The hooks of the current call
+ * live in the host's userdata for the duration of that call only. */
+#include "runner.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+
+static const struct runner_hooks *current(lua_State *L)
+{
+	return luahost_userdata(luahost_from(L));
+}
+
+/* core.emit(sink_index, item) */
+static int l_emit(lua_State *L)
+{
+	const struct runner_hooks *hooks = current(L);
+	lua_Integer sink = luaL_checkinteger(L, 1);
+	size_t len;
+	const char *item = luaL_checklstring(L, 2, &len);
+	if (hooks && hooks->emit)
+		hooks->emit(hooks->arg, (int)sink, item, len);
+	return 0;
+}
+
+static const char *field_or_empty(lua_State *L, int idx)
+{
+	const char *s = lua_tostring(L, idx);
+	return s ? s : "";
+}
+
+/* core.routed(ev, routes, dropped_by, item) */
+static int l_routed(lua_State *L)
+{
+	const struct runner_hooks *hooks = current(L);
+	if (!hooks || !hooks->routed)
+		return 0;
+	luaL_checktype(L, 2, LUA_TTABLE);
+	size_t n = lua_rawlen(L, 2);
+	int small[32];
+	int *sinks = n <= 32 ? small : lua_newuserdatauv(L, n * sizeof(int), 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_rawgeti(L, 2, (lua_Integer)i + 1);                  /* sink */
+		lua_getfield(L, -1, "index");                           /* sink index */
+		sinks[i] = (int)lua_tointeger(L, -1);
+		lua_pop(L, 2);
+	}
+	struct runner_event ev = {
+		.uid = "", .namespace = "", .reason = "", .type = "", .kind = "", .name = "",
+		.sinks = sinks, .nsinks = n,
+		.dropped_by = lua_tostring(L, 3),
+		.item = (long)luaL_optinteger(L, 4, 0),
+	};
+	if (hooks->describe) {
+		luahost_runtime_fn(luahost_from(L), "describe");       /* describe */
+		lua_pushvalue(L, 1);
+		lua_call(L, 1, 6);                                      /* uid ns reason type kind name */
+		ev.uid = field_or_empty(L, -6);
+		ev.namespace = field_or_empty(L, -5);
+		ev.reason = field_or_empty(L, -4);
+		ev.type = field_or_empty(L, -3);
+		ev.kind = field_or_empty(L, -2);
+		ev.name = field_or_empty(L, -1);
+	}
+	hooks->routed(hooks->arg, &ev);
+	return 0;
+}
+
+/* core.reject(item_index, why) */
+static int l_reject(lua_State *L)
+{
+	const struct runner_hooks *hooks = current(L);
+	if (hooks && hooks->reject)
+		hooks->reject(hooks->arg, (long)luaL_checkinteger(L, 1), luaL_checkstring(L, 2));
+	return 0;
+}
+
+/* core.count(name, label): counters the runtime keeps (rule errors per
+ * file, encode errors per sink). */
+static int l_count(lua_State *L)
+{
+	metrics_inc(luaL_checkstring(L, 1), luaL_optstring(L, 2, ""), 1);
+	return 0;
+}
+
+void runner_register(struct luahost *h)
+{
+	luahost_register(h, "emit", l_emit);
+	luahost_register(h, "routed", l_routed);
+	luahost_register(h, "reject", l_reject);
+	luahost_register(h, "count", l_count);
+}
+
+static size_t print_list(lua_State *L, int summary, const char *key, const char *label)
+{
+	lua_getfield(L, summary, key);                                  /* list */
+	size_t n = lua_rawlen(L, -1);
+	for (size_t i = 1; i <= n; i++) {
+		lua_rawgeti(L, -1, (lua_Integer)i);                     /* list item */
+		lua_getfield(L, -1, "where");
+		lua_getfield(L, -2, "msg");                             /* list item where msg */
+		const char *where = lua_tostring(L, -2);
+		const char *msg = lua_tostring(L, -1);
+		/* Compiler messages already start with file:line. */
+		if (msg && where && strncmp(msg, where, strlen(where)) == 0)
+			fprintf(stderr, "%s: %s\n", label, msg);
+		else
+			fprintf(stderr, "%s: %s: %s\n", label, where ? where : "?", msg ? msg : "?");
+		lua_pop(L, 3);
+	}
+	lua_pop(L, 1);
+	return n;
+}
+
+static char *dup_field(lua_State *L, int idx, const char *key)
+{
+	lua_getfield(L, idx, key);
+	const char *s = lua_tostring(L, -1);
+	char *copy = s ? strdup(s) : NULL;
+	lua_pop(L, 1);
+	return copy;
+}
+
+static lua_Integer int_field(lua_State *L, int idx, const char *key)
+{
+	lua_getfield(L, idx, key);
+	lua_Integer v = lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+static int read_sink(lua_State *L, int idx, struct sink_spec *s)
+{
+	s->name = dup_field(L, idx, "name");
+	s->type = dup_field(L, idx, "type");
+	char *output = dup_field(L, idx, "output");
+	if (!s->name || !s->type || !output) {
+		free(output);
+		return -1;
+	}
+	int rc = 0;
+	if (strcmp(output, "stdout") == 0) {
+		s->output = SINK_OUT_STDOUT;
+	} else if (strcmp(output, "null") == 0) {
+		s->output = SINK_OUT_NULL;
+	} else if (strcmp(output, "file") == 0) {
+		s->output = SINK_OUT_FILE;
+		lua_getfield(L, idx, "conf");                           /* conf */
+		int conf = lua_gettop(L);
+		s->path = dup_field(L, conf, "path");
+		s->rotate_bytes = (size_t)int_field(L, conf, "max_bytes");
+		s->rotate_keep = (int)int_field(L, conf, "keep");
+		lua_pop(L, 1);
+		if (!s->path)
+			rc = -1;
+	} else {
+		fprintf(stderr, "error: sink %s: output %s is not supported by this herald\n",
+			s->name, output);
+		rc = -1;
+	}
+	free(output);
+	s->batch_events = (size_t)int_field(L, idx, "batch_events");
+	s->batch_bytes = (size_t)int_field(L, idx, "batch_bytes");
+	s->batch_wait_ms = (uint64_t)int_field(L, idx, "batch_wait_ms");
+	s->queue_events = (size_t)int_field(L, idx, "queue_events");
+	s->queue_bytes = (size_t)int_field(L, idx, "queue_bytes");
+	return rc;
+}
+
+int runner_load(struct luahost *h, const char *config_dir, const char *secrets_dir,
+		bool check_mode, struct runner_config *out)
+{
+	lua_State *L = luahost_state(h);
+	memset(out, 0, sizeof(*out));
+	luahost_runtime_fn(h, "load");                                  /* load */
+	lua_createtable(L, 0, 3);                                       /* load opts */
+	lua_pushstring(L, config_dir);
+	lua_setfield(L, -2, "config_dir");
+	lua_pushstring(L, secrets_dir);
+	lua_setfield(L, -2, "secrets_dir");
+	lua_pushstring(L, check_mode ? "check" : "run");
+	lua_setfield(L, -2, "mode");
+	if (luahost_pcall(h, 1, 1) < 0) {                              /* summary */
+		log_error("loading %s failed: %s", config_dir, luahost_error(h));
+		return -1;
+	}
+	int summary = lua_gettop(L);
+	out->errors = print_list(L, summary, "errors", "error");
+	out->warnings = print_list(L, summary, "warnings", "warning");
+	out->examples_failed = print_list(L, summary, "failed", "error");
+	out->examples = (size_t)int_field(L, summary, "examples");
+	out->rules = (size_t)int_field(L, summary, "rules");
+	out->files = (size_t)int_field(L, summary, "files");
+	lua_getfield(L, summary, "ok");
+	out->ok = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+
+	lua_getfield(L, summary, "sinks");                              /* summary sinks */
+	size_t n = lua_rawlen(L, -1);
+	out->sinks = calloc(n ? n : 1, sizeof(*out->sinks));
+	if (!out->sinks) {
+		lua_pop(L, 2);
+		return -1;
+	}
+	out->nsinks = n;
+	for (size_t i = 0; i < n; i++) {
+		lua_rawgeti(L, -1, (lua_Integer)i + 1);                 /* summary sinks sink */
+		if (read_sink(L, lua_gettop(L), &out->sinks[i]) < 0)
+			out->ok = false;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 2);
+	return 0;
+}
+
+void runner_config_free(struct runner_config *c)
+{
+	for (size_t i = 0; i < c->nsinks; i++) {
+		free(c->sinks[i].name);
+		free(c->sinks[i].type);
+		free(c->sinks[i].path);
+	}
+	free(c->sinks);
+	memset(c, 0, sizeof(*c));
+}
+
+static void copy_str(char *dst, size_t cap, lua_State *L, int idx)
+{
+	const char *s = lua_tostring(L, idx);
+	snprintf(dst, cap, "%s", s ? s : "");
+}
+
+int runner_ingest(struct luahost *h, const struct ingest_input *in,
+		  const struct runner_hooks *hooks, struct ingest_result *res)
+{
+	lua_State *L = luahost_state(h);
+	memset(res, 0, sizeof(*res));
+	int top = lua_gettop(L);
+	luahost_set_userdata(h, (void *)hooks);
+	luahost_runtime_fn(h, "ingest");
+	lua_pushlstring(L, in->data, in->len);
+	lua_pushboolean(L, in->has_empty_array);
+	if (in->cluster)
+		lua_pushstring(L, in->cluster);
+	else
+		lua_pushnil(L);
+	lua_pushboolean(L, in->big_field);
+	lua_pushinteger(L, (lua_Integer)in->field_limit);
+	int rc = luahost_pcall(h, 5, 4);
+	luahost_set_userdata(h, NULL);
+	if (rc < 0) {
+		res->kind = INGEST_FAILED;
+		snprintf(res->message, sizeof(res->message), "%s", luahost_error(h));
+		return -1;
+	}
+	const char *kind = lua_tostring(L, top + 1);
+	if (!kind)
+		kind = "";
+	if (strcmp(kind, "events") == 0) {
+		res->kind = INGEST_EVENTS;
+		res->count = (long)lua_tointeger(L, top + 2);
+		copy_str(res->rv, sizeof(res->rv), L, top + 3);
+	} else if (strcmp(kind, "bookmark") == 0 || strcmp(kind, "deleted") == 0) {
+		res->kind = kind[0] == 'b' ? INGEST_BOOKMARK : INGEST_DELETED;
+		copy_str(res->rv, sizeof(res->rv), L, top + 2);
+	} else if (strcmp(kind, "status") == 0) {
+		res->kind = INGEST_STATUS;
+		res->code = (long)lua_tointeger(L, top + 2);
+		copy_str(res->reason, sizeof(res->reason), L, top + 3);
+		copy_str(res->message, sizeof(res->message), L, top + 4);
+	} else {
+		res->kind = INGEST_BAD;
+		copy_str(res->message, sizeof(res->message), L, top + 2);
+	}
+	lua_settop(L, top);
+	return 0;
+}

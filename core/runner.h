@@ -1,0 +1,92 @@
+/* runner: the C side of the runtime's entry points (load, ingest) and the
+ * core.* functions the runtime calls back (emit, routed, reject, count).
+ * Converts between Lua tables and the C structs the rest of herald uses. */
+#ifndef HERALD_RUNNER_H
+#define HERALD_RUNNER_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "luahost.h"
+
+enum sink_output { SINK_OUT_STDOUT, SINK_OUT_FILE, SINK_OUT_NULL };
+
+struct sink_spec {
+	char *name;
+	char *type;
+	enum sink_output output;
+	size_t batch_events, batch_bytes;
+	uint64_t batch_wait_ms;
+	size_t queue_events, queue_bytes;
+	char *path;                /* file */
+	size_t rotate_bytes;       /* file */
+	int rotate_keep;           /* file */
+};
+
+struct runner_config {
+	bool ok;                   /* loaded, and every example passed */
+	struct sink_spec *sinks;   /* sinks[i] is the runtime's sink index i+1 */
+	size_t nsinks;
+	size_t errors, warnings, examples, examples_failed, rules, files;
+};
+
+/* Loads DIR/sinks.lua and DIR/rules/ and runs the examples. Every error,
+ * warning and failed example is written to stderr as "file:line: ...".
+ * check_mode: a missing env variable or secret is a warning (CI of the
+ * ConfigMap has no secrets). Returns 0 when it ran (see out->ok), -1 when
+ * the runtime itself failed. Caller frees out with runner_config_free. */
+int runner_load(struct luahost *h, const char *config_dir, const char *secrets_dir,
+		bool check_mode, struct runner_config *out);
+void runner_config_free(struct runner_config *c);
+
+/* One routed event, as replay shows it. Strings are valid during the
+ * callback only; sinks[] holds runtime sink indices (1-based). */
+struct runner_event {
+	const char *uid, *namespace, *reason, *type, *kind, *name;
+	const int *sinks;
+	size_t nsinks;
+	const char *dropped_by;    /* file:line of the drop rule, or NULL */
+	long item;                 /* position in a List record; 0 otherwise */
+};
+
+struct runner_hooks {
+	void *arg;
+	bool describe;             /* fill runner_event's strings (replay) */
+	void (*emit)(void *arg, int sink, const char *item, size_t len);
+	void (*routed)(void *arg, const struct runner_event *ev);
+	void (*reject)(void *arg, long item, const char *why);
+};
+
+enum ingest_kind {
+	INGEST_EVENTS,             /* count events routed */
+	INGEST_BOOKMARK,           /* rv */
+	INGEST_DELETED,            /* rv */
+	INGEST_STATUS,             /* code, reason, message: a watch ERROR */
+	INGEST_BAD,                /* message: the record was unusable */
+	INGEST_FAILED,             /* message: the runtime failed (a bug or a budget) */
+};
+
+struct ingest_result {
+	enum ingest_kind kind;
+	long count;
+	long code;
+	char rv[64];
+	char reason[64];
+	char message[512];
+};
+
+struct ingest_input {
+	const char *data;
+	size_t len;
+	bool has_empty_array;
+	bool big_field;            /* the framer saw a string longer than field_limit */
+	size_t field_limit;
+	const char *cluster;       /* NULL: keep the event's own, else "default" */
+};
+
+int runner_ingest(struct luahost *h, const struct ingest_input *in,
+		  const struct runner_hooks *hooks, struct ingest_result *res);
+
+/* Registers core.emit, core.routed, core.reject and core.count. */
+void runner_register(struct luahost *h);
+
+#endif

@@ -1,0 +1,352 @@
+/* sinks: per-sink queue + output. Owns output fds and batch/retry timers.
+ * A failed write keeps the batch at the head of the queue and retries with
+ * exponential backoff; nothing is dropped. */
+#include "sinks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "metrics.h"
+#include "sinkq.h"
+
+#define RETRY_MIN_MS 500
+#define RETRY_MAX_MS 30000
+
+struct sink {
+	struct sinks *owner;
+	char *name;
+	enum sink_output output;
+	struct sinkq queue;
+	struct loop_timer *timer;     /* batch wait, or retry backoff */
+	uint64_t retry_ms;            /* current backoff; 0 when healthy */
+	int fd;                       /* file output */
+	char *path;
+	size_t rotate_bytes;
+	int rotate_keep;
+	size_t file_size;
+};
+
+struct sinks {
+	struct loop *loop;
+	struct sink **all;            /* by runtime index - 1 */
+	size_t n;
+	struct buf scratch;
+};
+
+struct sinks *sinks_new(struct loop *loop)
+{
+	struct sinks *s = calloc(1, sizeof(*s));
+	if (s)
+		s->loop = loop;
+	return s;
+}
+
+static void sink_close_file(struct sink *k)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
+}
+
+static int sink_open_file(struct sink *k)
+{
+	k->fd = open(k->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (k->fd < 0) {
+		log_error("sink %s: cannot open %s: %s", k->name, k->path, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	k->file_size = fstat(k->fd, &st) == 0 ? (size_t)st.st_size : 0;
+	return 0;
+}
+
+static void sink_free(struct sink *k)
+{
+	if (!k)
+		return;
+	sinkq_clear(&k->queue);
+	loop_timer_free(k->timer);
+	sink_close_file(k);
+	free(k->name);
+	free(k->path);
+	free(k);
+}
+
+void sinks_free(struct sinks *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		sink_free(s->all[i]);
+	free(s->all);
+	buf_free(&s->scratch);
+	free(s);
+}
+
+/* Renames path.N-1 -> path.N ... path -> path.1, dropping the oldest. */
+static int rotate(struct sink *k)
+{
+	sink_close_file(k);
+	struct buf from = BUF_INIT, to = BUF_INIT;
+	int rc = 0;
+	if (k->rotate_keep == 0) {
+		if (unlink(k->path) < 0 && errno != ENOENT)
+			rc = -1;
+	} else {
+		for (int i = k->rotate_keep - 1; i >= 1 && rc == 0; i--) {
+			buf_reset(&from);
+			buf_reset(&to);
+			buf_printf(&from, "%s.%d", k->path, i);
+			buf_printf(&to, "%s.%d", k->path, i + 1);
+			if (rename(from.data, to.data) < 0 && errno != ENOENT)
+				rc = -1;
+		}
+		buf_reset(&to);
+		buf_printf(&to, "%s.1", k->path);
+		if (rc == 0 && rename(k->path, to.data) < 0 && errno != ENOENT)
+			rc = -1;
+	}
+	if (rc < 0)
+		log_error("sink %s: cannot rotate %s: %s", k->name, k->path, strerror(errno));
+	buf_free(&from);
+	buf_free(&to);
+	if (sink_open_file(k) < 0)
+		return -1;
+	return rc;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Writes one batch. 0 on success; -1 (logged) keeps it for a retry. */
+static int sink_write(struct sink *k, struct sinkq_item *batch, size_t bytes, size_t count)
+{
+	if (k->output == SINK_OUT_NULL)
+		return 0;
+	struct buf *b = &k->owner->scratch;
+	buf_reset(b);
+	if (buf_reserve(b, bytes + count) < 0)
+		return -1;
+	for (struct sinkq_item *it = batch; it; it = it->next) {
+		buf_append(b, it->data, it->len);
+		buf_putc(b, '\n');
+	}
+	if (k->output == SINK_OUT_STDOUT) {
+		if (write_all(STDOUT_FILENO, b->data, b->len) < 0) {
+			log_error("sink %s: writing to stdout: %s", k->name, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (k->fd < 0 && sink_open_file(k) < 0)
+		return -1;
+	if (k->file_size > 0 && k->file_size + b->len > k->rotate_bytes && rotate(k) < 0)
+		return -1;
+	if (write_all(k->fd, b->data, b->len) < 0) {
+		log_error("sink %s: writing to %s: %s", k->name, k->path, strerror(errno));
+		sink_close_file(k); /* reopen on retry: the file may have been replaced */
+		return -1;
+	}
+	k->file_size += b->len;
+	return 0;
+}
+
+static void arm_timer(struct sink *k);
+
+/* Writes due batches; on failure stops and backs off. */
+static void sink_flush(struct sink *k, bool everything)
+{
+	struct loop *loop = k->owner->loop;
+	if (k->retry_ms && loop_timer_active(k->timer))
+		return; /* backing off */
+	while (k->queue.count && (everything || sinkq_ready(&k->queue, loop_now(loop)))) {
+		size_t count, bytes;
+		struct sinkq_item *batch = sinkq_take(&k->queue, &count, &bytes);
+		if (sink_write(k, batch, bytes, count) < 0) {
+			sinkq_requeue(&k->queue, batch);
+			metrics_inc("sink_write_errors", k->name, 1);
+			k->retry_ms = k->retry_ms ? k->retry_ms * 2 : RETRY_MIN_MS;
+			if (k->retry_ms > RETRY_MAX_MS)
+				k->retry_ms = RETRY_MAX_MS;
+			loop_timer_start(k->timer, k->retry_ms);
+			return;
+		}
+		sinkq_free_list(batch);
+		k->retry_ms = 0;
+		metrics_inc("sink_events_written", k->name, (long)count);
+		metrics_inc("sink_batches_written", k->name, 1);
+	}
+	arm_timer(k);
+}
+
+static void on_timer(struct loop *loop, void *arg)
+{
+	struct sink *k = arg;
+	bool retrying = k->retry_ms != 0;
+	if (retrying)
+		log_info("sink %s: retrying %zu queued events", k->name, k->queue.count);
+	sink_flush(k, false);
+	if (retrying && k->retry_ms == 0)
+		log_info("sink %s: writing again", k->name);
+}
+
+static void arm_timer(struct sink *k)
+{
+	if (k->queue.count == 0) {
+		loop_timer_stop(k->timer);
+		return;
+	}
+	uint64_t now = loop_now(k->owner->loop), due = sinkq_deadline(&k->queue);
+	loop_timer_start(k->timer, due > now ? due - now : 0);
+}
+
+static struct sink *find(struct sinks *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->all[i] && strcmp(s->all[i]->name, name) == 0)
+			return s->all[i];
+	return NULL;
+}
+
+static void limits_of(const struct sink_spec *sp, struct sinkq_limits *lim)
+{
+	*lim = (struct sinkq_limits){
+		.batch_events = sp->batch_events ? sp->batch_events : 1,
+		.batch_bytes = sp->batch_bytes ? sp->batch_bytes : 1,
+		.batch_wait_ms = sp->batch_wait_ms,
+		.max_events = sp->queue_events ? sp->queue_events : 1,
+		.max_bytes = sp->queue_bytes ? sp->queue_bytes : 1,
+	};
+}
+
+int sinks_apply(struct sinks *s, const struct sink_spec *specs, size_t n)
+{
+	struct sink **next = calloc(n ? n : 1, sizeof(*next));
+	if (!next)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct sink_spec *sp = &specs[i];
+		struct sink *k = find(s, sp->name);
+		struct sinkq_limits lim;
+		limits_of(sp, &lim);
+		if (k && k->output == sp->output) {
+			k->queue.lim = lim;
+		} else {
+			k = calloc(1, sizeof(*k));
+			if (!k || !(k->name = strdup(sp->name)) ||
+			    !(k->timer = loop_timer_new(s->loop, on_timer, k)))
+				goto fail;
+			k->owner = s;
+			k->fd = -1;
+			k->output = sp->output;
+			sinkq_init(&k->queue, &lim);
+		}
+		next[i] = k;
+		if (sp->output == SINK_OUT_FILE) {
+			bool same = k->path && strcmp(k->path, sp->path) == 0;
+			if (!same) {
+				free(k->path);
+				sink_close_file(k);
+				if (!(k->path = strdup(sp->path)) || sink_open_file(k) < 0)
+					goto fail;
+			}
+			k->rotate_bytes = sp->rotate_bytes;
+			k->rotate_keep = sp->rotate_keep;
+		}
+	}
+	/* Sinks no longer configured: write what they hold, then go. */
+	for (size_t i = 0; i < s->n; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < n; j++)
+			kept = kept || next[j] == s->all[i];
+		if (!kept && s->all[i]) {
+			sink_flush(s->all[i], true);
+			if (s->all[i]->queue.count)
+				log_warn("sink %s removed with %zu events it could not write",
+					 s->all[i]->name, s->all[i]->queue.count);
+			sink_free(s->all[i]);
+		}
+	}
+	free(s->all);
+	s->all = next;
+	s->n = n;
+	return 0;
+fail:
+	for (size_t i = 0; i < n; i++) {
+		bool existing = false;
+		for (size_t j = 0; j < s->n; j++)
+			existing = existing || next[i] == s->all[j];
+		if (next[i] && !existing)
+			sink_free(next[i]);
+	}
+	free(next);
+	return -1;
+}
+
+void sinks_push(struct sinks *s, int index, const char *item, size_t len)
+{
+	if (index < 1 || (size_t)index > s->n)
+		return;
+	struct sink *k = s->all[index - 1];
+	/* Local outputs never hold events back: a full queue is written out
+	 * now. If the output is failing the item is kept over the bound and
+	 * sinks_blocked() tells the source to pause. */
+	if (sinkq_full(&k->queue, len))
+		sink_flush(k, true);
+	if (sinkq_push(&k->queue, item, len, loop_now(s->loop), true) < 0) {
+		log_error("sink %s: out of memory queueing an event", k->name);
+		metrics_inc("sink_events_lost", k->name, 1);
+		return;
+	}
+	metrics_inc("sink_events_queued", k->name, 1);
+	if (!loop_timer_active(k->timer))
+		arm_timer(k);
+}
+
+bool sinks_blocked(const struct sinks *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		const struct sinkq *q = &s->all[i]->queue;
+		if (q->count > q->lim.max_events || q->bytes > q->lim.max_bytes)
+			return true;
+	}
+	return false;
+}
+
+void sinks_flush_due(struct sinks *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->all[i]->queue.count)
+			sink_flush(s->all[i], false);
+}
+
+size_t sinks_drain(struct sinks *s)
+{
+	size_t left = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		struct sink *k = s->all[i];
+		k->retry_ms = 0;
+		sink_flush(k, true);
+		left += k->queue.count;
+	}
+	return left;
+}

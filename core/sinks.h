@@ -1,0 +1,37 @@
+/* sinks: the sink instances of the running configuration: their queues,
+ * their batching timers and their outputs (stdout, file, null; HTTP sinks
+ * come with the network sink types). Sinks are matched by name across
+ * configurations, so a sink that keeps its name keeps its queue. */
+#ifndef HERALD_SINKS_H
+#define HERALD_SINKS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include "loop.h"
+#include "runner.h"
+
+struct sinks;
+
+struct sinks *sinks_new(struct loop *loop);
+/* Delivers nothing: call sinks_drain first to keep queued items. */
+void sinks_free(struct sinks *s);
+
+/* Makes the sinks match specs (specs[i] has runtime index i+1). Outputs
+ * are opened here: -1 (logged) when one cannot be, with nothing changed. */
+int sinks_apply(struct sinks *s, const struct sink_spec *specs, size_t n);
+
+/* Queues an encoded item for the sink with runtime index `index`. A full
+ * queue of a local output is written out first; nothing is dropped. */
+void sinks_push(struct sinks *s, int index, const char *item, size_t len);
+
+/* A queue is over its bound (its output is failing): the source should
+ * stop reading until this turns false. */
+bool sinks_blocked(const struct sinks *s);
+
+/* Writes every batch that is due (count, bytes or age). */
+void sinks_flush_due(struct sinks *s);
+
+/* Writes everything queued. Returns the number of items still queued
+ * (outputs that kept failing). */
+size_t sinks_drain(struct sinks *s);
+
+#endif

@@ -1,0 +1,78 @@
+-- herald.event: one shape for every Event, whichever API wrote it.
+--
+-- core/v1 Events written through events.k8s.io/v1 come back with count and
+-- lastTimestamp empty and series/eventTime set; events.k8s.io/v1 objects
+-- (replayed from a file) use regarding/note/deprecated* names. normalize
+-- fills in the core/v1 fields so every rule sees the same thing:
+--   lastTimestamp  = series.lastObservedTime, else lastTimestamp, else
+--                    eventTime, else metadata.creationTimestamp
+--   firstTimestamp = firstTimestamp, else eventTime, else creationTimestamp
+--   count          = series.count, else count, else 1
+local json = require "herald.json"
+local null = json.null
+
+local M = {}
+
+local function value(v)
+  if v == null or v == "" then return nil end
+  return v
+end
+
+local function field(t, k)
+  if type(t) ~= "table" then return nil end
+  return value(t[k])
+end
+
+-- events.k8s.io/v1 name -> core/v1 name
+local EVENTS_V1 = {
+  regarding = "involvedObject",
+  note = "message",
+  reportingController = "reportingComponent",
+  deprecatedSource = "source",
+  deprecatedFirstTimestamp = "firstTimestamp",
+  deprecatedLastTimestamp = "lastTimestamp",
+  deprecatedCount = "count",
+}
+
+function M.normalize(ev, cluster)
+  if ev.regarding ~= nil or ev.note ~= nil or ev.reportingController ~= nil then
+    for from, to in pairs(EVENTS_V1) do
+      local v = ev[from]
+      if v ~= nil then
+        if value(ev[to]) == nil then ev[to] = v end
+        ev[from] = nil
+      end
+    end
+  end
+  local series = ev.series
+  if type(series) ~= "table" then series = nil end
+  local created = field(ev.metadata, "creationTimestamp")
+  local event_time = value(ev.eventTime)
+  ev.lastTimestamp = field(series, "lastObservedTime") or value(ev.lastTimestamp)
+    or event_time or created
+  ev.firstTimestamp = value(ev.firstTimestamp) or event_time or created
+  local count = series and tonumber(value(series.count))
+  if not count or count < 1 then
+    count = tonumber(value(ev.count))
+    if not count or count < 1 then count = 1 end
+  end
+  ev.count = math.tointeger(count) or count
+  if cluster then ev.cluster = cluster end
+  return ev
+end
+
+-- The involved object's namespace, else the Event's own.
+function M.namespace(ev)
+  return field(ev.involvedObject, "namespace") or field(ev.metadata, "namespace")
+end
+
+-- source.component, else reportingComponent.
+function M.component(ev)
+  return field(ev.source, "component") or value(ev.reportingComponent)
+end
+
+function M.uid(ev)
+  return field(ev.metadata, "uid")
+end
+
+return M

@@ -1,0 +1,32 @@
+-- sinks.lua: where events can go. herald loads this first, then rules/.
+--
+-- The default sends every event to standard output as one JSON line, so
+-- `herald` is useful at once against any cluster, with no search engine
+-- and no robot. Secrets never sit in this file: env "NAME" reads an
+-- environment variable, secret "name" a file under --secrets-dir.
+
+sink "stdout" { type = "stdout" }
+
+-- The setup herald is built for: every event of every cluster archived in
+-- Elasticsearch/OpenSearch, Warnings to a DingTalk group. (The elasticsearch
+-- and dingtalk sink types arrive with their own issues; until then this
+-- stays a comment.)
+--
+-- sink "archive" {
+--   type  = "elasticsearch",
+--   url   = env "ES_URL",                    -- http://172.16.0.20:9200
+--   index = "k8s-events-{cluster}-%Y.%m.%d", -- date of the event, UTC
+--   auth  = { user = env "ES_USER", password = secret "es-password" },
+-- }
+--
+-- sink "oncall" {
+--   type    = "dingtalk",
+--   webhook = secret "dingtalk-webhook",     -- .../robot/send?access_token=...
+--   sign    = secret "dingtalk-sign",        -- the robot's signing secret
+--   keyword = "event",                       -- the robot's keyword, if set
+--   format  = "markdown",
+-- }
+--
+-- A local file, one JSON line per event, rotated by size:
+--
+-- sink "local" { type = "file", path = "/var/log/herald/events.jsonl", max_bytes = "100MiB", keep = 5 }
