@@ -98,6 +98,11 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 		h->exhausted = true;
 		lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
 	}
+	/* Level 0 inside a hook is the function that was running. */
+	lua_Debug where;
+	if (lua_getstack(L, 0, &where) && lua_getinfo(L, "Sl", &where) && where.currentline > 0)
+		luaL_error(L, "%s:%d: instruction budget exceeded",
+			   where.source[0] == '@' ? where.source + 1 : where.short_src, where.currentline);
 	luaL_error(L, "instruction budget exceeded");
 }
 
@@ -399,7 +404,8 @@ static int l_list_dir(lua_State *L)
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), compare_names);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), compare_names);
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
 		lua_pushstring(L, names[i]);

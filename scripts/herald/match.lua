@@ -127,16 +127,16 @@ local function value_test(v, key, ctx)
     return function(x) return call(v, x) end
   elseif t == "table" then
     local n = #v
-    if n == 0 then
-      ctx.report(("%s: an empty list matches nothing"):format(key))
-      return nil
-    end
     for k in pairs(v) do
       if math.type(k) ~= "integer" or k < 1 or k > n then
         ctx.report(("%s: expected a value or a list of values, got a table with key %s")
           :format(key, tostring(k)))
         return nil
       end
+    end
+    if n == 0 then
+      ctx.report(("%s: an empty list matches nothing"):format(key))
+      return nil
     end
     local exact, tests = {}, {}
     for i = 1, n do

@@ -55,9 +55,18 @@ return function(core)
     return (where:match("^(.-):%d+$")) or where
   end
 
+  -- Lua shortens chunk names in messages to 60 bytes ("...g/rules/x.lua:3:");
+  -- put the whole path back when the message is about `path`.
+  local function full_path(msg, path)
+    msg = tostring(msg)
+    local shown, rest = msg:match("^%.%.%.(.-)(:%d+:.*)$")
+    if shown and path:sub(-#shown) == shown then return path .. rest end
+    return msg
+  end
+
   -- A runtime error in operator code: logged with file:line, counted.
   local function rule_error(where, msg)
-    msg = tostring(msg)
+    msg = full_path(msg, file_of(where))
     if not msg:find("^[^:]+:%d+:") then msg = where .. ": " .. msg end
     core.log("error", "rule error: " .. msg)
     core.count("rule_errors", file_of(where))
@@ -174,9 +183,9 @@ return function(core)
       local chunk = "@" .. path
       c.sources[chunk] = true
       local fn, err = core.load(text, chunk, new_env({}))
-      if not fn then report(c, where, err) return nil end
+      if not fn then report(c, where, full_path(err, path)) return nil end
       ok, mod = guard(fn)
-      if not ok then report(c, where, mod) return nil end
+      if not ok then report(c, where, full_path(mod, path)) return nil end
     else
       ok, mod = pcall(require, "sinks." .. tname)
       if not ok then
@@ -473,11 +482,11 @@ return function(core)
     c.sources[chunk] = true
     local fn, lerr = core.load(text, chunk, new_env(dsl))
     if not fn then
-      report(c, display, lerr)   -- "file:line: message" from the compiler
+      report(c, display, full_path(lerr, display))   -- "file:line: message"
       return
     end
     local ok, rerr = guard(fn)
-    if not ok then report(c, display, rerr) end
+    if not ok then report(c, display, full_path(rerr, display)) end
   end
 
   ---------------------------------------------------------------- routing

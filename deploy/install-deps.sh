@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what herald needs to build, run and be tested, on Debian
+# (bookworm) or Ubuntu. Idempotent: installs only what is missing.
+#   deploy/install-deps.sh           build + run + test dependencies
+#   deploy/install-deps.sh --runtime only what the binary needs at run time
+set -euo pipefail
+
+runtime=(liblua5.4-0 lua-cjson libcurl4 ca-certificates)
+build=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev libcurl4-openssl-dev
+       libssl-dev libyaml-dev libcmocka-dev python3 python3-pip)
+
+want=("${runtime[@]}")
+[ "${1:-}" = "--runtime" ] || want+=("${build[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+if [ "${1:-}" != "--runtime" ] && ! python3 -m pytest --version >/dev/null 2>&1; then
+  echo "installing: pytest" >&2
+  python3 -m pip install -q pytest >&2 || python3 -m pip install -q --break-system-packages pytest >&2
+fi

@@ -1,0 +1,2 @@
+-- Normalisation, checked through the examples: rules see one shape.
+sink "seen" { type = "null" }
