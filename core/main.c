@@ -372,7 +372,7 @@ static int cmd_run(const struct options *o)
 		goto out_cfg;
 	}
 	st.loop = loop_new();
-	st.sinks = st.loop ? sinks_new(st.loop) : NULL;
+	st.sinks = st.loop ? sinks_new(st.loop, h) : NULL;
 	st.read_timer = st.loop ? loop_timer_new(st.loop, on_read_timer, &st) : NULL;
 	if (!st.sinks || !st.read_timer || sinks_apply(st.sinks, cfg.sinks, cfg.nsinks) < 0) {
 		exit_code = EXIT_IO;

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "sinkq.h"
 
 static const struct runner_hooks *current(lua_State *L)
 {
@@ -169,6 +170,9 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 	s->batch_wait_ms = (uint64_t)int_field(L, idx, "batch_wait_ms");
 	s->queue_events = (size_t)int_field(L, idx, "queue_events");
 	s->queue_bytes = (size_t)int_field(L, idx, "queue_bytes");
+	lua_getfield(L, idx, "has_batch");
+	s->lua_batch = lua_toboolean(L, -1);
+	lua_pop(L, 1);
 	return rc;
 }
 
@@ -279,4 +283,34 @@ int runner_ingest(struct luahost *h, const struct ingest_input *in,
 	}
 	lua_settop(L, top);
 	return 0;
+}
+
+int runner_batch(struct luahost *h, int sink, const char *name, const struct sinkq_item *items,
+		 size_t count, struct buf *out)
+{
+	lua_State *L = luahost_state(h);
+	luahost_runtime_fn(h, "batch");                                 /* batch */
+	lua_pushinteger(L, sink);
+	lua_createtable(L, (int)count, 0);                              /* batch sink items */
+	lua_Integer i = 1;
+	for (const struct sinkq_item *it = items; it; it = it->next) {
+		lua_pushlstring(L, it->data, it->len);
+		lua_rawseti(L, -2, i++);
+	}
+	if (luahost_pcall(h, 2, 2) < 0) {
+		log_error("sink %s: batch failed: %s", name, luahost_error(h));
+		return -1;
+	}                                                               /* bytes|nil err */
+	size_t len;
+	const char *bytes = lua_tolstring(L, -2, &len);
+	int rc = 0;
+	if (!bytes) {
+		log_error("sink %s: batch failed: %s", name,
+			  lua_tostring(L, -1) ? lua_tostring(L, -1) : "no output");
+		rc = -1;
+	} else if (buf_append(out, bytes, len) < 0) {
+		rc = -1;
+	}
+	lua_pop(L, 2);
+	return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "buf.h"
 #include "luahost.h"
 
 enum sink_output { SINK_OUT_STDOUT, SINK_OUT_FILE, SINK_OUT_NULL };
@@ -17,6 +18,7 @@ struct sink_spec {
 	size_t batch_events, batch_bytes;
 	uint64_t batch_wait_ms;
 	size_t queue_events, queue_bytes;
+	bool lua_batch;            /* the type shapes whole batches (runner_batch) */
 	char *path;                /* file */
 	size_t rotate_bytes;       /* file */
 	int rotate_keep;           /* file */
@@ -85,6 +87,12 @@ struct ingest_input {
 
 int runner_ingest(struct luahost *h, const struct ingest_input *in,
 		  const struct runner_hooks *hooks, struct ingest_result *res);
+
+/* Turns a batch of encoded items into output bytes with the sink type's
+ * batch(items, conf). Appends to out; -1 (logged) when the Lua failed. */
+struct sinkq_item;
+int runner_batch(struct luahost *h, int sink, const char *name, const struct sinkq_item *items,
+		 size_t count, struct buf *out);
 
 /* Registers core.emit, core.routed, core.reject and core.count. */
 void runner_register(struct luahost *h);

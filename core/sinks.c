@@ -21,6 +21,8 @@
 
 struct sink {
 	struct sinks *owner;
+	int index;                    /* the runtime's index of this sink */
+	bool lua_batch;
 	char *name;
 	enum sink_output output;
 	struct sinkq queue;
@@ -35,16 +37,19 @@ struct sink {
 
 struct sinks {
 	struct loop *loop;
+	struct luahost *host;
 	struct sink **all;            /* by runtime index - 1 */
 	size_t n;
 	struct buf scratch;
 };
 
-struct sinks *sinks_new(struct loop *loop)
+struct sinks *sinks_new(struct loop *loop, struct luahost *host)
 {
 	struct sinks *s = calloc(1, sizeof(*s));
-	if (s)
+	if (s) {
 		s->loop = loop;
+		s->host = host;
+	}
 	return s;
 }
 
@@ -137,19 +142,30 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-/* Writes one batch. 0 on success; -1 (logged) keeps it for a retry. */
-static int sink_write(struct sink *k, struct sinkq_item *batch, size_t bytes, size_t count)
+/* The bytes of a batch: the sink type's batch(items, conf) when it has
+ * one, else one item per line. */
+static int render(struct sink *k, struct sinkq_item *batch, size_t bytes, size_t count, struct buf *b)
 {
-	if (k->output == SINK_OUT_NULL)
-		return 0;
-	struct buf *b = &k->owner->scratch;
 	buf_reset(b);
+	if (k->lua_batch)
+		return runner_batch(k->owner->host, k->index, k->name, batch, count, b);
 	if (buf_reserve(b, bytes + count) < 0)
 		return -1;
 	for (struct sinkq_item *it = batch; it; it = it->next) {
 		buf_append(b, it->data, it->len);
 		buf_putc(b, '\n');
 	}
+	return 0;
+}
+
+/* Writes one batch. 0 on success; -1 (logged) keeps it for a retry. */
+static int sink_write(struct sink *k, struct sinkq_item *batch, size_t bytes, size_t count)
+{
+	struct buf *b = &k->owner->scratch;
+	if (render(k, batch, bytes, count, b) < 0)
+		return -1;
+	if (k->output == SINK_OUT_NULL)
+		return 0;
 	if (k->output == SINK_OUT_STDOUT) {
 		if (write_all(STDOUT_FILENO, b->data, b->len) < 0) {
 			log_error("sink %s: writing to stdout: %s", k->name, strerror(errno));
@@ -261,6 +277,8 @@ int sinks_apply(struct sinks *s, const struct sink_spec *specs, size_t n)
 			sinkq_init(&k->queue, &lim);
 		}
 		next[i] = k;
+		k->index = (int)i + 1;
+		k->lua_batch = sp->lua_batch;
 		if (sp->output == SINK_OUT_FILE) {
 			bool same = k->path && strcmp(k->path, sp->path) == 0;
 			if (!same) {

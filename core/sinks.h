@@ -11,7 +11,8 @@
 
 struct sinks;
 
-struct sinks *sinks_new(struct loop *loop);
+/* host: the Lua host for sink types that shape whole batches. */
+struct sinks *sinks_new(struct loop *loop, struct luahost *host);
 /* Delivers nothing: call sinks_drain first to keep queued items. */
 void sinks_free(struct sinks *s);
 

@@ -251,6 +251,7 @@ return function(core)
     local sink = {
       name = name, type = spec.type, output = mod.output, where = where, conf = conf,
       encode = mod.encode or json.encode,
+      shape_batch = mod.batch,
       batch = limits(c, where, name, spec.batch, BATCH_KEYS,
         defaults.batch or { events = 500, bytes = 1048576, wait_ms = 1000 }),
       queue = limits(c, where, name, spec.queue, QUEUE_KEYS,
@@ -614,6 +615,7 @@ return function(core)
         name = s.name, type = s.type, output = s.output, conf = s.conf,
         batch_events = s.batch.events, batch_bytes = s.batch.bytes, batch_wait_ms = s.batch.wait_ms,
         queue_events = s.queue.events, queue_bytes = s.queue.bytes,
+        has_batch = s.shape_batch ~= nil,
       }
     end
     if #c.errors == 0 and #failed == 0 then
@@ -705,6 +707,17 @@ return function(core)
     if not is_event(v) then return "bad", "not a Kubernetes Event (no involvedObject)" end
     if big_field then return "bad", "a field is longer than " .. field_limit .. " bytes" end
     return "events", deliver(v, cluster)
+  end
+
+  -- A batch of encoded items -> the bytes the sink's output gets, for sink
+  -- types that define batch(items, conf). Returns the bytes, or nil and a
+  -- message.
+  function R.batch(index, items)
+    local s = cfg.sinks[index]
+    local ok, out, err = guard(s.shape_batch, items, s.conf)
+    if not ok then return nil, out end
+    if type(out) ~= "string" then return nil, err or "batch returned no string" end
+    return out
   end
 
   -- What replay shows of an event.

@@ -4,10 +4,22 @@ import json
 import os
 import signal
 import subprocess
+import threading
 
 from conftest import BIN, FIXTURES, SOURCE, herald
 
 EVENTS = FIXTURES / "events.jsonl"
+
+
+def start(config, *args):
+    """herald --from - as a live process, killed by a watchdog after 30 s so
+    a test that waits on its output fails instead of hanging."""
+    proc = subprocess.Popen([BIN, "--config", str(config), "--from", "-", *args], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(30, proc.kill)
+    watchdog.daemon = True
+    watchdog.start()
+    return proc
 
 
 def read_lines(path):
@@ -93,8 +105,7 @@ def test_sigterm_drains_queued_events(config, tmp_path):
     config.sinks(f'sink "held" {{ type = "file", path = "{out}", batch = {{ wait = "60s" }} }}\n'
                  'sink "seen" { type = "stdout" }\n')
     config.rule("10.lua", 'route { to = { "held", "seen" } }\n')
-    proc = subprocess.Popen([BIN, "--config", str(config), "--from", "-"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start(config)
     proc.stdin.write(EVENTS.read_text())
     proc.stdin.flush()
     seen = [proc.stdout.readline() for _ in range(15)]
@@ -153,8 +164,7 @@ def test_a_failing_output_is_retried_and_reported_never_silently_lost(config):
     # retries with backoff, and on SIGTERM says how many it could not write.
     config.sinks('sink "full" { type = "file", path = "/dev/full", batch = { events = 5 } }\n')
     config.rule("10.lua", 'route { to = "full" }\n')
-    proc = subprocess.Popen([BIN, "--config", str(config), "--from", "-"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start(config)
     proc.stdin.write(EVENTS.read_text())
     proc.stdin.flush()
     lines = []
@@ -170,3 +180,22 @@ def test_a_failing_output_is_retried_and_reported_never_silently_lost(config):
     err = "".join(lines) + proc.stderr.read()
     assert "sink full: writing to /dev/full: No space left on device" in err
     assert "15 events could not be delivered" in err
+
+
+def test_a_sink_type_can_shape_whole_batches(config):
+    (config.root / "sinks").mkdir()
+    (config.root / "sinks" / "arrays.lua").write_text(
+        'return {\n'
+        '  output = "stdout",\n'
+        '  encode = function(ev) return json.encode({ reason = ev.reason, cluster = ev.cluster }) end,\n'
+        '  batch = function(items, conf) return "[" .. table.concat(items, ",") .. "]\\n" end,\n'
+        '}\n')
+    config.sinks('sink "a" { type = "arrays", batch = { events = 4 } }\n')
+    config.rule("10.lua", 'route { to = "a" }\n')
+    r = herald("--config", config, "--from", EVENTS, "--cluster-name", "c1")
+    assert r.code == 0, r
+    batches = [json.loads(line) for line in r.out.splitlines()]
+    assert [len(b) for b in batches] == [4, 4, 4, 3]
+    want = [json.loads(line)["reason"] for line in EVENTS.read_text().splitlines()]
+    assert [d["reason"] for b in batches for d in b] == want
+    assert all(d["cluster"] == "c1" for b in batches for d in b)
