@@ -30,7 +30,8 @@ struct http_transfer {
 	char *retry_after;
 	http_done_cb done;
 	void *arg;
-	void (*on_data)(void *arg, const char *data, size_t len);
+	bool (*on_data)(void *arg, const char *data, size_t len);
+	struct curl_slist *connect_to;
 	char error[CURL_ERROR_SIZE];
 };
 
@@ -111,6 +112,7 @@ static void transfer_free(struct http_transfer *t)
 	curl_multi_remove_handle(t->http->multi, t->easy);
 	curl_easy_cleanup(t->easy);
 	curl_slist_free_all(t->headers);
+	curl_slist_free_all(t->connect_to);
 	free(t->body);
 	free(t->retry_after);
 	buf_free(&t->response);
@@ -134,10 +136,8 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
 {
 	struct http_transfer *t = userp;
 	size_t len = size * n;
-	if (t->on_data) {
-		t->on_data(t->arg, data, len);
-		return len;
-	}
+	if (t->on_data)
+		return t->on_data(t->arg, data, len) ? len : 0;
 	if (buf_append(&t->response, data, len) < 0)
 		return 0; /* out of memory: curl fails the transfer */
 	return len;
@@ -193,6 +193,32 @@ struct http_transfer *http_start(struct http *http, const struct http_request *r
 			 req->connect_timeout_ms ? req->connect_timeout_ms : 10000L);
 	if (req->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
+	if (req->ca_pem) {
+		struct curl_blob blob = { (void *)req->ca_pem, req->ca_pem_len, CURL_BLOB_COPY };
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (req->cert_file)
+		curl_easy_setopt(e, CURLOPT_SSLCERT, req->cert_file);
+	if (req->key_file)
+		curl_easy_setopt(e, CURLOPT_SSLKEY, req->key_file);
+	if (req->cert_pem) {
+		struct curl_blob blob = { (void *)req->cert_pem, req->cert_pem_len, CURL_BLOB_COPY };
+		curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &blob);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+	}
+	if (req->key_pem) {
+		struct curl_blob blob = { (void *)req->key_pem, req->key_pem_len, CURL_BLOB_COPY };
+		curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &blob);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	if (req->username) {
+		curl_easy_setopt(e, CURLOPT_USERNAME, req->username);
+		curl_easy_setopt(e, CURLOPT_PASSWORD, req->password ? req->password : "");
+	}
+	if (req->connect_to) {
+		t->connect_to = curl_slist_append(NULL, req->connect_to);
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
+	}
 	if (req->insecure) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

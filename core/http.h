@@ -20,10 +20,18 @@ struct http_request {
 	long timeout_ms;               /* whole transfer; 0 = none (watch streams) */
 	long connect_timeout_ms;
 	const char *ca_file;
+	const char *ca_pem;            /* CA certificates as PEM bytes */
+	size_t ca_pem_len;
+	const char *cert_file, *key_file;      /* client certificate */
+	const char *cert_pem, *key_pem;        /* ... or as PEM bytes */
+	size_t cert_pem_len, key_pem_len;
+	const char *username, *password;       /* basic auth */
+	const char *connect_to;        /* "host:port:real-host:real-port" (tls-server-name) */
 	bool insecure;                 /* skip TLS verification (never the default) */
 	/* Streaming: when set, body bytes go here as they arrive instead of
-	 * being collected into the response. */
-	void (*on_data)(void *arg, const char *data, size_t len);
+	 * being collected into the response. Return false to end the transfer
+	 * (done then runs with an error). */
+	bool (*on_data)(void *arg, const char *data, size_t len);
 };
 
 struct http_response {

@@ -43,6 +43,12 @@ static void on_emit(void *arg, int sink, const char *item, size_t len)
 		in->hooks.emit(in->caller_arg, sink, item, len);
 }
 
+static int on_admit(void *arg, const char *uid, const char *rv, const char *last_seen)
+{
+	struct ingest *in = arg;
+	return in->hooks.admit ? in->hooks.admit(in->caller_arg, uid, rv, last_seen) : 1;
+}
+
 static void on_record(void *arg, const struct framer_record *rec)
 {
 	struct ingest *in = arg;
@@ -67,6 +73,7 @@ static void on_record(void *arg, const struct framer_record *rec)
 		.emit = on_emit,
 		.routed = on_routed,
 		.reject = on_reject,
+		.admit = on_admit,
 	};
 	struct ingest_input input = {
 		.data = rec->data,
@@ -91,11 +98,14 @@ static void on_record(void *arg, const struct framer_record *rec)
 		     res.message);
 		break;
 	case INGEST_STATUS:
-		skip(in, rec->line, 0, "watch_error", res.message[0] ? res.message : res.reason);
+		if (!in->on_result)
+			skip(in, rec->line, 0, "watch_error", res.message[0] ? res.message : res.reason);
 		break;
 	default:
 		break;
 	}
+	if (in->on_result)
+		in->on_result(in->caller_arg, &res);
 }
 
 void ingest_init(struct ingest *in, struct luahost *host, const char *source,

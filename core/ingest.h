@@ -23,8 +23,11 @@ struct ingest {
 	struct framer framer;
 	const char *source;         /* for messages: a file name or "stdin" */
 	const char *cluster;        /* NULL: the event's own, else "default" */
-	struct runner_hooks hooks;  /* the caller's emit/routed; reject is ours */
+	struct runner_hooks hooks;  /* the caller's emit/routed/admit; reject is ours */
 	void *caller_arg;
+	/* Called with each record's result (a watch needs bookmarks, statuses
+	 * and resourceVersions); NULL when nobody needs them. */
+	void (*on_result)(void *arg, const struct ingest_result *res);
 	unsigned long line;         /* of the record being routed */
 	struct ingest_stats stats;
 };

@@ -9,15 +9,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "http.h"
 #include "ingest.h"
+#include "kubeconfig.h"
 #include "log.h"
 #include "loop.h"
 #include "luahost.h"
 #include "metrics.h"
 #include "runner.h"
+#include "seen.h"
 #include "sinks.h"
+#include "watch.h"
 
 enum {
 	EXIT_OK = 0,
@@ -35,12 +42,23 @@ static const char usage_text[] =
 	"\n"
 	"options:\n"
 	"  -c, --config DIR       sinks.lua and rules/ (default: $HERALD_CONFIG, else .)\n"
+	"      --rules-dir DIR    the rule files (default: the config's rules/)\n"
 	"      --secrets-dir DIR  where secret \"name\" reads files\n"
 	"                         (default: $HERALD_SECRETS_DIR, else /etc/herald/secrets)\n"
 	"      --scripts-dir DIR  read herald's own Lua from DIR instead of the built-in copy\n"
 	"      --from FILE|-      run: read events from FILE or stdin instead of watching clusters\n"
+	"      --kubeconfig PATHS kubeconfig file(s), ':'-separated (default: $KUBECONFIG,\n"
+	"                         else ~/.kube/config; in a pod: the service account)\n"
+	"      --context NAME     kubeconfig context (default: current-context)\n"
 	"      --cluster-name N   the cluster events are tagged with (default: default;\n"
 	"                         replay keeps an event's own `cluster` when it has one)\n"
+	"      --cluster NAME=KUBECONFIG[:CONTEXT]\n"
+	"                         watch this cluster too (repeatable; replaces the default one)\n"
+	"      --namespace NS     watch only these namespaces (repeatable or a,b,c; default: all)\n"
+	"      --state-dir DIR    remember what was delivered across restarts\n"
+	"      --max-event-age D  without --state-dir, alert sinks skip events older than D\n"
+	"                         when herald starts (default 5m; seconds or 30s, 5m, 1h)\n"
+	"      --watch-timeout S  a watch lasts S/2..S seconds before it is renewed (default 600)\n"
 	"      --json             replay: one JSON object per event:\n"
 	"                         {\"uid\",\"namespace\",\"reason\",\"routes\":[...]}\n"
 	"      --log-level L      debug, info, warn, error (default: info)\n"
@@ -52,9 +70,22 @@ static const char usage_text[] =
 	"            3 some input records were skipped (each reported with its line);\n"
 	"            4 input unreadable or events left undelivered\n";
 
+#define MAX_CLUSTERS 128
+#define MAX_NAMESPACES 64
+
 struct options {
 	const char *command;
+	const char *kubeconfig;
+	const char *context;
+	const char *clusters[MAX_CLUSTERS];   /* NAME=KUBECONFIG[:CONTEXT] */
+	int nclusters;
+	char *namespaces[MAX_NAMESPACES];
+	int nnamespaces;
+	const char *state_dir;
+	long max_event_age_s;
+	int watch_timeout_s;
 	const char *config_dir;
+	const char *rules_dir;
 	const char *secrets_dir;
 	const char *scripts_dir;
 	const char *from;
@@ -89,7 +120,7 @@ static struct luahost *make_host(const struct options *o)
 static int load_config(struct luahost *h, const struct options *o, bool check,
 		       struct runner_config *cfg)
 {
-	if (runner_load(h, o->config_dir, o->secrets_dir, check, cfg) < 0)
+	if (runner_load(h, o->config_dir, o->rules_dir, o->secrets_dir, check, cfg) < 0)
 		return -1;
 	if (check || !cfg->ok)
 		fprintf(check ? stdout : stderr,
@@ -278,20 +309,66 @@ static int cmd_replay(const struct options *o)
 	return exit_code;
 }
 
-/* run --from: events from a file or a pipe, through the loop, to sinks. */
+/* run: events from clusters (or a file or a pipe), through the loop, to
+ * sinks. */
+struct cluster {
+	char *name;
+	struct kubeconn conn;
+	struct seen *seen;
+	char *state_path;
+	struct watch *watches[MAX_NAMESPACES];
+	int nwatches;
+};
+
 struct runner_state {
 	struct loop *loop;
+	struct http *http;
 	struct sinks *sinks;
 	struct ingest in;
 	struct loop_timer *read_timer;
+	struct loop_timer *state_timer;
+	struct cluster *clusters;
+	int nclusters;
 	int fd;
 	bool eof, io_error, stopping;
 };
+
+#define SEEN_CAPACITY 200000   /* events remembered per cluster (an hour of a busy cluster) */
+#define STATE_SAVE_MS 5000
 
 static void run_emit(void *arg, int sink, const char *item, size_t len)
 {
 	struct runner_state *st = arg;
 	sinks_push(st->sinks, sink, item, len);
+}
+
+static void run_flush(void *arg)
+{
+	struct runner_state *st = arg;
+	sinks_flush_due(st->sinks);
+}
+
+/* Writes what the sinks hold, then what was delivered: a state file never
+ * claims an event that is still only in a queue. */
+static void save_state(struct runner_state *st)
+{
+	bool drained = false;
+	for (int i = 0; i < st->nclusters; i++) {
+		struct cluster *c = &st->clusters[i];
+		if (!c->state_path || !seen_dirty(c->seen))
+			continue;
+		if (!drained && sinks_drain(st->sinks) > 0)
+			return; /* an output is failing: keep the old state */
+		drained = true;
+		seen_save(c->seen, c->state_path);
+	}
+}
+
+static void on_state_timer(struct loop *loop, void *arg)
+{
+	struct runner_state *st = arg;
+	save_state(st);
+	loop_timer_start(st->state_timer, STATE_SAVE_MS);
 }
 
 static void read_some(struct runner_state *st)
@@ -356,11 +433,114 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 	loop_stop(loop);
 }
 
+/* Reads how to reach every cluster. -1 (logged) on the first failure. */
+static int open_clusters(const struct options *o, struct runner_state *st)
+{
+	int n = o->nclusters ? o->nclusters : 1;
+	st->clusters = calloc((size_t)n, sizeof(*st->clusters));
+	if (!st->clusters)
+		return -1;
+	char err[512];
+	for (int i = 0; i < n; i++) {
+		struct cluster *c = &st->clusters[i];
+		st->nclusters = i + 1;
+		int rc;
+		if (o->nclusters) {
+			/* NAME=KUBECONFIG[:CONTEXT] */
+			const char *eq = strchr(o->clusters[i], '=');
+			c->name = strndup(o->clusters[i], (size_t)(eq - o->clusters[i]));
+			char *path = strdup(eq + 1);
+			char *colon = strchr(path, ':');
+			if (colon)
+				*colon = '\0';
+			rc = kubeconfig_load(path, colon && colon[1] ? colon + 1 : NULL, &c->conn, err, sizeof(err));
+			free(path);
+		} else {
+			c->name = strdup(o->cluster);
+			bool in_pod = !o->kubeconfig && getenv("KUBERNETES_SERVICE_HOST") &&
+				      *getenv("KUBERNETES_SERVICE_HOST");
+			rc = in_pod ? kubeconfig_in_cluster(&c->conn, err, sizeof(err))
+				    : kubeconfig_load(o->kubeconfig, o->context, &c->conn, err, sizeof(err));
+		}
+		if (rc < 0) {
+			log_error("cluster %s: %s", c->name, err);
+			return -1;
+		}
+		for (int j = 0; j < i; j++) {
+			if (strcmp(st->clusters[j].name, c->name) == 0) {
+				log_error("cluster %s is named twice", c->name);
+				return -1;
+			}
+		}
+		c->seen = seen_new(SEEN_CAPACITY);
+		if (!c->seen)
+			return -1;
+	}
+	return 0;
+}
+
+static int start_clusters(const struct options *o, struct runner_state *st, struct luahost *h)
+{
+	time_t now = time(NULL);
+	for (int i = 0; i < st->nclusters; i++) {
+		struct cluster *c = &st->clusters[i];
+		bool loaded = false;
+		if (o->state_dir) {
+			struct buf path = BUF_INIT;
+			buf_printf(&path, "%s/%s.seen", o->state_dir, c->name);
+			c->state_path = path.data;
+			seen_load(c->seen, c->state_path, &loaded);
+			if (loaded)
+				log_info("cluster %s: %zu delivered events remembered from %s", c->name,
+					 seen_count(c->seen), c->state_path);
+		}
+		int nns = o->nnamespaces ? o->nnamespaces : 1;
+		for (int j = 0; j < nns; j++) {
+			struct watch_config wc = {
+				.cluster = c->name,
+				.conn = &c->conn,
+				.namespace = o->nnamespaces ? o->namespaces[j] : NULL,
+				.timeout_s = o->watch_timeout_s,
+				.page_size = 500,
+				.seen = c->seen,
+				.fresh_start = !loaded,
+				.started = now,
+				.max_event_age_s = o->max_event_age_s,
+				.emit = run_emit,
+				.after_data = run_flush,
+				.arg = st,
+			};
+			c->watches[j] = watch_new(st->loop, st->http, h, &wc);
+			if (!c->watches[j])
+				return -1;
+			c->nwatches = j + 1;
+			watch_start(c->watches[j]);
+		}
+	}
+	return 0;
+}
+
+static void close_clusters(struct runner_state *st)
+{
+	for (int i = 0; i < st->nclusters; i++) {
+		struct cluster *c = &st->clusters[i];
+		for (int j = 0; j < c->nwatches; j++)
+			watch_free(c->watches[j]);
+		seen_free(c->seen);
+		kubeconn_free(&c->conn);
+		free(c->state_path);
+		free(c->name);
+	}
+	free(st->clusters);
+}
+
 static int cmd_run(const struct options *o)
 {
-	if (!o->from)
-		return usage_error("%s", "watching clusters is not part of this build yet: "
-				   "use --from FILE (or - for stdin) to route recorded events");
+	if (o->state_dir && !o->from) {
+		struct stat sb;
+		if (stat(o->state_dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			return usage_error("--state-dir %s is not a directory", o->state_dir);
+	}
 	struct luahost *h = make_host(o);
 	if (!h)
 		return EXIT_CONFIG;
@@ -374,24 +554,37 @@ static int cmd_run(const struct options *o)
 	st.loop = loop_new();
 	st.sinks = st.loop ? sinks_new(st.loop, h) : NULL;
 	st.read_timer = st.loop ? loop_timer_new(st.loop, on_read_timer, &st) : NULL;
-	if (!st.sinks || !st.read_timer || sinks_apply(st.sinks, cfg.sinks, cfg.nsinks) < 0) {
+	st.state_timer = st.loop ? loop_timer_new(st.loop, on_state_timer, &st) : NULL;
+	if (!st.sinks || !st.read_timer || !st.state_timer ||
+	    sinks_apply(st.sinks, cfg.sinks, cfg.nsinks) < 0) {
 		exit_code = EXIT_IO;
 		goto out;
 	}
-	st.fd = strcmp(o->from, "-") == 0 ? STDIN_FILENO : open(o->from, O_RDONLY | O_CLOEXEC);
-	if (st.fd < 0) {
-		log_error("%s: %s", o->from, strerror(errno));
-		exit_code = EXIT_IO;
-		goto out;
-	}
-	struct runner_hooks hooks = { .arg = &st, .emit = run_emit };
-	ingest_init(&st.in, h, strcmp(o->from, "-") == 0 ? "stdin" : o->from, o->cluster, &hooks);
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	if (loop_signals(st.loop, signals, 3, on_signal, &st) < 0)
 		log_warn("signals: %s", strerror(errno));
-	log_info("herald %s: routing events from %s to %zu sink%s", HERALD_VERSION, st.in.source,
-		 cfg.nsinks, cfg.nsinks == 1 ? "" : "s");
-	loop_timer_start(st.read_timer, 0);
+	if (o->from) {
+		st.fd = strcmp(o->from, "-") == 0 ? STDIN_FILENO : open(o->from, O_RDONLY | O_CLOEXEC);
+		if (st.fd < 0) {
+			log_error("%s: %s", o->from, strerror(errno));
+			exit_code = EXIT_IO;
+			goto out;
+		}
+		struct runner_hooks hooks = { .arg = &st, .emit = run_emit };
+		ingest_init(&st.in, h, strcmp(o->from, "-") == 0 ? "stdin" : o->from, o->cluster, &hooks);
+		log_info("herald %s: routing events from %s to %zu sink%s", HERALD_VERSION, st.in.source,
+			 cfg.nsinks, cfg.nsinks == 1 ? "" : "s");
+		loop_timer_start(st.read_timer, 0);
+	} else {
+		st.http = http_new(st.loop);
+		if (!st.http || open_clusters(o, &st) < 0 || start_clusters(o, &st, h) < 0) {
+			exit_code = EXIT_CONFIG;
+			goto out;
+		}
+		log_info("herald %s: watching %d cluster%s, routing to %zu sink%s", HERALD_VERSION,
+			 st.nclusters, st.nclusters == 1 ? "" : "s", cfg.nsinks, cfg.nsinks == 1 ? "" : "s");
+		loop_timer_start(st.state_timer, STATE_SAVE_MS);
+	}
 	if (loop_run(st.loop) < 0)
 		exit_code = EXIT_IO;
 	loop_update_time(st.loop);
@@ -399,18 +592,25 @@ static int cmd_run(const struct options *o)
 	if (left) {
 		log_error("%zu event%s could not be delivered", left, left == 1 ? "" : "s");
 		exit_code = EXIT_IO;
+	} else {
+		save_state(&st);
 	}
-	log_info("done: %lu events routed, %lu records or items skipped", st.in.stats.events,
-		 st.in.stats.skipped);
-	if (exit_code == EXIT_OK && st.io_error)
-		exit_code = EXIT_IO;
-	if (exit_code == EXIT_OK && !st.stopping && (st.in.stats.skipped || st.in.stats.failed))
-		exit_code = EXIT_INPUT;
-	ingest_free(&st.in);
+	if (o->from) {
+		log_info("done: %lu events routed, %lu records or items skipped", st.in.stats.events,
+			 st.in.stats.skipped);
+		if (exit_code == EXIT_OK && st.io_error)
+			exit_code = EXIT_IO;
+		if (exit_code == EXIT_OK && !st.stopping && (st.in.stats.skipped || st.in.stats.failed))
+			exit_code = EXIT_INPUT;
+		ingest_free(&st.in);
+	}
 out:
 	if (st.fd > STDIN_FILENO)
 		close(st.fd);
+	close_clusters(&st);
+	http_free(st.http);
 	loop_timer_free(st.read_timer);
+	loop_timer_free(st.state_timer);
 	sinks_free(st.sinks);
 	loop_free(st.loop);
 out_cfg:
@@ -429,8 +629,32 @@ static const struct option longopts[] = {
 	{ "log-level", required_argument, NULL, 261 },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 262 },
+	{ "kubeconfig", required_argument, NULL, 263 },
+	{ "context", required_argument, NULL, 264 },
+	{ "cluster", required_argument, NULL, 265 },
+	{ "namespace", required_argument, NULL, 266 },
+	{ "state-dir", required_argument, NULL, 267 },
+	{ "max-event-age", required_argument, NULL, 268 },
+	{ "watch-timeout", required_argument, NULL, 269 },
+	{ "rules-dir", required_argument, NULL, 270 },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* "90", "90s", "5m", "1h" -> seconds; -1 when it is none of those. */
+static long parse_duration_s(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || v < 0)
+		return -1;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		return v;
+	if (strcmp(end, "m") == 0)
+		return v * 60;
+	if (strcmp(end, "h") == 0)
+		return v * 3600;
+	return -1;
+}
 
 /* Reads options until the first non-option. Returns -1 to go on, or the
  * exit code (after --help, --version or a usage error). */
@@ -453,6 +677,35 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 262: printf("herald %s\n", HERALD_VERSION); return EXIT_OK;
+		case 263: o->kubeconfig = optarg; break;
+		case 264: o->context = optarg; break;
+		case 265:
+			if (o->nclusters == MAX_CLUSTERS)
+				return usage_error("at most %d --cluster", MAX_CLUSTERS);
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				return usage_error("--cluster wants NAME=KUBECONFIG[:CONTEXT], not '%s'", optarg);
+			o->clusters[o->nclusters++] = optarg;
+			break;
+		case 266: {
+			char *copy = strdup(optarg), *save = NULL;
+			for (char *ns = strtok_r(copy, ",", &save); ns; ns = strtok_r(NULL, ",", &save)) {
+				if (o->nnamespaces == MAX_NAMESPACES)
+					return usage_error("at most %d namespaces", MAX_NAMESPACES);
+				o->namespaces[o->nnamespaces++] = strdup(ns);
+			}
+			free(copy);
+			break;
+		}
+		case 267: o->state_dir = optarg; break;
+		case 270: o->rules_dir = optarg; break;
+		case 268:
+			if ((o->max_event_age_s = parse_duration_s(optarg)) < 0)
+				return usage_error("--max-event-age: '%s' is not a duration (30s, 5m, 1h)", optarg);
+			break;
+		case 269:
+			if ((o->watch_timeout_s = (int)parse_duration_s(optarg)) < 2)
+				return usage_error("--watch-timeout: '%s' is not a duration of 2s or more", optarg);
+			break;
 		default: return usage_error("%s", "bad option");
 		}
 	}
@@ -466,8 +719,11 @@ int main(int argc, char **argv)
 		.secrets_dir = getenv("HERALD_SECRETS_DIR") ? getenv("HERALD_SECRETS_DIR")
 							    : "/etc/herald/secrets",
 		.cluster = "default",
+		.max_event_age_s = 300,
+		.watch_timeout_s = 600,
 	};
 	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned)time(NULL) ^ (unsigned)getpid()); /* backoff jitter differs per process */
 	int rc = parse_options(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
@@ -487,10 +743,14 @@ int main(int argc, char **argv)
 			return usage_error("unexpected argument '%s'", argv[optind]);
 	}
 	if (strcmp(o.command, "check") == 0)
-		return o.input ? usage_error("check takes no FILE ('%s')", o.input) : cmd_check(&o);
-	if (strcmp(o.command, "replay") == 0)
-		return cmd_replay(&o);
-	if (strcmp(o.command, "run") == 0)
-		return o.input ? usage_error("run takes no FILE ('%s'): use --from", o.input) : cmd_run(&o);
-	return usage_error("unknown command '%s'", o.command);
+		rc = o.input ? usage_error("check takes no FILE ('%s')", o.input) : cmd_check(&o);
+	else if (strcmp(o.command, "replay") == 0)
+		rc = cmd_replay(&o);
+	else if (strcmp(o.command, "run") == 0)
+		rc = o.input ? usage_error("run takes no FILE ('%s'): use --from", o.input) : cmd_run(&o);
+	else
+		rc = usage_error("unknown command '%s'", o.command);
+	for (int i = 0; i < o.nnamespaces; i++)
+		free(o.namespaces[i]);
+	return rc;
 }

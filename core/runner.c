@@ -81,6 +81,18 @@ static int l_reject(lua_State *L)
 	return 0;
 }
 
+/* core.admit(uid, rv, last_seen) -> 0 | 1 | 2 (see runner_hooks.admit) */
+static int l_admit(lua_State *L)
+{
+	const struct runner_hooks *hooks = current(L);
+	int verdict = 1;
+	if (hooks && hooks->admit && lua_type(L, 1) == LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING)
+		verdict = hooks->admit(hooks->arg, lua_tostring(L, 1), lua_tostring(L, 2),
+				       lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL);
+	lua_pushinteger(L, verdict);
+	return 1;
+}
+
 /* core.count(name, label): counters the runtime keeps (rule errors per
  * file, encode errors per sink). */
 static int l_count(lua_State *L)
@@ -95,6 +107,7 @@ void runner_register(struct luahost *h)
 	luahost_register(h, "routed", l_routed);
 	luahost_register(h, "reject", l_reject);
 	luahost_register(h, "count", l_count);
+	luahost_register(h, "admit", l_admit);
 }
 
 static size_t print_list(lua_State *L, int summary, const char *key, const char *label)
@@ -176,8 +189,8 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 	return rc;
 }
 
-int runner_load(struct luahost *h, const char *config_dir, const char *secrets_dir,
-		bool check_mode, struct runner_config *out)
+int runner_load(struct luahost *h, const char *config_dir, const char *rules_dir,
+		const char *secrets_dir, bool check_mode, struct runner_config *out)
 {
 	lua_State *L = luahost_state(h);
 	memset(out, 0, sizeof(*out));
@@ -185,6 +198,10 @@ int runner_load(struct luahost *h, const char *config_dir, const char *secrets_d
 	lua_createtable(L, 0, 3);                                       /* load opts */
 	lua_pushstring(L, config_dir);
 	lua_setfield(L, -2, "config_dir");
+	if (rules_dir) {
+		lua_pushstring(L, rules_dir);
+		lua_setfield(L, -2, "rules_dir");
+	}
 	lua_pushstring(L, secrets_dir);
 	lua_setfield(L, -2, "secrets_dir");
 	lua_pushstring(L, check_mode ? "check" : "run");
@@ -255,7 +272,7 @@ int runner_ingest(struct luahost *h, const struct ingest_input *in,
 		lua_pushnil(L);
 	lua_pushboolean(L, in->big_field);
 	lua_pushinteger(L, (lua_Integer)in->field_limit);
-	int rc = luahost_pcall(h, 5, 4);
+	int rc = luahost_pcall(h, 5, 5);
 	luahost_set_userdata(h, NULL);
 	if (rc < 0) {
 		res->kind = INGEST_FAILED;
@@ -269,6 +286,7 @@ int runner_ingest(struct luahost *h, const struct ingest_input *in,
 		res->kind = INGEST_EVENTS;
 		res->count = (long)lua_tointeger(L, top + 2);
 		copy_str(res->rv, sizeof(res->rv), L, top + 3);
+		copy_str(res->cont, sizeof(res->cont), L, top + 4);
 	} else if (strcmp(kind, "bookmark") == 0 || strcmp(kind, "deleted") == 0) {
 		res->kind = kind[0] == 'b' ? INGEST_BOOKMARK : INGEST_DELETED;
 		copy_str(res->rv, sizeof(res->rv), L, top + 2);
@@ -277,6 +295,7 @@ int runner_ingest(struct luahost *h, const struct ingest_input *in,
 		res->code = (long)lua_tointeger(L, top + 2);
 		copy_str(res->reason, sizeof(res->reason), L, top + 3);
 		copy_str(res->message, sizeof(res->message), L, top + 4);
+		res->too_large = lua_toboolean(L, top + 5);
 	} else {
 		res->kind = INGEST_BAD;
 		copy_str(res->message, sizeof(res->message), L, top + 2);

@@ -31,13 +31,14 @@ struct runner_config {
 	size_t errors, warnings, examples, examples_failed, rules, files;
 };
 
-/* Loads DIR/sinks.lua and DIR/rules/ and runs the examples. Every error,
+/* Loads DIR/sinks.lua and the rules (rules_dir, NULL for DIR/rules/) and
+ * runs the examples. Every error,
  * warning and failed example is written to stderr as "file:line: ...".
  * check_mode: a missing env variable or secret is a warning (CI of the
  * ConfigMap has no secrets). Returns 0 when it ran (see out->ok), -1 when
  * the runtime itself failed. Caller frees out with runner_config_free. */
-int runner_load(struct luahost *h, const char *config_dir, const char *secrets_dir,
-		bool check_mode, struct runner_config *out);
+int runner_load(struct luahost *h, const char *config_dir, const char *rules_dir,
+		const char *secrets_dir, bool check_mode, struct runner_config *out);
 void runner_config_free(struct runner_config *c);
 
 /* One routed event, as replay shows it. Strings are valid during the
@@ -56,6 +57,9 @@ struct runner_hooks {
 	void (*emit)(void *arg, int sink, const char *item, size_t len);
 	void (*routed)(void *arg, const struct runner_event *ev);
 	void (*reject)(void *arg, long item, const char *why);
+	/* Before an event is routed: 0 skip it (already delivered), 1 deliver
+	 * it, 2 deliver it but not to alert sinks (too old). NULL: deliver. */
+	int (*admit)(void *arg, const char *uid, const char *rv, const char *last_seen);
 };
 
 enum ingest_kind {
@@ -71,7 +75,9 @@ struct ingest_result {
 	enum ingest_kind kind;
 	long count;
 	long code;
-	char rv[64];
+	bool too_large;            /* status: ResourceVersionTooLarge */
+	char rv[64];               /* the event's, the bookmark's, or a List's */
+	char cont[1024];           /* a List's continue token */
 	char reason[64];
 	char message[512];
 };

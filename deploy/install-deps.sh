@@ -5,9 +5,9 @@
 #   deploy/install-deps.sh --runtime only what the binary needs at run time
 set -euo pipefail
 
-runtime=(liblua5.4-0 lua-cjson libcurl4 ca-certificates)
+runtime=(liblua5.4-0 lua-cjson libcurl4 libyaml-0-2 ca-certificates)
 build=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev libcurl4-openssl-dev
-       libssl-dev libyaml-dev libcmocka-dev python3 python3-pip)
+       libssl-dev libyaml-dev libcmocka-dev python3 python3-pip openssl)
 
 want=("${runtime[@]}")
 [ "${1:-}" = "--runtime" ] || want+=("${build[@]}")
@@ -24,7 +24,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-if [ "${1:-}" != "--runtime" ] && ! python3 -m pytest --version >/dev/null 2>&1; then
-  echo "installing: pytest" >&2
-  python3 -m pip install -q pytest >&2 || python3 -m pip install -q --break-system-packages pytest >&2
+# Tests: pytest, and PyYAML to read deploy/ manifests.
+if [ "${1:-}" != "--runtime" ]; then
+  for mod in pytest:pytest yaml:pyyaml; do
+    if ! python3 -c "import ${mod%%:*}" >/dev/null 2>&1; then
+      echo "installing: ${mod#*:}" >&2
+      python3 -m pip install -q "${mod#*:}" >&2 || python3 -m pip install -q --break-system-packages "${mod#*:}" >&2
+    fi
+  done
 fi

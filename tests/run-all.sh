@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
 deploy/install-deps.sh
+echo "== real test servers (built once, cached in ${HERALD_CACHE:-~/.cache/herald})"
+time tests/servers/build-kube.sh
 
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -252,6 +252,7 @@ return function(core)
       name = name, type = spec.type, output = mod.output, where = where, conf = conf,
       encode = mod.encode or json.encode,
       shape_batch = mod.batch,
+      alert = mod.alert == true,   -- skips events already old when herald started
       batch = limits(c, where, name, spec.batch, BATCH_KEYS,
         defaults.batch or { events = 500, bytes = 1048576, wait_ms = 1000 }),
       queue = limits(c, where, name, spec.queue, QUEUE_KEYS,
@@ -565,7 +566,8 @@ return function(core)
   R.builtin_types = { "file", "null", "stdout" }
 
   -- Loads config_dir/sinks.lua and config_dir/rules/*.lua (name order).
-  -- opts: { config_dir, secrets_dir, mode = "run" | "check" }
+  -- opts: { config_dir, rules_dir (default config_dir/rules), secrets_dir,
+  --         mode = "run" | "check" }
   -- Returns a summary table; the config is kept only when it has no errors
   -- and every example passes.
   function R.load(opts)
@@ -584,10 +586,15 @@ return function(core)
       report(c, display("sinks.lua"), "no sinks defined: add at least one, as in sink \"stdout\" { type = \"stdout\" }")
     end
 
-    local files, err = core.list_dir(dir .. "/rules")
+    local rules_dir = opts.rules_dir or (dir .. "/rules")
+    local function rules_display(f)
+      if opts.rules_dir then return opts.rules_dir .. "/" .. f end
+      return display("rules/" .. f)
+    end
+    local files, err = core.list_dir(rules_dir)
     local nrules = 0
     if not files then
-      report(c, display("rules"), err)
+      report(c, opts.rules_dir or display("rules"), err)
     else
       local dsl = rules_dsl(c)
       dsl.sink = misplaced(c, "sink", "sinks.lua")
@@ -596,11 +603,11 @@ return function(core)
       for _, f in ipairs(files) do
         if f:match("%.lua$") then
           nrules = nrules + 1
-          run_file(c, dir .. "/rules/" .. f, display("rules/" .. f), dsl)
+          run_file(c, rules_dir .. "/" .. f, rules_display(f), dsl)
         end
       end
       if nrules == 0 then
-        warn(c, display("rules"), "no rule files (*.lua): no event goes anywhere")
+        warn(c, opts.rules_dir or display("rules"), "no rule files (*.lua): no event goes anywhere")
       end
     end
 
@@ -638,11 +645,19 @@ return function(core)
 
   local function deliver(ev, cluster, item)
     event.normalize(ev, cluster or (type(ev.cluster) == "string" and ev.cluster) or "default")
+    -- The source decides whether this (uid, resourceVersion) was delivered
+    -- before (0: skip) and whether it is too old for alert sinks (2).
+    local admit = core.admit(event.uid(ev), ev.metadata and ev.metadata.resourceVersion, ev.lastTimestamp)
+    if admit == 0 then return 0 end
     local routes, dropped_by = route_event(cfg, ev)
     local emit = core.emit
     local delivered = 0
     for i = 1, #routes do
       local s = routes[i]
+      if admit == 2 and s.alert then
+        core.count("stale_skipped", s.name)
+        goto next_route
+      end
       local ok, item, err = guard(s.encode, ev, s.conf)
       if ok and type(item) == "string" then
         emit(s.index, item)
@@ -653,6 +668,7 @@ return function(core)
           s.name, tostring(event.uid(ev)), tostring(msg)))
         core.count("encode_errors", s.name)
       end
+      ::next_route::
     end
     core.routed(ev, routes, dropped_by and dropped_by.where or nil, item)
     return delivered
@@ -686,7 +702,16 @@ return function(core)
         return "deleted", rv
       elseif wtype == "ERROR" then
         if type(obj) ~= "table" then return "status", 0, "", "ERROR without a Status" end
-        return "status", tonumber(obj.code) or 0, tostring(obj.reason or ""), tostring(obj.message or "")
+        local too_large = false
+        local causes = type(obj.details) == "table" and obj.details.causes
+        for _, c in ipairs(type(causes) == "table" and causes or {}) do
+          if type(c) == "table" and (c.reason == "ResourceVersionTooLarge" or c.type == "ResourceVersionTooLarge") then
+            too_large = true
+          end
+        end
+        local msg = tostring(obj.message or "")
+        if msg:find("Too large resource version", 1, true) then too_large = true end
+        return "status", tonumber(obj.code) or 0, tostring(obj.reason or ""), msg, too_large
       end
       return "bad", ("unknown watch event type %q"):format(wtype)
     end
@@ -702,7 +727,10 @@ return function(core)
           deliver(item, cluster, i)
         end
       end
-      return "events", n
+      local meta = type(v.metadata) == "table" and v.metadata or {}
+      local cont = meta.continue
+      if cont == json.null then cont = nil end
+      return "events", n, meta.resourceVersion, cont
     end
     if not is_event(v) then return "bad", "not a Kubernetes Event (no involvedObject)" end
     if big_field then return "bad", "a field is longer than " .. field_limit .. " bytes" end

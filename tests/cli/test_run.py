@@ -145,10 +145,17 @@ def test_bad_input_is_counted_and_the_rest_delivered(config, tmp_path):
     assert "done: 2 events routed, 8 records or items skipped" in r.err
 
 
-def test_run_needs_a_source():
-    r = herald("--config", SOURCE)
-    assert r.code == 2, r
-    assert "use --from FILE" in r.err
+def test_run_without_a_kubeconfig_says_which_file_it_looked_for(tmp_path):
+    r = herald("--config", SOURCE, env={"HOME": str(tmp_path), "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""})
+    assert r.code == 1, r
+    assert f"cluster default: {tmp_path}/.kube/config: No such file or directory" in r.err, r
+
+
+def test_bad_cluster_and_durations_are_usage_errors():
+    for args in (["--cluster", "nameonly"], ["--cluster", "=x"], ["--max-event-age", "soon"],
+                 ["--watch-timeout", "1"], ["--state-dir", "/nonexistent/dir"]):
+        r = herald("--config", SOURCE, *args)
+        assert r.code == 2, (args, r)
 
 
 def test_invalid_config_refuses_to_run(config):

@@ -1,0 +1,226 @@
+/* seen: a ring of entries in arrival order plus an open-addressing index
+ * (linear probing, backward-shift deletion) from uid to ring slot. */
+#include "seen.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+
+#define MAGIC "herald-seen 1"
+
+struct entry {
+	char *uid;
+	char *rv;
+};
+
+struct seen {
+	struct entry *ring;   /* capacity slots; head is the oldest */
+	size_t cap, head, count;
+	uint32_t *index;      /* ring slot + 1, 0 = empty */
+	size_t index_size;    /* power of two, >= 2 * cap */
+	bool dirty;
+};
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+struct seen *seen_new(size_t capacity)
+{
+	struct seen *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cap = capacity ? capacity : 1;
+	s->index_size = 16;
+	while (s->index_size < 2 * s->cap)
+		s->index_size *= 2;
+	s->ring = calloc(s->cap, sizeof(*s->ring));
+	s->index = calloc(s->index_size, sizeof(*s->index));
+	if (!s->ring || !s->index) {
+		seen_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void seen_free(struct seen *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; s->ring && i < s->cap; i++) {
+		free(s->ring[i].uid);
+		free(s->ring[i].rv);
+	}
+	free(s->ring);
+	free(s->index);
+	free(s);
+}
+
+/* The index position holding uid, or the empty position where it would go. */
+static size_t find(const struct seen *s, const char *uid, bool *found)
+{
+	size_t mask = s->index_size - 1, i = hash(uid) & mask;
+	while (s->index[i]) {
+		if (strcmp(s->ring[s->index[i] - 1].uid, uid) == 0) {
+			*found = true;
+			return i;
+		}
+		i = (i + 1) & mask;
+	}
+	*found = false;
+	return i;
+}
+
+static void index_remove(struct seen *s, size_t i)
+{
+	size_t mask = s->index_size - 1;
+	s->index[i] = 0;
+	for (size_t j = (i + 1) & mask; s->index[j]; j = (j + 1) & mask) {
+		size_t home = hash(s->ring[s->index[j] - 1].uid) & mask;
+		/* Move j back to i when i lies cyclically in [home, j). */
+		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
+			s->index[i] = s->index[j];
+			s->index[j] = 0;
+			i = j;
+		}
+	}
+}
+
+bool seen_has(const struct seen *s, const char *uid, const char *rv)
+{
+	bool found;
+	size_t i = find(s, uid, &found);
+	return found && strcmp(s->ring[s->index[i] - 1].rv, rv) == 0;
+}
+
+void seen_put(struct seen *s, const char *uid, const char *rv)
+{
+	bool found;
+	size_t i = find(s, uid, &found);
+	if (found) {
+		struct entry *e = &s->ring[s->index[i] - 1];
+		if (strcmp(e->rv, rv) != 0) {
+			char *copy = strdup(rv);
+			if (copy) {
+				free(e->rv);
+				e->rv = copy;
+				s->dirty = true;
+			}
+		}
+		return;
+	}
+	if (s->count == s->cap) {
+		struct entry *old = &s->ring[s->head];
+		bool f;
+		index_remove(s, find(s, old->uid, &f));
+		free(old->uid);
+		free(old->rv);
+		old->uid = old->rv = NULL;
+		s->head = (s->head + 1) % s->cap;
+		s->count--;
+		i = find(s, uid, &found);
+	}
+	size_t slot = (s->head + s->count) % s->cap;
+	s->ring[slot].uid = strdup(uid);
+	s->ring[slot].rv = strdup(rv);
+	if (!s->ring[slot].uid || !s->ring[slot].rv) {
+		free(s->ring[slot].uid);
+		free(s->ring[slot].rv);
+		s->ring[slot].uid = s->ring[slot].rv = NULL;
+		return;
+	}
+	s->index[i] = (uint32_t)slot + 1;
+	s->count++;
+	s->dirty = true;
+}
+
+size_t seen_count(const struct seen *s) { return s->count; }
+bool seen_dirty(const struct seen *s) { return s->dirty; }
+
+int seen_save(struct seen *s, const char *path)
+{
+	struct buf tmp = BUF_INIT, out = BUF_INIT;
+	buf_printf(&tmp, "%s.tmp", path);
+	buf_printf(&out, "%s\n", MAGIC);
+	for (size_t k = 0; k < s->count; k++) {
+		const struct entry *e = &s->ring[(s->head + k) % s->cap];
+		buf_printf(&out, "%s %s\n", e->uid, e->rv);
+	}
+	int rc = -1;
+	int fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		size_t off = 0;
+		while (off < out.len) {
+			ssize_t w = write(fd, out.data + off, out.len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+		if (off == out.len && fsync(fd) == 0 && close(fd) == 0) {
+			fd = -1;
+			rc = rename(tmp.data, path);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (rc < 0) {
+		log_error("state: cannot write %s: %s", path, strerror(errno));
+		unlink(tmp.data);
+	} else {
+		s->dirty = false;
+	}
+	buf_free(&tmp);
+	buf_free(&out);
+	return rc;
+}
+
+int seen_load(struct seen *s, const char *path, bool *loaded)
+{
+	*loaded = false;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		log_error("state: cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	char line[512];
+	unsigned long n = 0;
+	int rc = 0;
+	if (!fgets(line, sizeof(line), f) || strncmp(line, MAGIC, strlen(MAGIC)) != 0) {
+		log_error("state: %s is not a herald state file; ignoring it", path);
+		rc = -1;
+	}
+	while (rc == 0 && fgets(line, sizeof(line), f)) {
+		n++;
+		char *nl = strchr(line, '\n');
+		char *sp = strchr(line, ' ');
+		if (!nl || !sp || sp == line) {
+			log_error("state: %s:%lu is damaged; ignoring the file", path, n + 1);
+			rc = -1;
+			break;
+		}
+		*nl = '\0';
+		*sp = '\0';
+		seen_put(s, line, sp + 1);
+	}
+	fclose(f);
+	if (rc == 0) {
+		*loaded = true;
+		s->dirty = false;
+	}
+	return rc;
+}

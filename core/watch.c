@@ -1,0 +1,404 @@
+/* watch: one list+watch loop. Owns its transfer, its timer and its
+ * ingest (framer); the connection and the seen set belong to the cluster. */
+#include "watch.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+
+#define BACKOFF_MIN_MS 800
+#define BACKOFF_MAX_MS 30000
+
+enum phase { PHASE_IDLE, PHASE_LIST, PHASE_WATCH, PHASE_BACKOFF };
+
+struct watch {
+	struct watch_config cfg;
+	char *cluster, *namespace;
+	char source[160];              /* "cluster" or "cluster/namespace", for messages */
+	struct loop *loop;
+	struct http *http;
+	struct luahost *host;
+	struct ingest in;
+	struct http_transfer *xfer;
+	struct loop_timer *timer;
+	void (*after_backoff)(struct watch *w);
+	enum phase phase;
+	char rv[64];                   /* where the next watch starts */
+	char *cont;                    /* list continue token */
+	struct ingest_result list;     /* the last List page's result */
+	int failures;                  /* consecutive, for the backoff */
+	bool relist;                   /* an in-stream 410 / too large */
+	bool stream_error;             /* an in-stream ERROR other than 410 */
+	char target[256];              /* connect_to for tls-server-name */
+	char base_url[512];
+};
+
+static void start_list(struct watch *w);
+static void start_watch(struct watch *w);
+
+static void on_backoff_timer(struct loop *loop, void *arg)
+{
+	struct watch *w = arg;
+	w->after_backoff(w);
+}
+
+/* Waits min(30 s, 0.8 s * 2^failures) with jitter, then runs next. */
+static void backoff(struct watch *w, void (*next)(struct watch *w))
+{
+	uint64_t delay = BACKOFF_MIN_MS;
+	for (int i = 0; i < w->failures && delay < BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	delay = (uint64_t)((double)delay * (1.0 + (double)random() / RAND_MAX));
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	w->failures++;
+	w->phase = PHASE_BACKOFF;
+	w->after_backoff = next;
+	metrics_inc("watch_retries", w->cluster, 1);
+	log_debug("cluster %s: retrying in %llu ms", w->source, (unsigned long long)delay);
+	loop_timer_start(w->timer, delay);
+}
+
+/* The server URL, with its host replaced by tls-server-name when set (and
+ * connect_to pointing at the real host), so TLS checks the right name. */
+static void build_base(struct watch *w)
+{
+	const struct kubeconn *c = w->cfg.conn;
+	const char *server = c->server;
+	struct buf path = BUF_INIT;
+	if (w->namespace)
+		buf_printf(&path, "/api/v1/namespaces/%s/events", w->namespace);
+	else
+		buf_printf(&path, "/api/v1/events");
+	w->target[0] = '\0';
+	const char *host = strstr(server, "://");
+	if (c->tls_server_name && host) {
+		host += 3;
+		const char *colon = strrchr(host, ':');
+		const char *bracket = strrchr(host, ']');
+		const char *port = colon && (!bracket || colon > bracket) ? colon + 1 : "443";
+		size_t hostlen = colon && (!bracket || colon > bracket) ? (size_t)(colon - host) : strlen(host);
+		snprintf(w->target, sizeof(w->target), "%s:%s:%.*s:%s", c->tls_server_name, port,
+			 (int)hostlen, host, port);
+		snprintf(w->base_url, sizeof(w->base_url), "https://%s:%s%s", c->tls_server_name, port, path.data);
+	} else {
+		snprintf(w->base_url, sizeof(w->base_url), "%s%s", server, path.data);
+	}
+	buf_free(&path);
+}
+
+/* Fills the TLS and auth parts of a request from the connection. */
+static int prepare(struct watch *w, struct http_request *req, const char **headers, size_t *nheaders,
+		   struct buf *auth, bool force_refresh)
+{
+	struct kubeconn *c = w->cfg.conn;
+	char err[256];
+	if (kubeconn_refresh(c, force_refresh, err, sizeof(err)) < 0) {
+		log_error("cluster %s: credentials: %s", w->source, err);
+		return -1;
+	}
+	req->ca_file = c->ca_file;
+	req->ca_pem = c->ca_data;
+	req->ca_pem_len = c->ca_len;
+	req->insecure = c->insecure;
+	req->cert_file = c->cert_file;
+	req->key_file = c->key_file;
+	req->cert_pem = c->exec_cert ? c->exec_cert : c->cert_data;
+	req->cert_pem_len = c->exec_cert ? c->exec_cert_len : c->cert_len;
+	req->key_pem = c->exec_key ? c->exec_key : c->key_data;
+	req->key_pem_len = c->exec_key ? c->exec_key_len : c->key_len;
+	req->username = c->username;
+	req->password = c->password;
+	req->connect_to = w->target[0] ? w->target : NULL;
+	*nheaders = 0;
+	headers[(*nheaders)++] = "Accept: application/json";
+	if (c->bearer) {
+		buf_reset(auth);
+		buf_printf(auth, "Authorization: Bearer %s", c->bearer);
+		headers[(*nheaders)++] = auth->data;
+	}
+	req->headers = headers;
+	req->nheaders = *nheaders;
+	return 0;
+}
+
+static void on_result(void *arg, const struct ingest_result *res)
+{
+	struct watch *w = arg;
+	switch (res->kind) {
+	case INGEST_EVENTS:
+		if (w->phase == PHASE_LIST)
+			w->list = *res;
+		else if (res->rv[0])
+			snprintf(w->rv, sizeof(w->rv), "%s", res->rv);
+		break;
+	case INGEST_BOOKMARK:
+	case INGEST_DELETED:
+		if (res->rv[0] && w->phase == PHASE_WATCH)
+			snprintf(w->rv, sizeof(w->rv), "%s", res->rv);
+		break;
+	case INGEST_STATUS:
+		if (res->code == 410 || res->too_large) {
+			log_info("cluster %s: watch from resourceVersion %s %s: relisting", w->source, w->rv,
+				 res->too_large ? "is too large" : "expired (410)");
+			metrics_inc("watch_relists", w->cluster, 1);
+			w->relist = true;
+		} else {
+			log_warn("cluster %s: watch error %ld %s: %s", w->source, res->code, res->reason,
+				 res->message);
+			w->stream_error = true;
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static int admit(void *arg, const char *uid, const char *rv, const char *last_seen)
+{
+	struct watch *w = arg;
+	if (seen_has(w->cfg.seen, uid, rv)) {
+		metrics_inc("events_already_delivered", w->cluster, 1);
+		return 0;
+	}
+	seen_put(w->cfg.seen, uid, rv);
+	metrics_inc("events_received", w->cluster, 1);
+	if (w->cfg.fresh_start && last_seen) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		if (strptime(last_seen, "%Y-%m-%dT%H:%M:%S", &tm) &&
+		    timegm(&tm) < w->cfg.started - w->cfg.max_event_age_s)
+			return 2;
+	}
+	return 1;
+}
+
+static void emit(void *arg, int sink, const char *item, size_t len)
+{
+	struct watch *w = arg;
+	w->cfg.emit(w->cfg.arg, sink, item, len);
+}
+
+/* A short, single-line excerpt of an error body (a Status message). */
+static void excerpt(const struct http_response *r, char *out, size_t len)
+{
+	snprintf(out, len, "%.*s", (int)(r->body_len < 200 ? r->body_len : 200), r->body ? r->body : "");
+	for (char *p = out; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+}
+
+static void on_list_done(void *arg, const struct http_response *r)
+{
+	struct watch *w = arg;
+	w->xfer = NULL;
+	char body[256];
+	if (r->error) {
+		log_warn("cluster %s: list failed: %s", w->source, r->error);
+		backoff(w, start_list);
+		return;
+	}
+	if (r->status == 410 && w->cont) {
+		/* The continue token expired: list again from the start (what
+		 * was delivered is not delivered twice). */
+		log_info("cluster %s: list continue token expired: listing again", w->source);
+		free(w->cont);
+		w->cont = NULL;
+		start_list(w);
+		return;
+	}
+	if (r->status == 401)
+		kubeconn_refresh(w->cfg.conn, true, body, sizeof(body));
+	if (r->status != 200) {
+		excerpt(r, body, sizeof(body));
+		log_warn("cluster %s: list failed: HTTP %ld %s", w->source, r->status, body);
+		backoff(w, start_list);
+		return;
+	}
+	memset(&w->list, 0, sizeof(w->list));
+	w->list.kind = INGEST_BAD;
+	framer_reset(&w->in.framer);
+	ingest_feed(&w->in, r->body, r->body_len);
+	ingest_finish(&w->in);
+	w->cfg.after_data(w->cfg.arg);
+	if (w->list.kind != INGEST_EVENTS) {
+		log_warn("cluster %s: list answer was not an EventList", w->source);
+		backoff(w, start_list);
+		return;
+	}
+	free(w->cont);
+	w->cont = w->list.cont[0] ? strdup(w->list.cont) : NULL;
+	if (w->cont) {
+		start_list(w);
+		return;
+	}
+	snprintf(w->rv, sizeof(w->rv), "%s", w->list.rv);
+	metrics_inc("watch_lists", w->cluster, 1);
+	log_info("cluster %s: listed, watching from resourceVersion %s", w->source, w->rv);
+	w->failures = 0;
+	start_watch(w);
+}
+
+static void start_list(struct watch *w)
+{
+	w->phase = PHASE_LIST;
+	struct http_request req = { .method = "GET", .timeout_ms = 120000 };
+	const char *headers[4];
+	size_t nheaders;
+	struct buf auth = BUF_INIT, url = BUF_INIT;
+	if (prepare(w, &req, headers, &nheaders, &auth, false) < 0) {
+		buf_free(&auth);
+		backoff(w, start_list);
+		return;
+	}
+	buf_printf(&url, "%s?limit=%zu", w->base_url, w->cfg.page_size);
+	if (w->cont) {
+		char *esc = curl_easy_escape(NULL, w->cont, 0);
+		buf_printf(&url, "&continue=%s", esc ? esc : "");
+		curl_free(esc);
+	}
+	req.url = url.data;
+	w->xfer = http_start(w->http, &req, on_list_done, w);
+	buf_free(&auth);
+	buf_free(&url);
+	if (!w->xfer)
+		backoff(w, start_list);
+}
+
+static bool on_watch_data(void *arg, const char *data, size_t len)
+{
+	struct watch *w = arg;
+	ingest_feed(&w->in, data, len);
+	w->cfg.after_data(w->cfg.arg);
+	return !w->relist && !w->stream_error;
+}
+
+static void on_watch_done(void *arg, const struct http_response *r)
+{
+	struct watch *w = arg;
+	w->xfer = NULL;
+	char body[256];
+	framer_reset(&w->in.framer); /* a cut object comes again: rv is the last whole one */
+	if (w->relist) {
+		start_list(w);
+		return;
+	}
+	if (w->stream_error) {
+		backoff(w, start_watch);
+		return;
+	}
+	if (r->error) {
+		log_warn("cluster %s: watch ended: %s", w->source, r->error);
+		backoff(w, start_watch);
+		return;
+	}
+	switch (r->status) {
+	case 200:
+		/* timeoutSeconds reached: a normal end. */
+		w->failures = 0;
+		start_watch(w);
+		return;
+	case 410:
+		log_info("cluster %s: resourceVersion %s expired (410): relisting", w->source, w->rv);
+		metrics_inc("watch_relists", w->cluster, 1);
+		start_list(w);
+		return;
+	case 401:
+		kubeconn_refresh(w->cfg.conn, true, body, sizeof(body));
+		/* fall through */
+	default:
+		excerpt(r, body, sizeof(body));
+		log_warn("cluster %s: watch failed: HTTP %ld %s", w->source, r->status, body);
+		backoff(w, start_watch);
+	}
+}
+
+static void start_watch(struct watch *w)
+{
+	w->phase = PHASE_WATCH;
+	w->relist = w->stream_error = false;
+	int timeout = w->cfg.timeout_s / 2 + (int)(random() % (w->cfg.timeout_s / 2 + 1));
+	struct http_request req = {
+		.method = "GET",
+		/* A stalled stream ends too: shortly after the server should have
+		 * closed it. */
+		.timeout_ms = (long)(timeout + (timeout >= 60 ? 30 : 5)) * 1000,
+		.on_data = on_watch_data,
+	};
+	const char *headers[4];
+	size_t nheaders;
+	struct buf auth = BUF_INIT, url = BUF_INIT;
+	if (prepare(w, &req, headers, &nheaders, &auth, false) < 0) {
+		buf_free(&auth);
+		backoff(w, start_watch);
+		return;
+	}
+	buf_printf(&url, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d",
+		   w->base_url, w->rv, timeout);
+	req.url = url.data;
+	framer_reset(&w->in.framer);
+	w->xfer = http_start(w->http, &req, on_watch_done, w);
+	buf_free(&auth);
+	buf_free(&url);
+	if (!w->xfer)
+		backoff(w, start_watch);
+	else
+		metrics_inc("watch_starts", w->cluster, 1);
+}
+
+struct watch *watch_new(struct loop *loop, struct http *http, struct luahost *host,
+			const struct watch_config *cfg)
+{
+	struct watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->cfg = *cfg;
+	w->loop = loop;
+	w->http = http;
+	w->host = host;
+	w->cluster = strdup(cfg->cluster);
+	w->namespace = cfg->namespace ? strdup(cfg->namespace) : NULL;
+	w->cfg.cluster = w->cluster;
+	w->cfg.namespace = w->namespace;
+	if (w->cfg.timeout_s < 2)
+		w->cfg.timeout_s = 2;
+	if (!w->cfg.page_size)
+		w->cfg.page_size = 500;
+	snprintf(w->source, sizeof(w->source), "%s%s%s", w->cluster, w->namespace ? "/" : "",
+		 w->namespace ? w->namespace : "");
+	w->timer = loop_timer_new(loop, on_backoff_timer, w);
+	struct runner_hooks hooks = { .arg = w, .emit = emit, .admit = admit };
+	ingest_init(&w->in, host, w->source, w->cluster, &hooks);
+	w->in.on_result = on_result;
+	build_base(w);
+	return w;
+}
+
+void watch_start(struct watch *w)
+{
+	start_list(w);
+}
+
+bool watch_established(const struct watch *w)
+{
+	return w->phase == PHASE_WATCH;
+}
+
+void watch_free(struct watch *w)
+{
+	if (!w)
+		return;
+	http_cancel(w->xfer);
+	loop_timer_free(w->timer);
+	ingest_free(&w->in);
+	free(w->cont);
+	free(w->cluster);
+	free(w->namespace);
+	free(w);
+}

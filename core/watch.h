@@ -1,0 +1,43 @@
+/* watch: list+watch of core/v1 Events of one cluster (all namespaces, or
+ * one), on the loop, through http. Lists page by page, then watches from
+ * the list's resourceVersion with bookmarks, re-watches from the last
+ * resourceVersion seen when a stream ends, re-lists after 410 Gone or a
+ * too-large resourceVersion, and backs off with jitter on failures. Every
+ * event goes through the runtime; `seen` keeps a relist or a restart from
+ * delivering the same (uid, resourceVersion) twice. */
+#ifndef HERALD_WATCH_H
+#define HERALD_WATCH_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+#include "http.h"
+#include "kubeconfig.h"
+#include "loop.h"
+#include "luahost.h"
+#include "seen.h"
+
+struct watch_config {
+	const char *cluster;           /* ev.cluster */
+	struct kubeconn *conn;         /* shared by a cluster's watches; not owned */
+	const char *namespace;         /* NULL: all namespaces */
+	int timeout_s;                 /* timeoutSeconds is random in [timeout_s/2, timeout_s] */
+	size_t page_size;              /* list limit */
+	struct seen *seen;             /* not owned */
+	bool fresh_start;              /* no saved state: old events skip alert sinks */
+	time_t started;
+	long max_event_age_s;
+	void (*emit)(void *arg, int sink, const char *item, size_t len);
+	void (*after_data)(void *arg); /* after each chunk (flush due batches) */
+	void *arg;
+};
+
+struct watch;
+
+struct watch *watch_new(struct loop *loop, struct http *http, struct luahost *host,
+			const struct watch_config *cfg);
+void watch_start(struct watch *w);
+/* Listed, and watching (for readiness). */
+bool watch_established(const struct watch *w);
+void watch_free(struct watch *w);
+
+#endif

@@ -1,0 +1,105 @@
+"""deploy/ against the real apiserver: the manifests apply, herald runs
+with its ServiceAccount's token and can read Events and nothing else, and
+a rotated token file keeps the watch going."""
+import pathlib
+import urllib.error
+
+import pytest
+import yaml
+
+import kube
+
+DEPLOY = kube.SOURCE / "deploy" / "kubernetes"
+
+
+def manifests(name):
+    return [d for d in yaml.safe_load_all((DEPLOY / name).read_text()) if d]
+
+
+@pytest.fixture(scope="module")
+def deployed(cluster):
+    b = cluster["b"]
+    for name in ("namespace.yaml", "rbac.yaml", "config.yaml", "secret.yaml", "deployment.yaml"):
+        for obj in manifests(name):
+            b.apply(obj)
+    return b
+
+
+def test_manifests_are_what_the_cluster_accepts(deployed):
+    dep = deployed.request("GET", "/apis/apps/v1/namespaces/herald/deployments/herald")
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    assert c["securityContext"]["allowPrivilegeEscalation"] is False
+    assert not any("hostPath" in v for v in pod["volumes"])
+    assert not any("subPath" in m for m in c["volumeMounts"])   # ConfigMap updates must arrive
+    assert {"name": "TZ", "value": "Asia/Shanghai"} in c["env"]
+    assert c["resources"]["limits"]["memory"] and c["resources"]["requests"]["cpu"]
+    kust = yaml.safe_load((kube.SOURCE / "deploy" / "overlays" / "second-cluster" / "kustomization.yaml").read_text())
+    assert kust["resources"] == ["../../kubernetes"]
+    assert "/spec/template/spec/containers/0/env/0/value" in kust["patches"][0]["patch"]
+    assert c["env"][0]["name"] == "CLUSTER_NAME"
+
+
+def test_service_account_reads_events_and_nothing_else(deployed, herald, tmp_path):
+    b = deployed
+    token = b.token_request("herald", "herald")
+    ns = "t-rbac"
+    b.ensure_namespace(ns)
+    # what RBAC allows and refuses
+    b.request("GET", "/api/v1/events?limit=1", token=token)
+    for path in ("/api/v1/namespaces/herald/secrets", "/api/v1/namespaces/default/pods",
+                 "/api/v1/namespaces/herald/configmaps"):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            b.request("GET", path, token=token)
+        assert e.value.code == 403, path
+    with pytest.raises(urllib.error.HTTPError) as e:
+        b.request("POST", f"/api/v1/namespaces/{ns}/events", {"metadata": {"name": "x"}}, token=token)
+    assert e.value.code == 403
+    # and herald works with it
+    h = herald("--kubeconfig", b.kubeconfig(tmp_path / "kc", token=token), "--cluster-name", "rbac")
+    h.wait_log("listed, watching")
+    b.create_event(ns, "seen-by-sa.1")
+    got = h.wait_ns(ns, 1)
+    assert got[0]["cluster"] == "rbac"
+    assert token not in h.log()
+    assert h.stop() == 0
+
+
+def test_rotated_token_file_keeps_the_watch_going(deployed, herald, tmp_path):
+    b = deployed
+    ns = "t-rotate"
+    b.ensure_namespace(ns)
+    for name in ("bind-a", "bind-b"):
+        b.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "herald"}})
+    token_a = b.token_request("herald", "herald", bound_secret="bind-a")
+    token_file = tmp_path / "token"
+    token_file.write_text(token_a)
+    h = herald("--kubeconfig", b.kubeconfig(tmp_path / "kc", token_file=token_file),
+               "--cluster-name", "rot", "--watch-timeout", "4")
+    h.wait_log("listed, watching")
+    b.create_event(ns, "before.1")
+    h.wait_ns(ns, 1)
+    # rotate: the kubelet writes the new token; the old one stops working
+    token_b = b.token_request("herald", "herald", bound_secret="bind-b")
+    tmp = tmp_path / "token.new"
+    tmp.write_text(token_b)
+    tmp.rename(token_file)
+    b.request("DELETE", "/api/v1/namespaces/herald/secrets/bind-a")
+
+    def refused():
+        try:
+            b.request("GET", "/api/v1/events?limit=1", token=token_a)
+            return False   # the apiserver caches good tokens for a few seconds
+        except urllib.error.HTTPError as e:
+            return e.code == 401
+    kube.wait_for(refused, timeout=60, what="the old token to be refused")
+    # the next watch (within 4 s) meets a 401, re-reads the file and goes on
+    h.wait_log("HTTP 401", timeout=30)
+    b.create_event(ns, "after.1")
+    got = h.wait_ns(ns, 2, timeout=30)
+    assert [e["metadata"]["name"] for e in got] == ["before.1", "after.1"]
+    log = h.log()
+    assert token_a not in log and token_b not in log
+    assert h.stop() == 0
