@@ -155,3 +155,18 @@ def test_without_state_old_events_skip_alert_sinks_but_reach_the_archive(fake, h
     assert names(h) == ["old.1", "fresh.1", "fresher.1"]   # the archive gets everything
     assert h.stop() == 0
     assert pager.read_text().split() == ["fresh.1", "fresher.1"]
+
+
+def test_a_valid_event_of_several_mb_is_delivered(fake, herald, tmp_path):
+    big = event("big.1", 11)
+    big["metadata"]["annotations"] = {f"note-{i}": "y" * (900 << 10) for i in range(4)}   # ~3.6 MB line
+    fake.lists.append([("status", 200, event_list([], 10))])
+    data = line("ADDED", big)
+    # split into uneven chunks, as a network would
+    fake.watches.append([("chunk", data[:1000]), ("chunk", data[1000:2_000_000]), ("chunk", data[2_000_000:]),
+                         ("chunk", line("ADDED", event("after.1", 12))), ("hold",)])
+    h = herald("--kubeconfig", fake.kubeconfig(tmp_path / "kc"))
+    got = h.wait_ns("fake", 2)
+    assert [e["metadata"]["name"] for e in got] == ["big.1", "after.1"]
+    assert got[0]["metadata"]["annotations"] == big["metadata"]["annotations"]
+    assert h.stop() == 0

@@ -126,3 +126,19 @@ def test_restart_with_state_dir_redelivers_nothing_and_misses_nothing(cluster, h
     got = second.in_ns(ns)
     assert sorted((e["metadata"]["name"], e["count"]) for e in got) == [
         ("after.0", 1), ("early.1", 2), ("while-down.0", 1), ("while-down.1", 1)]
+
+
+def test_a_cluster_that_is_down_does_not_stall_the_others(cluster, herald, tmp_path):
+    a = cluster["a"]
+    ns = "t-one-down"
+    a.ensure_namespace(ns)
+    dead = kube.free_port()
+    down = tmp_path / "down"
+    down.write_text(a.kubeconfig(tmp_path / "tmp").read_text().replace(f":{a.port}", f":{dead}"))
+    h = herald("--cluster", f"down={down}", "--cluster", f"up={a.kubeconfig(tmp_path / 'kc')}")
+    h.wait_log("cluster up: listed, watching")
+    a.create_event(ns, "still-flowing.1")
+    got = h.wait_ns(ns, 1)
+    assert got[0]["cluster"] == "up"
+    h.wait_log("cluster down: list failed", count=2)   # and it keeps retrying
+    assert h.stop() == 0
