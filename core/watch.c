@@ -245,30 +245,36 @@ static void on_list_done(void *arg, const struct http_response *r)
 	start_watch(w);
 }
 
+/* Sends a request with the connection's TLS and credentials; on any
+ * failure to start it, backs off and runs `retry`. Takes the url. */
+static void send_request(struct watch *w, struct http_request *req, struct buf *url, http_done_cb done,
+		 void (*retry)(struct watch *w))
+{
+	const char *headers[4];
+	size_t nheaders;
+	struct buf auth = BUF_INIT;
+	if (prepare(w, req, headers, &nheaders, &auth, false) == 0) {
+		req->url = url->data;
+		w->xfer = http_start(w->http, req, done, w);
+	}
+	buf_free(&auth);
+	buf_free(url);
+	if (!w->xfer)
+		backoff(w, retry);
+}
+
 static void start_list(struct watch *w)
 {
 	w->phase = PHASE_LIST;
 	struct http_request req = { .method = "GET", .timeout_ms = 120000 };
-	const char *headers[4];
-	size_t nheaders;
-	struct buf auth = BUF_INIT, url = BUF_INIT;
-	if (prepare(w, &req, headers, &nheaders, &auth, false) < 0) {
-		buf_free(&auth);
-		backoff(w, start_list);
-		return;
-	}
+	struct buf url = BUF_INIT;
 	buf_printf(&url, "%s?limit=%zu", w->base_url, w->cfg.page_size);
 	if (w->cont) {
 		char *esc = curl_easy_escape(NULL, w->cont, 0);
 		buf_printf(&url, "&continue=%s", esc ? esc : "");
 		curl_free(esc);
 	}
-	req.url = url.data;
-	w->xfer = http_start(w->http, &req, on_list_done, w);
-	buf_free(&auth);
-	buf_free(&url);
-	if (!w->xfer)
-		backoff(w, start_list);
+	send_request(w, &req, &url, on_list_done, start_list);
 }
 
 static bool on_watch_data(void *arg, const char *data, size_t len)
@@ -331,24 +337,12 @@ static void start_watch(struct watch *w)
 		.timeout_ms = (long)(timeout + (timeout >= 60 ? 30 : 5)) * 1000,
 		.on_data = on_watch_data,
 	};
-	const char *headers[4];
-	size_t nheaders;
-	struct buf auth = BUF_INIT, url = BUF_INIT;
-	if (prepare(w, &req, headers, &nheaders, &auth, false) < 0) {
-		buf_free(&auth);
-		backoff(w, start_watch);
-		return;
-	}
+	struct buf url = BUF_INIT;
 	buf_printf(&url, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d",
 		   w->base_url, w->rv, timeout);
-	req.url = url.data;
 	framer_reset(&w->in.framer);
-	w->xfer = http_start(w->http, &req, on_watch_done, w);
-	buf_free(&auth);
-	buf_free(&url);
-	if (!w->xfer)
-		backoff(w, start_watch);
-	else
+	send_request(w, &req, &url, on_watch_done, start_watch);
+	if (w->xfer)
 		metrics_inc("watch_starts", w->cluster, 1);
 }
 
