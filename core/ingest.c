@@ -12,7 +12,7 @@ static void skip(struct ingest *in, unsigned long line, long item, const char *c
 		 const char *why)
 {
 	in->stats.skipped++;
-	metrics_inc("input_skipped", category, 1);
+	metrics_inc("herald_input_skipped_total", 1, "reason", category, NULL);
 	if (item > 0)
 		log_warn("%s:%lu: List item %ld skipped: %s", in->source, line, item, why);
 	else
@@ -29,9 +29,9 @@ static void on_routed(void *arg, const struct runner_event *ev)
 {
 	struct ingest *in = arg;
 	in->stats.events++;
-	metrics_inc("events_routed", NULL, 1);
+	metrics_inc("herald_events_routed_total", 1, NULL);
 	if (ev->nsinks == 0)
-		metrics_inc("events_unrouted", ev->dropped_by ? "dropped" : "unmatched", 1);
+		metrics_inc("herald_events_unrouted_total", 1, "rule", ev->dropped_by ? ev->dropped_by : "none", NULL);
 	if (in->hooks.routed)
 		in->hooks.routed(in->caller_arg, ev);
 }
@@ -43,10 +43,10 @@ static void on_emit(void *arg, int sink, const char *item, size_t len)
 		in->hooks.emit(in->caller_arg, sink, item, len);
 }
 
-static int on_admit(void *arg, const char *uid, const char *rv, const char *last_seen)
+static int on_admit(void *arg, const char *uid, const char *rv, const char *last_seen, const char *type)
 {
 	struct ingest *in = arg;
-	return in->hooks.admit ? in->hooks.admit(in->caller_arg, uid, rv, last_seen) : 1;
+	return in->hooks.admit ? in->hooks.admit(in->caller_arg, uid, rv, last_seen, type) : 1;
 }
 
 static void on_record(void *arg, const struct framer_record *rec)
@@ -87,7 +87,7 @@ static void on_record(void *arg, const struct framer_record *rec)
 	in->line = rec->line;
 	if (runner_ingest(in->host, &input, &hooks, &res) < 0) {
 		in->stats.failed++;
-		metrics_inc("ingest_failures", NULL, 1);
+		metrics_inc("herald_ingest_failures_total", 1, NULL);
 		log_error("%s:%lu: %s", in->source, rec->line, res.message);
 		return;
 	}

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 static enum log_level min_level = LOG_INFO;
+static bool as_json;
+
+void log_set_json(bool json) { as_json = json; }
 
 struct secret { char *value; size_t len; };
 static struct secret *secrets;
@@ -149,10 +152,30 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	struct tm tm;
 	gmtime_r(&ts.tv_sec, &tm);
-	char line[8400];
-	int m = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %.*s\n",
-			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			 tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], (int)len, text);
+	char when[80];
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	char line[8400 * 2];
+	int m;
+	if (as_json) {
+		char esc[8192 * 2];
+		size_t e = 0;
+		for (size_t i = 0; i < len && e + 7 < sizeof(esc); i++) {
+			unsigned char c = (unsigned char)text[i];
+			if (c == '"' || c == '\\') {
+				esc[e++] = '\\';
+				esc[e++] = (char)c;
+			} else if (c < 0x20) {
+				e += (size_t)snprintf(esc + e, sizeof(esc) - e, "\\u%04x", c);
+			} else {
+				esc[e++] = (char)c;
+			}
+		}
+		m = snprintf(line, sizeof(line), "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"%.*s\"}\n",
+			     when, level_names[level], (int)e, esc);
+	} else {
+		m = snprintf(line, sizeof(line), "%s %-5s %.*s\n", when, level_names[level], (int)len, text);
+	}
 	if (m > 0) {
 		ssize_t w = write(STDERR_FILENO, line, (size_t)m < sizeof(line) ? (size_t)m : sizeof(line) - 1);
 		(void)w;

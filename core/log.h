@@ -7,6 +7,8 @@
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_OFF };
 
 void log_set_level(enum log_level level);
+/* One JSON object per line ({"time","level","msg"}) instead of text. */
+void log_set_json(bool json);
 int log_parse_level(const char *name, enum log_level *out);
 bool log_enabled(enum log_level level);
 

@@ -14,7 +14,10 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "confwatch.h"
 #include "http.h"
+#include "httpd.h"
+#include "json.h"
 #include "ingest.h"
 #include "kubeconfig.h"
 #include "log.h"
@@ -62,6 +65,9 @@ static const char usage_text[] =
 	"      --json             replay: one JSON object per event:\n"
 	"                         {\"uid\",\"namespace\",\"reason\",\"routes\":[...]}\n"
 	"      --log-level L      debug, info, warn, error (default: info)\n"
+	"      --log-format F     text or json (one object per line)\n"
+	"      --listen ADDR      serve /metrics, /healthz, /readyz, /status on ADDR\n"
+	"                         (host:port; default :9090 in a pod, else off; off disables)\n"
 	"\n"
 	"Input (replay, --from): JSON lines of Events or of watch events\n"
 	"({\"type\":..,\"object\":..}), or `kubectl get events -o json` output.\n"
@@ -82,6 +88,7 @@ struct options {
 	char *namespaces[MAX_NAMESPACES];
 	int nnamespaces;
 	const char *state_dir;
+	const char *listen;           /* NULL: default (in a pod :9090, else off) */
 	long max_event_age_s;
 	int watch_timeout_s;
 	const char *config_dir;
@@ -118,10 +125,12 @@ static struct luahost *make_host(const struct options *o)
 
 /* Loads the configuration; prints a one-line verdict for check. */
 static int load_config(struct luahost *h, const struct options *o, bool check,
-		       struct runner_config *cfg)
+		       const struct runner_report *report, struct runner_config *cfg)
 {
-	if (runner_load(h, o->config_dir, o->rules_dir, o->secrets_dir, check, cfg) < 0)
+	if (runner_load(h, o->config_dir, o->rules_dir, o->secrets_dir, check, report, cfg) < 0)
 		return -1;
+	if (report)
+		return cfg->ok ? 0 : -1;
 	if (check || !cfg->ok)
 		fprintf(check ? stdout : stderr,
 			"%s: %zu sink%s, %zu rule file%s, %zu rule%s, %zu example%s (%zu failed), "
@@ -140,7 +149,7 @@ static int cmd_check(const struct options *o)
 	if (!h)
 		return EXIT_CONFIG;
 	struct runner_config cfg;
-	int rc = load_config(h, o, true, &cfg) == 0 ? EXIT_OK : EXIT_CONFIG;
+	int rc = load_config(h, o, true, NULL, &cfg) == 0 ? EXIT_OK : EXIT_CONFIG;
 	runner_config_free(&cfg);
 	luahost_free(h);
 	return rc;
@@ -282,7 +291,7 @@ static int cmd_replay(const struct options *o)
 	if (!h)
 		return EXIT_CONFIG;
 	struct runner_config cfg;
-	if (load_config(h, o, false, &cfg) < 0) {
+	if (load_config(h, o, false, NULL, &cfg) < 0) {
 		runner_config_free(&cfg);
 		luahost_free(h);
 		return EXIT_CONFIG;
@@ -321,9 +330,18 @@ struct cluster {
 };
 
 struct runner_state {
+	const struct options *o;
+	struct luahost *host;          /* the Lua state in force */
+	struct runner_config cfg;      /* its configuration */
 	struct loop *loop;
 	struct http *http;
 	struct sinks *sinks;
+	struct confwatch *confwatch;
+	struct httpd *httpd;
+	uint64_t loaded_hash, refused_hash;
+	time_t loaded_at;
+	bool rejected;                 /* the files hold a refused configuration */
+	struct buf reload_errors;      /* the last refusal's lines, for /status */
 	struct ingest in;
 	struct loop_timer *read_timer;
 	struct loop_timer *state_timer;
@@ -421,11 +439,14 @@ static void on_read_timer(struct loop *loop, void *arg)
 		loop_timer_start(st->read_timer, 0);
 }
 
+static void reload(struct runner_state *st, bool forced);
+
 static void on_signal(struct loop *loop, int signo, void *arg)
 {
 	struct runner_state *st = arg;
 	if (signo == SIGHUP) {
-		log_info("SIGHUP: configuration reload is not available in this build");
+		log_info("SIGHUP: reloading the configuration");
+		reload(st, true);
 		return;
 	}
 	log_info("signal %d: draining queues and stopping", signo);
@@ -534,6 +555,199 @@ static void close_clusters(struct runner_state *st)
 	free(st->clusters);
 }
 
+/* The directories a configuration is read from. */
+static size_t config_dirs(const struct options *o, char dirs[3][4096])
+{
+	size_t n = 0;
+	snprintf(dirs[n++], 4096, "%s", o->config_dir);
+	if (o->rules_dir)
+		snprintf(dirs[n++], 4096, "%s", o->rules_dir);
+	else
+		snprintf(dirs[n++], 4096, "%s/rules", o->config_dir);
+	snprintf(dirs[n++], 4096, "%s/sinks", o->config_dir);
+	return n;
+}
+
+static uint64_t config_hash(const struct options *o)
+{
+	char dirs[3][4096];
+	size_t n = config_dirs(o, dirs);
+	const char *ptrs[3] = { dirs[0], dirs[1], dirs[2] };
+	return confwatch_hash(ptrs, n);
+}
+
+static void collect_line(void *arg, const char *severity, const char *text)
+{
+	struct runner_state *st = arg;
+	if (strcmp(severity, "error") == 0) {
+		log_error("reload: %s", text);
+		buf_printf(&st->reload_errors, "%s\n", text);
+	} else {
+		log_warn("reload: %s", text);
+	}
+}
+
+/* A Kubernetes Event about herald itself, on its own Pod (POD_NAME and
+ * POD_NAMESPACE from the downward API), through the first cluster. */
+static void post_rejection(struct runner_state *st)
+{
+	const char *pod = getenv("POD_NAME"), *ns = getenv("POD_NAMESPACE");
+	if (!pod || !*pod || !ns || !*ns || st->nclusters == 0 || st->clusters[0].nwatches == 0)
+		return;
+	char now[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	struct buf msg = BUF_INIT, body = BUF_INIT, path = BUF_INIT;
+	buf_printf(&msg, "herald refused the new configuration; the previous one keeps running: %.*s",
+		   (int)(st->reload_errors.len > 900 ? 900 : st->reload_errors.len),
+		   st->reload_errors.data ? st->reload_errors.data : "");
+	msg.len = log_redact(msg.data, msg.len);
+	buf_printf(&body, "{\"apiVersion\":\"v1\",\"kind\":\"Event\",\"metadata\":{\"generateName\":\"herald-\"},"
+		   "\"involvedObject\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"namespace\":");
+	json_append_string(&body, ns, strlen(ns));
+	buf_printf(&body, ",\"name\":");
+	json_append_string(&body, pod, strlen(pod));
+	if (getenv("POD_UID") && *getenv("POD_UID")) {
+		buf_printf(&body, ",\"uid\":");
+		json_append_string(&body, getenv("POD_UID"), strlen(getenv("POD_UID")));
+	}
+	buf_printf(&body, "},\"reason\":\"RulesRejected\",\"type\":\"Warning\",\"message\":");
+	json_append_string(&body, msg.data, msg.len);
+	buf_printf(&body, ",\"source\":{\"component\":\"herald\"},\"reportingComponent\":\"herald\","
+		   "\"reportingInstance\":");
+	json_append_string(&body, pod, strlen(pod));
+	buf_printf(&body, ",\"firstTimestamp\":\"%s\",\"lastTimestamp\":\"%s\",\"count\":1}", now, now);
+	buf_printf(&path, "/api/v1/namespaces/%s/events", ns);
+	watch_post(st->clusters[0].watches[0], path.data, body.data);
+	buf_free(&msg);
+	buf_free(&body);
+	buf_free(&path);
+}
+
+/* Builds a new Lua state from the files, validates it (compiles, checks
+ * sinks and options, runs the examples, opens outputs) and only then swaps
+ * it in, between two events. On any failure the old state keeps running. */
+static void reload(struct runner_state *st, bool forced)
+{
+	uint64_t hash = config_hash(st->o);
+	if (!forced && (hash == st->loaded_hash || hash == st->refused_hash))
+		return; /* nothing new (or the same refused files again) */
+	buf_reset(&st->reload_errors);
+	struct runner_report report = { collect_line, st };
+	struct luahost *h = make_host(st->o);
+	struct runner_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	bool ok = h && load_config(h, st->o, false, &report, &cfg) == 0 &&
+		  sinks_apply(st->sinks, cfg.sinks, cfg.nsinks) == 0;
+	if (!ok) {
+		if (!st->reload_errors.len)
+			buf_printf(&st->reload_errors, "%s\n", h ? "a sink's output could not be opened" : "the Lua state could not be created");
+		runner_config_free(&cfg);
+		luahost_free(h);
+		st->refused_hash = hash;
+		st->rejected = true;
+		metrics_inc("herald_config_reloads_total", 1, "result", "refused", NULL);
+		metrics_set("herald_config_rejected", 1, NULL);
+		log_error("reload refused; the previous configuration keeps running");
+		post_rejection(st);
+		return;
+	}
+	struct luahost *old = st->host;
+	st->host = h;
+	for (int i = 0; i < st->nclusters; i++)
+		for (int j = 0; j < st->clusters[i].nwatches; j++)
+			watch_set_host(st->clusters[i].watches[j], h);
+	if (st->o->from)
+		st->in.host = h;
+	sinks_set_host(st->sinks, h);
+	runner_config_free(&st->cfg);
+	st->cfg = cfg;
+	luahost_free(old);
+	st->loaded_hash = hash;
+	st->refused_hash = 0;
+	st->rejected = false;
+	st->loaded_at = time(NULL);
+	metrics_inc("herald_config_reloads_total", 1, "result", "ok", NULL);
+	metrics_set("herald_config_rejected", 0, NULL);
+	metrics_set("herald_config_last_reload_success_timestamp_seconds", (double)st->loaded_at, NULL);
+	log_info("configuration reloaded: %zu sink%s, %zu rule%s, %zu example%s", cfg.nsinks,
+		 cfg.nsinks == 1 ? "" : "s", cfg.rules, cfg.rules == 1 ? "" : "s", cfg.examples,
+		 cfg.examples == 1 ? "" : "s");
+}
+
+static void on_config_change(void *arg)
+{
+	reload(arg, false);
+}
+
+static bool all_established(const struct runner_state *st)
+{
+	for (int i = 0; i < st->nclusters; i++)
+		for (int j = 0; j < st->clusters[i].nwatches; j++)
+			if (!watch_established(st->clusters[i].watches[j]))
+				return false;
+	return true;
+}
+
+static int serve(void *arg, const char *path, struct buf *body, const char **type)
+{
+	struct runner_state *st = arg;
+	if (strcmp(path, "/healthz") == 0) {
+		buf_printf(body, "ok\n"); /* answering at all means the loop runs */
+		return 200;
+	}
+	if (strcmp(path, "/readyz") == 0) {
+		bool ready = all_established(st);
+		buf_printf(body, ready ? "ok\n" : "not ready: a cluster's watch is not established\n");
+		return ready ? 200 : 503;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		sinks_export_metrics(st->sinks);
+		for (int i = 0; i < st->nclusters; i++) {
+			bool up = true;
+			for (int j = 0; j < st->clusters[i].nwatches; j++)
+				up = up && watch_established(st->clusters[i].watches[j]);
+			metrics_set("herald_watch_established", up ? 1 : 0, "cluster", st->clusters[i].name, NULL);
+		}
+		metrics_expose(body);
+		*type = "text/plain; version=0.0.4; charset=utf-8";
+		return 200;
+	}
+	if (strcmp(path, "/status") == 0) {
+		*type = "application/json";
+		buf_printf(body, "{\"version\":\"%s\",\"config\":{\"state\":\"%s\",\"loaded_at\":%lld,"
+			   "\"sinks\":%zu,\"rules\":%zu,\"refused\":[", HERALD_VERSION,
+			   st->rejected ? "refused" : "ok", (long long)st->loaded_at, st->cfg.nsinks, st->cfg.rules);
+		const char *p = st->reload_errors.data;
+		bool first = true;
+		while (st->rejected && p && *p) {
+			const char *nl = strchr(p, '\n');
+			size_t len = nl ? (size_t)(nl - p) : strlen(p);
+			if (!first)
+				buf_putc(body, ',');
+			json_append_string(body, p, len);
+			first = false;
+			p += len + (nl ? 1 : 0);
+		}
+		buf_printf(body, "]},\"clusters\":[");
+		for (int i = 0; i < st->nclusters; i++) {
+			bool up = true;
+			for (int j = 0; j < st->clusters[i].nwatches; j++)
+				up = up && watch_established(st->clusters[i].watches[j]);
+			buf_printf(body, "%s{\"name\":", i ? "," : "");
+			json_append_string(body, st->clusters[i].name, strlen(st->clusters[i].name));
+			buf_printf(body, ",\"established\":%s}", up ? "true" : "false");
+		}
+		buf_printf(body, "]}\n");
+		body->len = log_redact(body->data, body->len);
+		return 200;
+	}
+	buf_printf(body, "not found\n");
+	return 404;
+}
+
 static int cmd_run(const struct options *o)
 {
 	if (o->state_dir && !o->from) {
@@ -541,28 +755,47 @@ static int cmd_run(const struct options *o)
 		if (stat(o->state_dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
 			return usage_error("--state-dir %s is not a directory", o->state_dir);
 	}
-	struct luahost *h = make_host(o);
-	if (!h)
-		return EXIT_CONFIG;
-	struct runner_config cfg;
-	struct runner_state st = { .fd = -1 };
+	struct runner_state st = { .o = o, .fd = -1 };
 	int exit_code = EXIT_OK;
-	if (load_config(h, o, false, &cfg) < 0) {
+	st.loaded_hash = config_hash(o);
+	st.host = make_host(o);
+	if (!st.host)
+		return EXIT_CONFIG;
+	if (load_config(st.host, o, false, NULL, &st.cfg) < 0) {
 		exit_code = EXIT_CONFIG;
 		goto out_cfg;
 	}
+	st.loaded_at = time(NULL);
+	metrics_set("herald_build_info", 1, "version", HERALD_VERSION, NULL);
+	metrics_set("herald_config_last_reload_success_timestamp_seconds", (double)st.loaded_at, NULL);
+	metrics_set("herald_config_rejected", 0, NULL);
 	st.loop = loop_new();
-	st.sinks = st.loop ? sinks_new(st.loop, h) : NULL;
+	st.sinks = st.loop ? sinks_new(st.loop, st.host) : NULL;
 	st.read_timer = st.loop ? loop_timer_new(st.loop, on_read_timer, &st) : NULL;
 	st.state_timer = st.loop ? loop_timer_new(st.loop, on_state_timer, &st) : NULL;
 	if (!st.sinks || !st.read_timer || !st.state_timer ||
-	    sinks_apply(st.sinks, cfg.sinks, cfg.nsinks) < 0) {
+	    sinks_apply(st.sinks, st.cfg.sinks, st.cfg.nsinks) < 0) {
 		exit_code = EXIT_IO;
 		goto out;
 	}
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	if (loop_signals(st.loop, signals, 3, on_signal, &st) < 0)
 		log_warn("signals: %s", strerror(errno));
+	const char *listen = o->listen;
+	if (!listen && getenv("KUBERNETES_SERVICE_HOST") && *getenv("KUBERNETES_SERVICE_HOST"))
+		listen = ":9090";
+	if (listen && strcmp(listen, "off") != 0) {
+		st.httpd = httpd_new(st.loop, listen, serve, &st);
+		if (!st.httpd) {
+			exit_code = EXIT_USAGE;
+			goto out;
+		}
+		log_info("serving /metrics, /healthz, /readyz, /status on port %d", httpd_port(st.httpd));
+	}
+	char dirs[3][4096];
+	size_t ndirs = config_dirs(o, dirs);
+	const char *dir_ptrs[3] = { dirs[0], dirs[1], dirs[2] };
+	st.confwatch = confwatch_new(st.loop, dir_ptrs, ndirs, 1000, 30000, on_config_change, &st);
 	if (o->from) {
 		st.fd = strcmp(o->from, "-") == 0 ? STDIN_FILENO : open(o->from, O_RDONLY | O_CLOEXEC);
 		if (st.fd < 0) {
@@ -571,18 +804,18 @@ static int cmd_run(const struct options *o)
 			goto out;
 		}
 		struct runner_hooks hooks = { .arg = &st, .emit = run_emit };
-		ingest_init(&st.in, h, strcmp(o->from, "-") == 0 ? "stdin" : o->from, o->cluster, &hooks);
+		ingest_init(&st.in, st.host, strcmp(o->from, "-") == 0 ? "stdin" : o->from, o->cluster, &hooks);
 		log_info("herald %s: routing events from %s to %zu sink%s", HERALD_VERSION, st.in.source,
-			 cfg.nsinks, cfg.nsinks == 1 ? "" : "s");
+			 st.cfg.nsinks, st.cfg.nsinks == 1 ? "" : "s");
 		loop_timer_start(st.read_timer, 0);
 	} else {
 		st.http = http_new(st.loop);
-		if (!st.http || open_clusters(o, &st) < 0 || start_clusters(o, &st, h) < 0) {
+		if (!st.http || open_clusters(o, &st) < 0 || start_clusters(o, &st, st.host) < 0) {
 			exit_code = EXIT_CONFIG;
 			goto out;
 		}
 		log_info("herald %s: watching %d cluster%s, routing to %zu sink%s", HERALD_VERSION,
-			 st.nclusters, st.nclusters == 1 ? "" : "s", cfg.nsinks, cfg.nsinks == 1 ? "" : "s");
+			 st.nclusters, st.nclusters == 1 ? "" : "s", st.cfg.nsinks, st.cfg.nsinks == 1 ? "" : "s");
 		loop_timer_start(st.state_timer, STATE_SAVE_MS);
 	}
 	if (loop_run(st.loop) < 0)
@@ -608,14 +841,17 @@ out:
 	if (st.fd > STDIN_FILENO)
 		close(st.fd);
 	close_clusters(&st);
+	confwatch_free(st.confwatch);
+	httpd_free(st.httpd);
 	http_free(st.http);
 	loop_timer_free(st.read_timer);
 	loop_timer_free(st.state_timer);
 	sinks_free(st.sinks);
 	loop_free(st.loop);
 out_cfg:
-	runner_config_free(&cfg);
-	luahost_free(h);
+	runner_config_free(&st.cfg);
+	luahost_free(st.host);
+	buf_free(&st.reload_errors);
 	return exit_code;
 }
 
@@ -637,6 +873,8 @@ static const struct option longopts[] = {
 	{ "max-event-age", required_argument, NULL, 268 },
 	{ "watch-timeout", required_argument, NULL, 269 },
 	{ "rules-dir", required_argument, NULL, 270 },
+	{ "listen", required_argument, NULL, 271 },
+	{ "log-format", required_argument, NULL, 272 },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -698,6 +936,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		}
 		case 267: o->state_dir = optarg; break;
 		case 270: o->rules_dir = optarg; break;
+		case 271: o->listen = optarg; break;
+		case 272:
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+				return usage_error("--log-format is text or json, not '%s'", optarg);
+			log_set_json(strcmp(optarg, "json") == 0);
+			break;
 		case 268:
 			if ((o->max_event_age_s = parse_duration_s(optarg)) < 0)
 				return usage_error("--max-event-age: '%s' is not a duration (30s, 5m, 1h)", optarg);

@@ -81,14 +81,15 @@ static int l_reject(lua_State *L)
 	return 0;
 }
 
-/* core.admit(uid, rv, last_seen) -> 0 | 1 | 2 (see runner_hooks.admit) */
+/* core.admit(uid, rv, last_seen, type) -> 0 | 1 | 2 (see runner_hooks.admit) */
 static int l_admit(lua_State *L)
 {
 	const struct runner_hooks *hooks = current(L);
 	int verdict = 1;
 	if (hooks && hooks->admit && lua_type(L, 1) == LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING)
 		verdict = hooks->admit(hooks->arg, lua_tostring(L, 1), lua_tostring(L, 2),
-				       lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL);
+				       lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL,
+				       lua_type(L, 4) == LUA_TSTRING ? lua_tostring(L, 4) : "");
 	lua_pushinteger(L, verdict);
 	return 1;
 }
@@ -97,7 +98,16 @@ static int l_admit(lua_State *L)
  * file, encode errors per sink). */
 static int l_count(lua_State *L)
 {
-	metrics_inc(luaL_checkstring(L, 1), luaL_optstring(L, 2, ""), 1);
+	/* Only the runtime's own counters, each with its one label. */
+	static const struct { const char *name, *metric, *label; } known[] = {
+		{ "rule_errors", "herald_rule_errors_total", "file" },
+		{ "encode_errors", "herald_sink_encode_errors_total", "sink" },
+		{ "stale_skipped", "herald_sink_stale_skipped_total", "sink" },
+	};
+	const char *name = luaL_checkstring(L, 1);
+	for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
+		if (strcmp(name, known[i].name) == 0)
+			metrics_inc(known[i].metric, 1, known[i].label, luaL_optstring(L, 2, ""), NULL);
 	return 0;
 }
 
@@ -110,7 +120,8 @@ void runner_register(struct luahost *h)
 	luahost_register(h, "admit", l_admit);
 }
 
-static size_t print_list(lua_State *L, int summary, const char *key, const char *label)
+static size_t print_list(lua_State *L, int summary, const char *key, const char *label,
+			 const struct runner_report *report)
 {
 	lua_getfield(L, summary, key);                                  /* list */
 	size_t n = lua_rawlen(L, -1);
@@ -121,10 +132,16 @@ static size_t print_list(lua_State *L, int summary, const char *key, const char 
 		const char *where = lua_tostring(L, -2);
 		const char *msg = lua_tostring(L, -1);
 		/* Compiler messages already start with file:line. */
+		struct buf text = BUF_INIT;
 		if (msg && where && strncmp(msg, where, strlen(where)) == 0)
-			fprintf(stderr, "%s: %s\n", label, msg);
+			buf_printf(&text, "%s", msg);
 		else
-			fprintf(stderr, "%s: %s: %s\n", label, where ? where : "?", msg ? msg : "?");
+			buf_printf(&text, "%s: %s", where ? where : "?", msg ? msg : "?");
+		if (report)
+			report->line(report->arg, label, text.data);
+		else
+			fprintf(stderr, "%s: %s\n", label, text.data);
+		buf_free(&text);
 		lua_pop(L, 3);
 	}
 	lua_pop(L, 1);
@@ -190,7 +207,8 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 }
 
 int runner_load(struct luahost *h, const char *config_dir, const char *rules_dir,
-		const char *secrets_dir, bool check_mode, struct runner_config *out)
+		const char *secrets_dir, bool check_mode, const struct runner_report *report,
+		struct runner_config *out)
 {
 	lua_State *L = luahost_state(h);
 	memset(out, 0, sizeof(*out));
@@ -211,9 +229,9 @@ int runner_load(struct luahost *h, const char *config_dir, const char *rules_dir
 		return -1;
 	}
 	int summary = lua_gettop(L);
-	out->errors = print_list(L, summary, "errors", "error");
-	out->warnings = print_list(L, summary, "warnings", "warning");
-	out->examples_failed = print_list(L, summary, "failed", "error");
+	out->errors = print_list(L, summary, "errors", "error", report);
+	out->warnings = print_list(L, summary, "warnings", "warning", report);
+	out->examples_failed = print_list(L, summary, "failed", "error", report);
 	out->examples = (size_t)int_field(L, summary, "examples");
 	out->rules = (size_t)int_field(L, summary, "rules");
 	out->files = (size_t)int_field(L, summary, "files");

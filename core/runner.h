@@ -35,10 +35,18 @@ struct runner_config {
  * runs the examples. Every error,
  * warning and failed example is written to stderr as "file:line: ...".
  * check_mode: a missing env variable or secret is a warning (CI of the
- * ConfigMap has no secrets). Returns 0 when it ran (see out->ok), -1 when
+ * ConfigMap has no secrets). report: where the lines go (NULL: stderr as
+ * "error: file:line: message"). Returns 0 when it ran (see out->ok), -1 when
  * the runtime itself failed. Caller frees out with runner_config_free. */
+struct runner_report {
+	/* severity: "error" or "warning"; text: "file:line: message" */
+	void (*line)(void *arg, const char *severity, const char *text);
+	void *arg;
+};
+
 int runner_load(struct luahost *h, const char *config_dir, const char *rules_dir,
-		const char *secrets_dir, bool check_mode, struct runner_config *out);
+		const char *secrets_dir, bool check_mode, const struct runner_report *report,
+		struct runner_config *out);
 void runner_config_free(struct runner_config *c);
 
 /* One routed event, as replay shows it. Strings are valid during the
@@ -59,7 +67,7 @@ struct runner_hooks {
 	void (*reject)(void *arg, long item, const char *why);
 	/* Before an event is routed: 0 skip it (already delivered), 1 deliver
 	 * it, 2 deliver it but not to alert sinks (too old). NULL: deliver. */
-	int (*admit)(void *arg, const char *uid, const char *rv, const char *last_seen);
+	int (*admit)(void *arg, const char *uid, const char *rv, const char *last_seen, const char *type);
 };
 
 enum ingest_kind {

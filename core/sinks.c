@@ -199,7 +199,7 @@ static void sink_flush(struct sink *k, bool everything)
 		struct sinkq_item *batch = sinkq_take(&k->queue, &count, &bytes);
 		if (sink_write(k, batch, bytes, count) < 0) {
 			sinkq_requeue(&k->queue, batch);
-			metrics_inc("sink_write_errors", k->name, 1);
+			metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", "error", NULL);
 			k->retry_ms = k->retry_ms ? k->retry_ms * 2 : RETRY_MIN_MS;
 			if (k->retry_ms > RETRY_MAX_MS)
 				k->retry_ms = RETRY_MAX_MS;
@@ -208,8 +208,8 @@ static void sink_flush(struct sink *k, bool everything)
 		}
 		sinkq_free_list(batch);
 		k->retry_ms = 0;
-		metrics_inc("sink_events_written", k->name, (long)count);
-		metrics_inc("sink_batches_written", k->name, 1);
+		metrics_inc("herald_sink_events_written_total", (long)count, "sink", k->name, NULL);
+		metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", "ok", NULL);
 	}
 	arm_timer(k);
 }
@@ -218,8 +218,10 @@ static void on_timer(struct loop *loop, void *arg)
 {
 	struct sink *k = arg;
 	bool retrying = k->retry_ms != 0;
-	if (retrying)
+	if (retrying) {
 		log_info("sink %s: retrying %zu queued events", k->name, k->queue.count);
+		metrics_inc("herald_sink_retries_total", 1, "sink", k->name, NULL);
+	}
 	sink_flush(k, false);
 	if (retrying && k->retry_ms == 0)
 		log_info("sink %s: writing again", k->name);
@@ -332,10 +334,10 @@ void sinks_push(struct sinks *s, int index, const char *item, size_t len)
 		sink_flush(k, true);
 	if (sinkq_push(&k->queue, item, len, loop_now(s->loop), true) < 0) {
 		log_error("sink %s: out of memory queueing an event", k->name);
-		metrics_inc("sink_events_lost", k->name, 1);
+		metrics_inc("herald_sink_encode_errors_total", 1, "sink", k->name, NULL);
 		return;
 	}
-	metrics_inc("sink_events_queued", k->name, 1);
+	metrics_inc("herald_sink_events_total", 1, "sink", k->name, NULL);
 	if (!loop_timer_active(k->timer))
 		arm_timer(k);
 }
@@ -367,4 +369,17 @@ size_t sinks_drain(struct sinks *s)
 		left += k->queue.count;
 	}
 	return left;
+}
+
+void sinks_set_host(struct sinks *s, struct luahost *host)
+{
+	s->host = host;
+}
+
+void sinks_export_metrics(struct sinks *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		metrics_set("herald_sink_queue_events", (double)s->all[i]->queue.count, "sink", s->all[i]->name, NULL);
+		metrics_set("herald_sink_queue_bytes", (double)s->all[i]->queue.bytes, "sink", s->all[i]->name, NULL);
+	}
 }

@@ -16,6 +16,12 @@ struct sinks *sinks_new(struct loop *loop, struct luahost *host);
 /* Delivers nothing: call sinks_drain first to keep queued items. */
 void sinks_free(struct sinks *s);
 
+/* After a reload: sink types that shape batches use the new Lua state. */
+void sinks_set_host(struct sinks *s, struct luahost *host);
+
+/* Sets the queue gauges of /metrics. */
+void sinks_export_metrics(struct sinks *s);
+
 /* Makes the sinks match specs (specs[i] has runtime index i+1). Outputs
  * are opened here: -1 (logged) when one cannot be, with nothing changed. */
 int sinks_apply(struct sinks *s, const struct sink_spec *specs, size_t n);

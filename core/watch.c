@@ -60,7 +60,7 @@ static void backoff(struct watch *w, void (*next)(struct watch *w))
 	w->failures++;
 	w->phase = PHASE_BACKOFF;
 	w->after_backoff = next;
-	metrics_inc("watch_retries", w->cluster, 1);
+	metrics_inc("herald_watch_retries_total", 1, "cluster", w->cluster, NULL);
 	log_debug("cluster %s: retrying in %llu ms", w->source, (unsigned long long)delay);
 	loop_timer_start(w->timer, delay);
 }
@@ -147,7 +147,7 @@ static void on_result(void *arg, const struct ingest_result *res)
 		if (res->code == 410 || res->too_large) {
 			log_info("cluster %s: watch from resourceVersion %s %s: relisting", w->source, w->rv,
 				 res->too_large ? "is too large" : "expired (410)");
-			metrics_inc("watch_relists", w->cluster, 1);
+			metrics_inc("herald_watch_relists_total", 1, "cluster", w->cluster, NULL);
 			w->relist = true;
 		} else {
 			log_warn("cluster %s: watch error %ld %s: %s", w->source, res->code, res->reason,
@@ -160,15 +160,18 @@ static void on_result(void *arg, const struct ingest_result *res)
 	}
 }
 
-static int admit(void *arg, const char *uid, const char *rv, const char *last_seen)
+static int admit(void *arg, const char *uid, const char *rv, const char *last_seen, const char *type)
 {
 	struct watch *w = arg;
 	if (seen_has(w->cfg.seen, uid, rv)) {
-		metrics_inc("events_already_delivered", w->cluster, 1);
+		metrics_inc("herald_events_already_delivered_total", 1, "cluster", w->cluster, NULL);
 		return 0;
 	}
 	seen_put(w->cfg.seen, uid, rv);
-	metrics_inc("events_received", w->cluster, 1);
+	/* type is a label only when it is one of the two Kubernetes uses. */
+	bool known = strcmp(type, "Normal") == 0 || strcmp(type, "Warning") == 0;
+	metrics_inc("herald_events_received_total", 1, "cluster", w->cluster, "type", known ? type : "other", NULL);
+	metrics_set("herald_last_event_timestamp_seconds", (double)time(NULL), "cluster", w->cluster, NULL);
 	if (w->cfg.fresh_start && last_seen) {
 		struct tm tm;
 		memset(&tm, 0, sizeof(tm));
@@ -239,7 +242,7 @@ static void on_list_done(void *arg, const struct http_response *r)
 		return;
 	}
 	snprintf(w->rv, sizeof(w->rv), "%s", w->list.rv);
-	metrics_inc("watch_lists", w->cluster, 1);
+	metrics_inc("herald_watch_lists_total", 1, "cluster", w->cluster, NULL);
 	log_info("cluster %s: listed, watching from resourceVersion %s", w->source, w->rv);
 	w->failures = 0;
 	start_watch(w);
@@ -312,7 +315,7 @@ static void on_watch_done(void *arg, const struct http_response *r)
 		return;
 	case 410:
 		log_info("cluster %s: resourceVersion %s expired (410): relisting", w->source, w->rv);
-		metrics_inc("watch_relists", w->cluster, 1);
+		metrics_inc("herald_watch_relists_total", 1, "cluster", w->cluster, NULL);
 		start_list(w);
 		return;
 	case 401:
@@ -343,7 +346,7 @@ static void start_watch(struct watch *w)
 	framer_reset(&w->in.framer);
 	send_request(w, &req, &url, on_watch_done, start_watch);
 	if (w->xfer)
-		metrics_inc("watch_starts", w->cluster, 1);
+		metrics_inc("herald_watch_starts_total", 1, "cluster", w->cluster, NULL);
 }
 
 struct watch *watch_new(struct loop *loop, struct http *http, struct luahost *host,
@@ -395,4 +398,52 @@ void watch_free(struct watch *w)
 	free(w->cluster);
 	free(w->namespace);
 	free(w);
+}
+
+void watch_set_host(struct watch *w, struct luahost *host)
+{
+	w->host = host;
+	w->in.host = host;
+}
+
+struct post {
+	struct watch *w;
+	struct http_transfer *xfer;
+};
+
+static void on_post_done(void *arg, const struct http_response *r)
+{
+	struct post *p = arg;
+	if (r->error || r->status < 200 || r->status > 299) {
+		char body[256];
+		excerpt(r, body, sizeof(body));
+		log_warn("cluster %s: posting an event failed: %s %s", p->w->source,
+			 r->error ? r->error : "HTTP", r->error ? "" : body);
+	}
+	free(p);
+}
+
+void watch_post(struct watch *w, const char *path, const char *json)
+{
+	struct http_request req = { .method = "POST", .timeout_ms = 30000, .body = json,
+				    .body_len = strlen(json) };
+	const char *headers[5];
+	size_t nheaders;
+	struct buf auth = BUF_INIT;
+	struct post *p = calloc(1, sizeof(*p));
+	if (!p)
+		return;
+	p->w = w;
+	struct buf url = BUF_INIT;
+	buf_printf(&url, "%s%s", w->cfg.conn->server, path);
+	if (prepare(w, &req, headers, &nheaders, &auth, false) == 0) {
+		headers[nheaders++] = "Content-Type: application/json";
+		req.nheaders = nheaders;
+		req.url = url.data;
+		p->xfer = http_start(w->http, &req, on_post_done, p);
+	}
+	if (!p->xfer)
+		free(p);
+	buf_free(&auth);
+	buf_free(&url);
 }

@@ -39,5 +39,10 @@ void watch_start(struct watch *w);
 /* Listed, and watching (for readiness). */
 bool watch_established(const struct watch *w);
 void watch_free(struct watch *w);
+/* After a reload: route with the new Lua state from the next event on. */
+void watch_set_host(struct watch *w, struct luahost *host);
+/* POSTs a JSON object to the cluster (path like /api/v1/namespaces/x/events)
+ * with this watch's connection; failures are logged. */
+void watch_post(struct watch *w, const char *path, const char *json);
 
 #endif

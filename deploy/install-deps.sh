@@ -24,9 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# Tests: pytest, and PyYAML to read deploy/ manifests.
+# Tests: pytest, PyYAML to read deploy/ manifests, prometheus_client to parse /metrics.
 if [ "${1:-}" != "--runtime" ]; then
-  for mod in pytest:pytest yaml:pyyaml; do
+  for mod in pytest:pytest yaml:pyyaml prometheus_client:prometheus_client; do
     if ! python3 -c "import ${mod%%:*}" >/dev/null 2>&1; then
       echo "installing: ${mod#*:}" >&2
       python3 -m pip install -q "${mod#*:}" >&2 || python3 -m pip install -q --break-system-packages "${mod#*:}" >&2

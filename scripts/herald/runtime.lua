@@ -647,7 +647,7 @@ return function(core)
     event.normalize(ev, cluster or (type(ev.cluster) == "string" and ev.cluster) or "default")
     -- The source decides whether this (uid, resourceVersion) was delivered
     -- before (0: skip) and whether it is too old for alert sinks (2).
-    local admit = core.admit(event.uid(ev), ev.metadata and ev.metadata.resourceVersion, ev.lastTimestamp)
+    local admit = core.admit(event.uid(ev), ev.metadata and ev.metadata.resourceVersion, ev.lastTimestamp, ev.type)
     if admit == 0 then return 0 end
     local routes, dropped_by = route_event(cfg, ev)
     local emit = core.emit

@@ -1,6 +1,7 @@
 """deploy/ against the real apiserver: the manifests apply, herald runs
 with its ServiceAccount's token and can read Events and nothing else, and
 a rotated token file keeps the watch going."""
+import os
 import pathlib
 import urllib.error
 
@@ -40,6 +41,16 @@ def test_manifests_are_what_the_cluster_accepts(deployed):
     assert kust["resources"] == ["../../kubernetes"]
     assert "/spec/template/spec/containers/0/env/0/value" in kust["patches"][0]["patch"]
     assert c["env"][0]["name"] == "CLUSTER_NAME"
+    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["ports"][0]["containerPort"] == 9090
+    assert "--config=/etc/herald/config" in c["args"] and "--rules-dir=/etc/herald/rules" in c["args"]
+    env = {e["name"]: e for e in c["env"]}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    vols = {v["name"]: v for v in pod["volumes"]}
+    assert vols[mounts["/etc/herald/config"]]["configMap"]["name"] == "herald-sinks"
+    assert vols[mounts["/etc/herald/rules"]]["configMap"]["name"] == "herald-rules"
 
 
 def test_service_account_reads_events_and_nothing_else(deployed, herald, tmp_path):
@@ -57,6 +68,10 @@ def test_service_account_reads_events_and_nothing_else(deployed, herald, tmp_pat
     with pytest.raises(urllib.error.HTTPError) as e:
         b.request("POST", f"/api/v1/namespaces/{ns}/events", {"metadata": {"name": "x"}}, token=token)
     assert e.value.code == 403
+    # events about itself, in its own namespace only
+    b.request("POST", "/api/v1/namespaces/herald/events", {
+        "metadata": {"name": "self.1"}, "involvedObject": {"kind": "Pod", "namespace": "herald", "name": "h"},
+        "reason": "Test", "message": "m", "type": "Normal"}, token=token)
     # and herald works with it
     h = herald("--kubeconfig", b.kubeconfig(tmp_path / "kc", token=token), "--cluster-name", "rbac")
     h.wait_log("listed, watching")
@@ -103,3 +118,39 @@ def test_rotated_token_file_keeps_the_watch_going(deployed, herald, tmp_path):
     log = h.log()
     assert token_a not in log and token_b not in log
     assert h.stop() == 0
+
+
+def test_a_refused_reload_posts_rules_rejected_on_herald_s_own_pod(deployed, tmp_path):
+    """herald, run with the deploy/ ServiceAccount and the downward-API env,
+    refuses a broken rule and says so where `kubectl get events` shows it."""
+    import subprocess
+    from conftest import BIN
+    b = deployed
+    token = b.token_request("herald", "herald")
+    cfg = tmp_path / "config"
+    (cfg / "rules").mkdir(parents=True)
+    (cfg / "sinks.lua").write_text('sink "out" { type = "null" }\n')
+    (cfg / "rules" / "10.lua").write_text('route { to = "out" }\n')
+    env = dict(os.environ, POD_NAME="herald-7d9f-abcde", POD_NAMESPACE="herald")
+    proc = subprocess.Popen([BIN, "--config", str(cfg), "--kubeconfig", str(b.kubeconfig(tmp_path / "kc", token=token)),
+                             "--listen", "127.0.0.1:0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if "listed, watching" in line:
+                break
+        (cfg / "rules" / "10.lua").write_text('route { to = "nowhere" }\n')
+
+        def rejected():
+            evs = b.request("GET", "/api/v1/namespaces/herald/events")["items"]
+            return [e for e in evs if e["reason"] == "RulesRejected"
+                    and e["involvedObject"]["name"] == "herald-7d9f-abcde"]
+        evs = kube.wait_for(rejected, timeout=30, what="a RulesRejected event")
+        assert evs[0]["type"] == "Warning"
+        assert f'{cfg}/rules/10.lua:1: unknown sink "nowhere"' in evs[0]["message"]
+        assert evs[0]["source"]["component"] == "herald"
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0

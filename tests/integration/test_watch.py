@@ -2,6 +2,8 @@
 clusters, restarts and 410s without loss or duplicates."""
 import signal
 
+import pytest
+
 import kube
 from conftest import versions
 
@@ -135,10 +137,23 @@ def test_a_cluster_that_is_down_does_not_stall_the_others(cluster, herald, tmp_p
     dead = kube.free_port()
     down = tmp_path / "down"
     down.write_text(a.kubeconfig(tmp_path / "tmp").read_text().replace(f":{a.port}", f":{dead}"))
-    h = herald("--cluster", f"down={down}", "--cluster", f"up={a.kubeconfig(tmp_path / 'kc')}")
+    port = kube.free_port()
+    h = herald("--cluster", f"down={down}", "--cluster", f"up={a.kubeconfig(tmp_path / 'kc')}",
+               "--listen", f"127.0.0.1:{port}")
     h.wait_log("cluster up: listed, watching")
     a.create_event(ns, "still-flowing.1")
     got = h.wait_ns(ns, 1)
     assert got[0]["cluster"] == "up"
     h.wait_log("cluster down: list failed", count=2)   # and it keeps retrying
+    # not ready while a cluster's watch is not established, and /status says which
+    import json, urllib.request, urllib.error
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5)
+    assert e.value.code == 503
+    status = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5).read())
+    assert {c["name"]: c["established"] for c in status["clusters"]} == {"down": False, "up": True}
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert 'herald_watch_established{cluster="up"} 1' in metrics
+    assert 'herald_watch_established{cluster="down"} 0' in metrics
+    assert 'herald_events_received_total{cluster="up",type="Warning"} 1' in metrics
     assert h.stop() == 0

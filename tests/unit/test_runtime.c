@@ -81,7 +81,7 @@ static void load(struct fixture *fx, const char *sinks, const char *rules)
 	fx->h = luahost_new(&o);
 	assert_non_null(fx->h);
 	runner_register(fx->h);
-	assert_int_equal(runner_load(fx->h, dir, NULL, "/nonexistent", false, &fx->cfg), 0);
+	assert_int_equal(runner_load(fx->h, dir, NULL, "/nonexistent", false, NULL, &fx->cfg), 0);
 }
 
 static void unload(struct fixture *fx)
@@ -263,7 +263,7 @@ static void test_rule_errors_do_not_stop_other_routes(void **state)
 	assert_string_equal(routes_of(&fx, EV("Warning", "X", "Pod", "a", "b", "")), "archive");
 	char label[128];
 	snprintf(label, sizeof(label), "%s/rules/10-test.lua", dir);
-	assert_int_equal(metrics_get("rule_errors", label), 3);
+	assert_int_equal((int)metrics_get("herald_rule_errors_total", "file", label, NULL), 3);
 	unload(&fx);
 }
 
