@@ -121,7 +121,8 @@ static void on_inotify(struct loop *loop, int fd, int events, void *arg)
 }
 
 struct confwatch *confwatch_new(struct loop *loop, const char *const *dirs, size_t ndirs,
-				uint64_t debounce_ms, uint64_t poll_ms, confwatch_cb cb, void *arg)
+				uint64_t debounce_ms, uint64_t poll_ms, uint64_t loaded_hash,
+				confwatch_cb cb, void *arg)
 {
 	struct confwatch *w = calloc(1, sizeof(*w));
 	if (!w)
@@ -144,7 +145,7 @@ struct confwatch *confwatch_new(struct loop *loop, const char *const *dirs, size
 	for (size_t i = 0; i < ndirs; i++)
 		w->dirs[i] = strdup(dirs[i]);
 	add_watches(w);
-	w->last_hash = confwatch_hash(dirs, ndirs);
+	w->last_hash = loaded_hash;
 	loop_fd_watch(loop, w->fd, LOOP_READ, on_inotify, w);
 	loop_timer_start(w->poll, poll_ms);
 	return w;

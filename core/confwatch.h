@@ -13,9 +13,12 @@ typedef void (*confwatch_cb)(void *arg);
 
 struct confwatch;
 
-/* dirs are copied; missing ones are watched once they appear (poll). */
+/* dirs are copied; missing ones are watched once they appear (poll).
+ * loaded_hash: confwatch_hash of the configuration in force, so a change
+ * made before the watch began is still noticed by the poll. */
 struct confwatch *confwatch_new(struct loop *loop, const char *const *dirs, size_t ndirs,
-				uint64_t debounce_ms, uint64_t poll_ms, confwatch_cb cb, void *arg);
+				uint64_t debounce_ms, uint64_t poll_ms, uint64_t loaded_hash,
+				confwatch_cb cb, void *arg);
 void confwatch_free(struct confwatch *w);
 
 /* A hash of the *.lua files (names and contents, symlinks followed) in the

@@ -757,20 +757,31 @@ static int cmd_run(const struct options *o)
 	}
 	struct runner_state st = { .o = o, .fd = -1 };
 	int exit_code = EXIT_OK;
+	/* Watch the configuration before reading it: an edit that lands while
+	 * it loads is then seen (its hash differs from the loaded one). */
+	st.loop = loop_new();
+	if (!st.loop)
+		return EXIT_IO;
+	char dirs[3][4096];
+	size_t ndirs = config_dirs(o, dirs);
+	const char *dir_ptrs[3] = { dirs[0], dirs[1], dirs[2] };
 	st.loaded_hash = config_hash(o);
+	st.confwatch = confwatch_new(st.loop, dir_ptrs, ndirs, 1000, 30000, st.loaded_hash,
+				     on_config_change, &st);
 	st.host = make_host(o);
-	if (!st.host)
-		return EXIT_CONFIG;
+	if (!st.host) {
+		exit_code = EXIT_CONFIG;
+		goto out;
+	}
 	if (load_config(st.host, o, false, NULL, &st.cfg) < 0) {
 		exit_code = EXIT_CONFIG;
-		goto out_cfg;
+		goto out;
 	}
 	st.loaded_at = time(NULL);
 	metrics_set("herald_build_info", 1, "version", HERALD_VERSION, NULL);
 	metrics_set("herald_config_last_reload_success_timestamp_seconds", (double)st.loaded_at, NULL);
 	metrics_set("herald_config_rejected", 0, NULL);
-	st.loop = loop_new();
-	st.sinks = st.loop ? sinks_new(st.loop, st.host) : NULL;
+	st.sinks = sinks_new(st.loop, st.host);
 	st.read_timer = st.loop ? loop_timer_new(st.loop, on_read_timer, &st) : NULL;
 	st.state_timer = st.loop ? loop_timer_new(st.loop, on_state_timer, &st) : NULL;
 	if (!st.sinks || !st.read_timer || !st.state_timer ||
@@ -792,10 +803,6 @@ static int cmd_run(const struct options *o)
 		}
 		log_info("serving /metrics, /healthz, /readyz, /status on port %d", httpd_port(st.httpd));
 	}
-	char dirs[3][4096];
-	size_t ndirs = config_dirs(o, dirs);
-	const char *dir_ptrs[3] = { dirs[0], dirs[1], dirs[2] };
-	st.confwatch = confwatch_new(st.loop, dir_ptrs, ndirs, 1000, 30000, on_config_change, &st);
 	if (o->from) {
 		st.fd = strcmp(o->from, "-") == 0 ? STDIN_FILENO : open(o->from, O_RDONLY | O_CLOEXEC);
 		if (st.fd < 0) {
@@ -848,7 +855,6 @@ out:
 	loop_timer_free(st.state_timer);
 	sinks_free(st.sinks);
 	loop_free(st.loop);
-out_cfg:
 	runner_config_free(&st.cfg);
 	luahost_free(st.host);
 	buf_free(&st.reload_errors);
