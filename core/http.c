@@ -30,7 +30,7 @@ struct http_transfer {
 	char *retry_after;
 	http_done_cb done;
 	void *arg;
-	bool (*on_data)(void *arg, const char *data, size_t len);
+	int (*on_data)(void *arg, const char *data, size_t len);
 	struct curl_slist *connect_to;
 	char error[CURL_ERROR_SIZE];
 };
@@ -136,8 +136,16 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
 {
 	struct http_transfer *t = userp;
 	size_t len = size * n;
-	if (t->on_data)
-		return t->on_data(t->arg, data, len) ? len : 0;
+	if (t->on_data) {
+		switch (t->on_data(t->arg, data, len)) {
+		case HTTP_DATA_PAUSE:
+			return CURL_WRITEFUNC_PAUSE;
+		case HTTP_DATA_STOP:
+			return 0;
+		default:
+			return len;
+		}
+	}
 	if (buf_append(&t->response, data, len) < 0)
 		return 0; /* out of memory: curl fails the transfer */
 	return len;
@@ -281,6 +289,12 @@ static void check_done(struct http *http)
 		t->done(t->arg, &r);
 		transfer_free(t);
 	}
+}
+
+void http_resume(struct http_transfer *t)
+{
+	if (t)
+		curl_easy_pause(t->easy, CURLPAUSE_CONT);
 }
 
 void http_cancel(struct http_transfer *t)

@@ -29,10 +29,13 @@ struct http_request {
 	const char *connect_to;        /* "host:port:real-host:real-port" (tls-server-name) */
 	bool insecure;                 /* skip TLS verification (never the default) */
 	/* Streaming: when set, body bytes go here as they arrive instead of
-	 * being collected into the response. Return false to end the transfer
-	 * (done then runs with an error). */
-	bool (*on_data)(void *arg, const char *data, size_t len);
+	 * being collected into the response. Return HTTP_DATA_STOP to end the
+	 * transfer (done then runs with an error), HTTP_DATA_PAUSE to have the
+	 * same bytes offered again after http_resume. */
+	int (*on_data)(void *arg, const char *data, size_t len);
 };
+
+enum { HTTP_DATA_OK, HTTP_DATA_STOP, HTTP_DATA_PAUSE };
 
 struct http_response {
 	long status;                   /* 0 when no response arrived */
@@ -51,6 +54,8 @@ void http_free(struct http *http);   /* cancels every transfer, no callbacks */
  * NULL (logged) when the request could not be started. */
 struct http_transfer *http_start(struct http *http, const struct http_request *req,
 				 http_done_cb done, void *arg);
+/* Resumes a transfer whose on_data asked for a pause. */
+void http_resume(struct http_transfer *t);
 /* Cancels a transfer: its done callback never runs. */
 void http_cancel(struct http_transfer *t);
 size_t http_active(const struct http *http);

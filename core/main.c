@@ -345,6 +345,7 @@ struct runner_state {
 	struct ingest in;
 	struct loop_timer *read_timer;
 	struct loop_timer *state_timer;
+	struct loop_timer *resume_timer;
 	struct cluster *clusters;
 	int nclusters;
 	int fd;
@@ -364,6 +365,12 @@ static void run_flush(void *arg)
 {
 	struct runner_state *st = arg;
 	sinks_flush_due(st->sinks);
+}
+
+static bool run_blocked(void *arg)
+{
+	struct runner_state *st = arg;
+	return sinks_blocked(st->sinks);
 }
 
 /* Writes what the sinks hold, then what was delivered: a state file never
@@ -387,6 +394,17 @@ static void on_state_timer(struct loop *loop, void *arg)
 	struct runner_state *st = arg;
 	save_state(st);
 	loop_timer_start(st->state_timer, STATE_SAVE_MS);
+}
+
+/* Resumes paused watches once no sink is over its bound. */
+static void on_resume_timer(struct loop *loop, void *arg)
+{
+	struct runner_state *st = arg;
+	if (!sinks_blocked(st->sinks))
+		for (int i = 0; i < st->nclusters; i++)
+			for (int j = 0; j < st->clusters[i].nwatches; j++)
+				watch_resume(st->clusters[i].watches[j]);
+	loop_timer_start(st->resume_timer, 100);
 }
 
 static void read_some(struct runner_state *st)
@@ -529,6 +547,7 @@ static int start_clusters(const struct options *o, struct runner_state *st, stru
 				.max_event_age_s = o->max_event_age_s,
 				.emit = run_emit,
 				.after_data = run_flush,
+				.blocked = run_blocked,
 				.arg = st,
 			};
 			c->watches[j] = watch_new(st->loop, st->http, h, &wc);
@@ -824,6 +843,9 @@ static int cmd_run(const struct options *o)
 		log_info("herald %s: watching %d cluster%s, routing to %zu sink%s", HERALD_VERSION,
 			 st.nclusters, st.nclusters == 1 ? "" : "s", st.cfg.nsinks, st.cfg.nsinks == 1 ? "" : "s");
 		loop_timer_start(st.state_timer, STATE_SAVE_MS);
+		st.resume_timer = loop_timer_new(st.loop, on_resume_timer, &st);
+		if (st.resume_timer)
+			loop_timer_start(st.resume_timer, 100);
 	}
 	if (loop_run(st.loop) < 0)
 		exit_code = EXIT_IO;
@@ -853,6 +875,7 @@ out:
 	http_free(st.http);
 	loop_timer_free(st.read_timer);
 	loop_timer_free(st.state_timer);
+	loop_timer_free(st.resume_timer);
 	sinks_free(st.sinks);
 	loop_free(st.loop);
 	runner_config_free(&st.cfg);

@@ -35,6 +35,7 @@ struct watch {
 	int failures;                  /* consecutive, for the backoff */
 	bool relist;                   /* an in-stream 410 / too large */
 	bool stream_error;             /* an in-stream ERROR other than 410 */
+	bool paused;                   /* the stream waits for a sink to drain */
 	char target[256];              /* connect_to for tls-server-name */
 	char base_url[512];
 };
@@ -280,18 +281,36 @@ static void start_list(struct watch *w)
 	send_request(w, &req, &url, on_list_done, start_list);
 }
 
-static bool on_watch_data(void *arg, const char *data, size_t len)
+static int on_watch_data(void *arg, const char *data, size_t len)
 {
 	struct watch *w = arg;
+	if (w->cfg.blocked && w->cfg.blocked(w->cfg.arg)) {
+		/* Backpressure: curl keeps these bytes and offers them again
+		 * on watch_resume; nothing is dropped, memory stays bounded. */
+		if (!w->paused)
+			log_warn("cluster %s: a sink is full: pausing the watch", w->source);
+		w->paused = true;
+		return HTTP_DATA_PAUSE;
+	}
 	ingest_feed(&w->in, data, len);
 	w->cfg.after_data(w->cfg.arg);
-	return !w->relist && !w->stream_error;
+	return w->relist || w->stream_error ? HTTP_DATA_STOP : HTTP_DATA_OK;
+}
+
+void watch_resume(struct watch *w)
+{
+	if (!w->paused || !w->xfer)
+		return;
+	w->paused = false;
+	log_info("cluster %s: resuming the watch", w->source);
+	http_resume(w->xfer);
 }
 
 static void on_watch_done(void *arg, const struct http_response *r)
 {
 	struct watch *w = arg;
 	w->xfer = NULL;
+	w->paused = false;
 	char body[256];
 	framer_reset(&w->in.framer); /* a cut object comes again: rv is the last whole one */
 	if (w->relist) {

@@ -28,6 +28,7 @@ struct watch_config {
 	long max_event_age_s;
 	void (*emit)(void *arg, int sink, const char *item, size_t len);
 	void (*after_data)(void *arg); /* after each chunk (flush due batches) */
+	bool (*blocked)(void *arg);    /* a sink is over its bound: stop reading */
 	void *arg;
 };
 
@@ -39,6 +40,8 @@ void watch_start(struct watch *w);
 /* Listed, and watching (for readiness). */
 bool watch_established(const struct watch *w);
 void watch_free(struct watch *w);
+/* Reads again after `blocked` paused the stream (call when it clears). */
+void watch_resume(struct watch *w);
 /* After a reload: route with the new Lua state from the next event on. */
 void watch_set_host(struct watch *w, struct luahost *host);
 /* POSTs a JSON object to the cluster (path like /api/v1/namespaces/x/events)

@@ -1,5 +1,7 @@
 """Watch-stream faults, from a scripted server: herald skips what is bad,
 resumes from the last resourceVersion it saw, and never delivers twice."""
+import json
+
 import pytest
 
 from conftest import versions
@@ -170,3 +172,34 @@ def test_a_valid_event_of_several_mb_is_delivered(fake, herald, tmp_path):
     assert [e["metadata"]["name"] for e in got] == ["big.1", "after.1"]
     assert got[0]["metadata"]["annotations"] == big["metadata"]["annotations"]
     assert h.stop() == 0
+
+
+def test_a_failing_sink_pauses_the_watch_then_everything_arrives_once(fake, herald, tmp_path):
+    import os
+    import re
+    import time
+    import urllib.request
+    import kube
+    out = tmp_path / "out.jsonl"
+    out.symlink_to("/dev/full")          # every write fails with ENOSPC
+    n = 400
+    fake.lists.append([("status", 200, event_list([], 10))])
+    fake.watches.append([("chunk", b"".join(line("ADDED", event(f"e.{i}", 11 + i)) for i in range(n))), ("hold",)])
+    port = kube.free_port()
+    h = herald("--kubeconfig", fake.kubeconfig(tmp_path / "kc"), "--listen", f"127.0.0.1:{port}",
+               sinks=f'sink "f" {{ type = "file", path = "{out}", batch = {{ events = 10 }}, queue = {{ events = 50 }} }}\n',
+               rules='route { to = "f" }\n')
+    h.wait_log("a sink is full: pausing the watch")
+    h.wait_log("retrying", count=2)
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    queued = int(float(re.search(r'herald_sink_queue_events\{sink="f"\} (\S+)', metrics).group(1)))
+    assert 50 <= queued < 50 + 40, metrics   # bounded: the bound plus at most one network read
+    os.unlink(out)                       # the disk has room again
+    h.wait_log("resuming the watch", timeout=60)
+    deadline = time.monotonic() + 60
+    while not out.exists() or len(out.read_text().splitlines()) < n:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert h.stop() == 0
+    names = [json.loads(l)["metadata"]["name"] for l in out.read_text().splitlines()]
+    assert names == [f"e.{i}" for i in range(n)]

@@ -114,12 +114,12 @@ static void on_done(void *arg, const struct http_response *r)
 	loop_stop(res->loop);
 }
 
-static bool on_data(void *arg, const char *data, size_t len)
+static int on_data(void *arg, const char *data, size_t len)
 {
 	struct result *res = arg;
 	buf_append(&res->streamed, data, len);
 	res->chunks++;
-	return true;
+	return HTTP_DATA_OK;
 }
 
 static void test_post_with_headers_and_body(void **state)
