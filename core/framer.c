@@ -106,6 +106,14 @@ static void utf8_step(struct framer *f, unsigned char c)
 	}
 }
 
+/* Bytes that need the state machine inside a string: the quote, the
+ * backslash, newline (a cut record) and anything non-ASCII (UTF-8 checks).
+ * Everything else is skipped in bulk. */
+static const unsigned char string_special[256] = {
+	['"'] = 1, ['\\'] = 1, ['\n'] = 1,
+	[0x80 ... 0xFF] = 1,
+};
+
 void framer_feed(struct framer *f, const char *data, size_t len)
 {
 	/* Bytes of the current record in this chunk start at run; they are
@@ -125,6 +133,18 @@ void framer_feed(struct framer *f, const char *data, size_t len)
 			}
 			start(f, c);
 			run = i;
+		}
+		if (f->in_string && !f->escape && !f->utf8_need) {
+			/* Fast path: a run of plain bytes inside a string. */
+			size_t j = i;
+			while (j < len && !string_special[(unsigned char)data[j]])
+				j++;
+			if (j > i) {
+				f->str_len += j - i;
+				f->col0 = false;
+				i = j - 1;
+				continue;
+			}
 		}
 		if (f->in_string) {
 			if (f->escape) {

@@ -117,6 +117,11 @@ int json_decode(lua_State *L, const char *text, size_t len, bool has_empty_array
 	return 0;
 }
 
+/* Bytes a JSON string cannot hold as they are. */
+static const unsigned char needs_escape[256] = {
+	[0x00 ... 0x1F] = 1, ['"'] = 1, ['\\'] = 1, [0x7F] = 1,
+};
+
 int json_append_string(struct buf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -125,7 +130,7 @@ int json_append_string(struct buf *out, const char *s, size_t len)
 	size_t run = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+		if (!needs_escape[c])
 			continue;
 		if (buf_append(out, s + run, i - run) < 0)
 			return -1;

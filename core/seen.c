@@ -1,5 +1,7 @@
 /* seen: a ring of entries in arrival order plus an open-addressing index
- * (linear probing, backward-shift deletion) from uid to ring slot. */
+ * (linear probing, backward-shift deletion) from uid to ring slot. Both
+ * start small and double up to the capacity, so a quiet cluster costs
+ * kilobytes, not the megabytes of a full record. */
 #include "seen.h"
 
 #include <errno.h>
@@ -21,8 +23,8 @@ struct entry {
 };
 
 struct seen {
-	struct entry *ring;   /* capacity slots; head is the oldest */
-	size_t cap, head, count;
+	struct entry *ring;   /* ring_size slots; head is the oldest */
+	size_t cap, ring_size, head, count;
 	uint32_t *index;      /* ring slot + 1, 0 = empty */
 	size_t index_size;    /* power of two, >= 2 * cap */
 	bool dirty;
@@ -42,10 +44,11 @@ struct seen *seen_new(size_t capacity)
 	if (!s)
 		return NULL;
 	s->cap = capacity ? capacity : 1;
+	s->ring_size = s->cap < 256 ? s->cap : 256;
 	s->index_size = 16;
-	while (s->index_size < 2 * s->cap)
+	while (s->index_size < 2 * s->ring_size)
 		s->index_size *= 2;
-	s->ring = calloc(s->cap, sizeof(*s->ring));
+	s->ring = calloc(s->ring_size, sizeof(*s->ring));
 	s->index = calloc(s->index_size, sizeof(*s->index));
 	if (!s->ring || !s->index) {
 		seen_free(s);
@@ -58,7 +61,7 @@ void seen_free(struct seen *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; s->ring && i < s->cap; i++) {
+	for (size_t i = 0; s->ring && i < s->ring_size; i++) {
 		free(s->ring[i].uid);
 		free(s->ring[i].rv);
 	}
@@ -97,6 +100,39 @@ static void index_remove(struct seen *s, size_t i)
 	}
 }
 
+/* Doubles the ring and the index (entries are contiguous from 0 until the
+ * ring reaches the capacity: nothing is evicted before). -1 when out of
+ * memory (the set then evicts early, like a full one). */
+static int grow(struct seen *s)
+{
+	size_t size = s->ring_size * 2 < s->cap ? s->ring_size * 2 : s->cap;
+	struct entry *ring = realloc(s->ring, size * sizeof(*ring));
+	if (!ring)
+		return -1;
+	memset(ring + s->ring_size, 0, (size - s->ring_size) * sizeof(*ring));
+	s->ring = ring;
+	s->ring_size = size;
+	size_t isize = s->index_size;
+	while (isize < 2 * size)
+		isize *= 2;
+	if (isize != s->index_size) {
+		uint32_t *index = calloc(isize, sizeof(*index));
+		if (!index)
+			return -1;
+		free(s->index);
+		s->index = index;
+		s->index_size = isize;
+		for (size_t k = 0; k < s->count; k++) {
+			size_t slot = (s->head + k) % s->ring_size;
+			size_t i = hash(s->ring[slot].uid) & (isize - 1);
+			while (s->index[i])
+				i = (i + 1) & (isize - 1);
+			s->index[i] = (uint32_t)slot + 1;
+		}
+	}
+	return 0;
+}
+
 bool seen_has(const struct seen *s, const char *uid, const char *rv)
 {
 	bool found;
@@ -120,18 +156,20 @@ void seen_put(struct seen *s, const char *uid, const char *rv)
 		}
 		return;
 	}
-	if (s->count == s->cap) {
+	if (s->count == s->ring_size && s->ring_size < s->cap && grow(s) == 0)
+		i = find(s, uid, &found);
+	if (s->count == s->ring_size) {
 		struct entry *old = &s->ring[s->head];
 		bool f;
 		index_remove(s, find(s, old->uid, &f));
 		free(old->uid);
 		free(old->rv);
 		old->uid = old->rv = NULL;
-		s->head = (s->head + 1) % s->cap;
+		s->head = (s->head + 1) % s->ring_size;
 		s->count--;
 		i = find(s, uid, &found);
 	}
-	size_t slot = (s->head + s->count) % s->cap;
+	size_t slot = (s->head + s->count) % s->ring_size;
 	s->ring[slot].uid = strdup(uid);
 	s->ring[slot].rv = strdup(rv);
 	if (!s->ring[slot].uid || !s->ring[slot].rv) {
@@ -154,7 +192,7 @@ int seen_save(struct seen *s, const char *path)
 	buf_printf(&tmp, "%s.tmp", path);
 	buf_printf(&out, "%s\n", MAGIC);
 	for (size_t k = 0; k < s->count; k++) {
-		const struct entry *e = &s->ring[(s->head + k) % s->cap];
+		const struct entry *e = &s->ring[(s->head + k) % s->ring_size];
 		buf_printf(&out, "%s %s\n", e->uid, e->rv);
 	}
 	int rc = -1;

@@ -42,6 +42,28 @@ static void test_bounded_oldest_forgotten_first(void **state)
 	seen_free(s);
 }
 
+static void test_grows_to_capacity_keeping_everything(void **state)
+{
+	/* The set starts small and doubles: every entry survives the growth. */
+	struct seen *s = seen_new(5000);
+	char uid[32], rv[16];
+	for (int i = 0; i < 5000; i++) {
+		snprintf(uid, sizeof(uid), "g-%d", i);
+		snprintf(rv, sizeof(rv), "%d", i);
+		seen_put(s, uid, rv);
+	}
+	assert_int_equal(seen_count(s), 5000);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(uid, sizeof(uid), "g-%d", i);
+		snprintf(rv, sizeof(rv), "%d", i);
+		assert_true(seen_has(s, uid, rv));
+	}
+	seen_put(s, "g-new", "1");   /* full: the oldest goes */
+	assert_false(seen_has(s, "g-0", "0"));
+	assert_true(seen_has(s, "g-1", "1"));
+	seen_free(s);
+}
+
 static void test_save_and_load(void **state)
 {
 	char dir[] = "/tmp/herald-seen-XXXXXX";
@@ -85,6 +107,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dedupe_by_uid_and_version),
 		cmocka_unit_test(test_bounded_oldest_forgotten_first),
+		cmocka_unit_test(test_grows_to_capacity_keeping_everything),
 		cmocka_unit_test(test_save_and_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
