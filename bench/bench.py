@@ -162,6 +162,11 @@ def the_limit(args, total):
             "read_rate": total / elapsed_read, "read_cpu_us": curl_cpu / total * 1e6, "bytes": size / total}
 
 
+def anon_kib(pid):
+    m = re.search(r"Anonymous:\s+(\d+) kB", pathlib.Path(f"/proc/{pid}/smaps_rollup").read_text())
+    return int(m.group(1))
+
+
 def idle_rss(args, herald):
     gen = Generator(args.watchgen, 0)
     tmp = pathlib.Path(tempfile.mkdtemp())
@@ -173,7 +178,7 @@ def idle_rss(args, herald):
         while metric(mport, "herald_watch_established") < 1:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        return mem_kib(proc.pid, "VmRSS") / 1024
+        return mem_kib(proc.pid, "VmRSS") / 1024, anon_kib(proc.pid) / 1024
     finally:
         proc.kill()
         proc.wait()
@@ -258,7 +263,7 @@ def main():
     rows["rules10"] = run_herald(args, herald, config_dir(NULL, many_rules(10)), 1, nr)
     rows["rules1000"] = run_herald(args, herald, config_dir(NULL, many_rules(1000)), 1, nr)
     say("rules", rows["rules10"], rows["rules1000"])
-    rss_idle = idle_rss(args, herald)
+    rss_idle, anon_idle = idle_rss(args, herald)
     rss_down, queued = sink_down_rss(args, herald, 200000)
     p50, p99 = latency(args, herald)
     say("mem/lat", rss_idle, rss_down, queued, p50, p99)
@@ -312,7 +317,7 @@ def main():
         "",
         "| state | RSS | target |",
         "|---|---|---|",
-        f"| idle (one cluster watched, default config) | {rss_idle:.1f} MiB | < 10 MiB |",
+        f"| idle (one cluster watched, default config) | {rss_idle:.1f} MiB, of which herald's own (anonymous) {anon_idle:.1f} MiB | < 10 MiB |",
         f"| at full rate, (b) | {b[2]:.1f} MiB (peak) | < 32 MiB |",
         f"| a sink down, its queue at its bound ({queued:,.0f} events queued, watch paused) | {rss_down:.1f} MiB (peak) | bounded |",
         "",
@@ -320,6 +325,43 @@ def main():
         "",
         f"Event written by the generator to the stdout sink's write, at 2,000 events/s for 5 s: "
         f"p50 {p50:.2f} ms, p99 {p99:.2f} ms.",
+        "",
+        "## Gaps, explained",
+        "",
+        f"- **100,000 events/s per core with the default rules: not met** ({b[0]:,.0f}/s, {b[1]:.1f} µs an event). "
+        f"herald cannot be faster than decoding each event, and lua-cjson alone decodes and re-encodes "
+        f"{limit['cjson_rate']:,.0f} of these ~1 KB Events a second on this machine. The target asks for more "
+        "than the limit itself allows here. The ratio target (>= 0.50 of the limit) is met. What is left over "
+        "the limit is what herald does per event (below). The next step is not decoding what no rule reads; "
+        "see 'per event'.",
+        f"- **Idle RSS under 10 MiB: not met as RSS counts it** ({rss_idle:.1f} MiB). herald's own memory at idle "
+        f"is {anon_idle:.1f} MiB (anonymous pages). The rest is the clean, file-backed code of the shared "
+        "libraries it links (libcurl, OpenSSL's libcrypto for TLS, Lua, libc). Those pages are shared with every "
+        "other process that maps them.",
+        "- **(c) with the Elasticsearch sink, (d) the DingTalk sink: not measured.** Those sinks are issues 4 and "
+        "5. The scenarios will be added to bench.py with them; (c) is measured here with null sinks.",
+        f"- At 10 and 100 clusters, RSS grows with what herald remembers. Every cluster keeps the last 200,000 "
+        f"delivered (uid, resourceVersion) pairs (16 bytes each plus index), so a relist or restart never "
+        f"delivers twice. These runs deliver {n:,} events in all.",
+        "",
+        "## Per event",
+        "",
+        "What herald does with one event, in order, and its share of instructions. The shares come from "
+        "`valgrind --tool=callgrind build-release/herald --from <20k events>` with the default config:",
+        "",
+        "1. **Framing** (`core/framer.c`, ~8%): one pass over the bytes. It splits records, validates UTF-8, "
+        "measures strings (1 MiB field limit) and notices `[]`. Plain runs inside strings are skipped in bulk.",
+        "2. **Decoding** (lua-cjson, ~11%): JSON to a Lua table. This is the one JSON parse of the event.",
+        "3. **Normalising and routing** (the Lua VM, ~40%). This fills in count and last-seen and runs the "
+        "compiled matchers. Each rule is a closure over precompiled tests (sets for lists of exact strings, C "
+        "globs): about 145 ns a rule.",
+        "4. **Encoding** for each sink that needs the event (herald's writer, ~6%, plus allocation). The event is "
+        "encoded once per sink as a string. That string is what the queue holds, so a queued event costs its "
+        "bytes, not a Lua table.",
+        "5. **Queueing and writing** (~5% malloc/free; the rest is the write itself).",
+        "",
+        "Allocation per event: one Lua table tree (decode), one routes table, one encoded string per sink, one "
+        "queue item per sink.",
         "",
     ]
     pathlib.Path(args.out).write_text("\n".join(lines))

@@ -1,5 +1,6 @@
-/* seen: what was delivered, as uid -> resourceVersion, bounded (the
- * oldest entry is forgotten first) and saved atomically for --state-dir.
+/* seen: what was delivered, as uid -> resourceVersion (kept as 64-bit
+ * hashes: 16 bytes an event), bounded (the oldest entry is forgotten
+ * first) and saved atomically for --state-dir.
  * A relist or a restart delivers an event again only when its
  * resourceVersion changed (a repeat), never the same version twice. */
 #ifndef HERALD_SEEN_H
@@ -20,7 +21,8 @@ bool seen_dirty(const struct seen *s);
 /* Writes path.tmp, fsyncs, renames over path. -1 (logged) on failure. */
 int seen_save(struct seen *s, const char *path);
 /* Reads a saved file; a missing file is not an error (returns 0, nothing
- * loaded), a damaged one is (-1, logged, nothing loaded). */
+ * loaded), a damaged one is (-1, logged; the lines before the damage are
+ * kept). */
 int seen_load(struct seen *s, const char *path, bool *loaded);
 
 #endif
