@@ -8,9 +8,9 @@
 sink "stdout" { type = "stdout" }
 
 -- The setup herald is built for: every event of every cluster archived in
--- Elasticsearch/OpenSearch, Warnings to a DingTalk group. (The elasticsearch
--- and dingtalk sink types arrive with their own issues; until then this
--- stays a comment.)
+-- Elasticsearch/OpenSearch, Warnings to a DingTalk group. (The dingtalk
+-- sink type arrives with its own issue; the elasticsearch one works now:
+-- see the README.)
 --
 -- sink "archive" {
 --   type  = "elasticsearch",

@@ -1,6 +1,7 @@
 /* watchgen: a watch-stream generator for herald's benchmarks.
  *
- *   watchgen PORT EVENTS_PER_STREAM [RATE_PER_SECOND]
+ *   watchgen PORT EVENTS_PER_STREAM FIXTURES.jsonl [RATE_PER_SECOND]
+ *   watchgen bulk PORT       a search engine that accepts and discards bulk bodies
  *
  * Speaks the part of the Kubernetes API herald uses, on 127.0.0.1:
  * a list answers an empty EventList; the first watch of each connection
@@ -14,6 +15,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,15 +162,74 @@ static void *serve(void *arg)
 	return NULL;
 }
 
+/* bulk mode: answers GET / as OpenSearch 2.19 would, any PUT (templates)
+ * with {"acknowledged":true}, and every POST _bulk with no errors, reading
+ * and discarding the body. Keep-alive, one thread per connection. */
+static void *serve_bulk(void *arg)
+{
+	int fd = (int)(long)arg;
+	size_t cap = 1 << 16, got = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		char *end;
+		while (!(end = memmem(buf, got, "\r\n\r\n", 4))) {
+			if (got == cap)
+				buf = realloc(buf, cap *= 2);
+			ssize_t n = read(fd, buf + got, cap - got);
+			if (n <= 0)
+				goto out;
+			got += (size_t)n;
+		}
+		size_t head = (size_t)(end - buf) + 4, body = 0;
+		char *cl = memmem(buf, head, "Content-Length:", 15);
+		if (!cl)
+			cl = memmem(buf, head, "content-length:", 15);
+		if (cl)
+			body = (size_t)atol(cl + 15);
+		bool is_get = strncmp(buf, "GET ", 4) == 0, is_put = strncmp(buf, "PUT ", 4) == 0;
+		/* The body: what is already buffered, then the rest, discarded. */
+		size_t buffered = got - head < body ? got - head : body;
+		size_t rest = body - buffered;
+		char scratch[65536];
+		while (rest) {
+			ssize_t n = read(fd, scratch, rest < sizeof(scratch) ? rest : sizeof(scratch));
+			if (n <= 0)
+				goto out;
+			rest -= (size_t)n;
+		}
+		size_t need = head + buffered;   /* what this request used of buf */
+		static const char root[] = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.19.6\"}}";
+		static const char ack[] = "{\"acknowledged\":true}";
+		static const char ok[] = "{\"errors\":false}";
+		const char *answer = is_get ? root : is_put ? ack : ok;
+		char resp[256];
+		int n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+				 strlen(answer), answer);
+		if (write_all(fd, resp, (size_t)n))
+			goto out;
+		memmove(buf, buf + need, got - need);
+		got -= need;
+	}
+out:
+	free(buf);
+	close(fd);
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: watchgen PORT EVENTS_PER_STREAM FIXTURES.jsonl [RATE]\n");
+	bool bulk = argc == 3 && strcmp(argv[1], "bulk") == 0;
+	if (argc < 4 && !bulk) {
+		fprintf(stderr, "usage: watchgen PORT EVENTS_PER_STREAM FIXTURES.jsonl [RATE] | watchgen bulk PORT\n");
 		return 2;
 	}
-	per_stream = atol(argv[2]);
-	load_templates(argv[3]);
-	rate = argc > 4 ? atol(argv[4]) : 0;
+	if (bulk)
+		argv++;
+	else {
+		per_stream = atol(argv[2]);
+		load_templates(argv[3]);
+		rate = argc > 4 ? atol(argv[4]) : 0;
+	}
 	signal(SIGPIPE, SIG_IGN);
 	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -182,7 +243,7 @@ int main(int argc, char **argv)
 		if (c < 0) continue;
 		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		pthread_t t;
-		pthread_create(&t, NULL, serve, (void *)(long)c);
+		pthread_create(&t, NULL, bulk ? serve_bulk : serve, (void *)(long)c);
 		pthread_detach(t);
 	}
 }

@@ -416,6 +416,28 @@ static int l_list_dir(lua_State *L)
 	return 1;
 }
 
+/* herald.log.info(...) and friends, for herald's own scripts. */
+static int log_at(lua_State *L, enum log_level level)
+{
+	int n = lua_gettop(L); /* before luaL_buffinit, which may push a placeholder */
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	for (int i = 1; i <= n; i++) {
+		if (i > 1)
+			luaL_addchar(&b, ' ');
+		luaL_tolstring(L, i, NULL);
+		luaL_addvalue(&b);
+	}
+	luaL_pushresult(&b);
+	log_msg(level, "%s", lua_tostring(L, -1));
+	return 0;
+}
+
+static int l_log_debug(lua_State *L) { return log_at(L, LOG_DEBUG); }
+static int l_log_info(lua_State *L) { return log_at(L, LOG_INFO); }
+static int l_log_warn(lua_State *L) { return log_at(L, LOG_WARN); }
+static int l_log_error(lua_State *L) { return log_at(L, LOG_ERROR); }
+
 /* core.memory() -> bytes held by the state */
 static int l_memory(lua_State *L)
 {
@@ -491,6 +513,16 @@ static int setup(lua_State *L)
 	lua_getfield(L, LUA_REGISTRYINDEX, KEY_LOADED);                 /* json loaded */
 	lua_pushvalue(L, -2);
 	lua_setfield(L, -2, "herald.json");
+	lua_pop(L, 2);
+
+	static const luaL_Reg log_fns[] = {
+		{ "debug", l_log_debug }, { "info", l_log_info }, { "warn", l_log_warn },
+		{ "error", l_log_error }, { NULL, NULL },
+	};
+	luaL_newlib(L, log_fns);                                        /* log */
+	lua_getfield(L, LUA_REGISTRYINDEX, KEY_LOADED);
+	lua_pushvalue(L, -2);
+	lua_setfield(L, -2, "herald.log");
 	lua_pop(L, 2);
 
 	static const luaL_Reg core_fns[] = {

@@ -346,6 +346,7 @@ struct runner_state {
 	struct loop_timer *read_timer;
 	struct loop_timer *state_timer;
 	struct loop_timer *resume_timer;
+	struct loop_timer *drain_timer;
 	struct cluster *clusters;
 	int nclusters;
 	int fd;
@@ -458,6 +459,44 @@ static void on_read_timer(struct loop *loop, void *arg)
 }
 
 static void reload(struct runner_state *st, bool forced);
+
+#define DRAIN_MS 10000
+
+static void on_drain_check(struct loop *loop, void *arg)
+{
+	struct runner_state *st = arg;
+	if (sinks_pending(st->sinks) == 0)
+		loop_stop(loop);
+	else
+		loop_timer_start(st->drain_timer, 50);
+}
+
+static void on_drain_deadline(struct loop *loop, void *arg)
+{
+	log_warn("draining took longer than %d s: stopping with events still queued", DRAIN_MS / 1000);
+	loop_stop(loop);
+}
+
+/* Runs the loop until the HTTP sinks have sent what they hold, or the
+ * deadline passes (a second signal ends it too). */
+static void drain_async(struct runner_state *st)
+{
+	log_info("sending %zu queued events before stopping", sinks_pending(st->sinks));
+	st->drain_timer = loop_timer_new(st->loop, on_drain_check, st);
+	struct loop_timer *deadline = loop_timer_new(st->loop, on_drain_deadline, st);
+	if (!st->drain_timer || !deadline) {
+		loop_timer_free(st->drain_timer);
+		loop_timer_free(deadline);
+		return;
+	}
+	sinks_set_draining(st->sinks);
+	loop_timer_start(st->drain_timer, 0);
+	loop_timer_start(deadline, DRAIN_MS);
+	loop_run(st->loop);
+	loop_timer_free(deadline);
+	loop_timer_free(st->drain_timer);
+	st->drain_timer = NULL;
+}
 
 static void on_signal(struct loop *loop, int signo, void *arg)
 {
@@ -800,7 +839,8 @@ static int cmd_run(const struct options *o)
 	metrics_set("herald_build_info", 1, "version", HERALD_VERSION, NULL);
 	metrics_set("herald_config_last_reload_success_timestamp_seconds", (double)st.loaded_at, NULL);
 	metrics_set("herald_config_rejected", 0, NULL);
-	st.sinks = sinks_new(st.loop, st.host);
+	st.http = http_new(st.loop);
+	st.sinks = st.http ? sinks_new(st.loop, st.host, st.http) : NULL;
 	st.read_timer = st.loop ? loop_timer_new(st.loop, on_read_timer, &st) : NULL;
 	st.state_timer = st.loop ? loop_timer_new(st.loop, on_state_timer, &st) : NULL;
 	if (!st.sinks || !st.read_timer || !st.state_timer ||
@@ -835,8 +875,7 @@ static int cmd_run(const struct options *o)
 			 st.cfg.nsinks, st.cfg.nsinks == 1 ? "" : "s");
 		loop_timer_start(st.read_timer, 0);
 	} else {
-		st.http = http_new(st.loop);
-		if (!st.http || open_clusters(o, &st) < 0 || start_clusters(o, &st, st.host) < 0) {
+		if (open_clusters(o, &st) < 0 || start_clusters(o, &st, st.host) < 0) {
 			exit_code = EXIT_CONFIG;
 			goto out;
 		}
@@ -850,7 +889,15 @@ static int cmd_run(const struct options *o)
 	if (loop_run(st.loop) < 0)
 		exit_code = EXIT_IO;
 	loop_update_time(st.loop);
+	/* Stop reading, then deliver what is queued: local outputs at once,
+	 * HTTP ones within DRAIN_MS. */
+	for (int i = 0; i < st.nclusters; i++)
+		for (int j = 0; j < st.clusters[i].nwatches; j++)
+			watch_stop(st.clusters[i].watches[j]);
 	size_t left = sinks_drain(st.sinks);
+	if (sinks_pending(st.sinks) > left)
+		drain_async(&st);
+	left = sinks_pending(st.sinks);
 	if (left) {
 		log_error("%zu event%s could not be delivered", left, left == 1 ? "" : "s");
 		exit_code = EXIT_IO;

@@ -38,6 +38,7 @@ static const struct family {
 	{ "herald_sink_batches_total", "counter", "Batches written or sent, by sink and result" },
 	{ "herald_sink_events_written_total", "counter", "Events written or sent by a sink" },
 	{ "herald_sink_retries_total", "counter", "Retries of a failed batch" },
+	{ "herald_sink_events_failed_total", "counter", "Events a sink's server refused for good (dead-lettered)" },
 	{ "herald_sink_queue_events", "gauge", "Events waiting in a sink's queue" },
 	{ "herald_sink_queue_bytes", "gauge", "Bytes waiting in a sink's queue" },
 	{ "herald_watch_starts_total", "counter", "Watch requests started" },

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "http.h"
 #include "metrics.h"
 #include "sinkq.h"
 
@@ -179,6 +180,11 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 		s->output = SINK_OUT_STDOUT;
 	} else if (strcmp(output, "null") == 0) {
 		s->output = SINK_OUT_NULL;
+	} else if (strcmp(output, "http") == 0) {
+		s->output = SINK_OUT_HTTP;
+		lua_getfield(L, idx, "conf");                           /* conf */
+		s->dead_letter = dup_field(L, lua_gettop(L), "dead_letter");
+		lua_pop(L, 1);
 	} else if (strcmp(output, "file") == 0) {
 		s->output = SINK_OUT_FILE;
 		lua_getfield(L, idx, "conf");                           /* conf */
@@ -263,6 +269,7 @@ void runner_config_free(struct runner_config *c)
 		free(c->sinks[i].name);
 		free(c->sinks[i].type);
 		free(c->sinks[i].path);
+		free(c->sinks[i].dead_letter);
 	}
 	free(c->sinks);
 	memset(c, 0, sizeof(*c));
@@ -350,4 +357,165 @@ int runner_batch(struct luahost *h, int sink, const char *name, const struct sin
 	}
 	lua_pop(L, 2);
 	return rc;
+}
+
+static void push_items(lua_State *L, const struct sinkq_item *items, size_t count)
+{
+	lua_createtable(L, (int)count, 0);
+	lua_Integer i = 1;
+	for (const struct sinkq_item *it = items; it && (size_t)(i - 1) < count; it = it->next) {
+		lua_pushlstring(L, it->data, it->len);
+		lua_rawseti(L, -2, i++);
+	}
+}
+
+static char *str_field(lua_State *L, int idx, const char *key, size_t *len)
+{
+	lua_getfield(L, idx, key);
+	size_t n = 0;
+	const char *s = lua_tolstring(L, -1, &n);
+	char *copy = NULL;
+	if (s && (copy = malloc(n + 1))) {
+		memcpy(copy, s, n);
+		copy[n] = '\0';
+	}
+	if (len)
+		*len = copy ? n : 0;
+	lua_pop(L, 1);
+	return copy;
+}
+
+int runner_http_request(struct luahost *h, int sink, const char *name, const struct sinkq_item *items,
+			struct sink_request *out)
+{
+	lua_State *L = luahost_state(h);
+	memset(out, 0, sizeof(*out));
+	size_t count = 0;
+	for (const struct sinkq_item *it = items; it; it = it->next)
+		count++;
+	luahost_runtime_fn(h, "http_request");
+	lua_pushinteger(L, sink);
+	push_items(L, items, count);
+	if (luahost_pcall(h, 2, 2) < 0) {
+		log_error("sink %s: building the request failed: %s", name, luahost_error(h));
+		return -1;
+	}                                                               /* req|nil err */
+	if (!lua_istable(L, -2)) {
+		log_error("sink %s: building the request failed: %s", name,
+			  lua_tostring(L, -1) ? lua_tostring(L, -1) : "no request");
+		lua_pop(L, 2);
+		return -1;
+	}
+	int req = lua_gettop(L) - 1;
+	out->method = str_field(L, req, "method", NULL);
+	out->url = str_field(L, req, "url", NULL);
+	out->body = str_field(L, req, "body", &out->body_len);
+	out->ca_file = str_field(L, req, "ca_file", NULL);
+	out->timeout_ms = (long)(int_field(L, req, "timeout") * 1000);
+	lua_getfield(L, req, "insecure");
+	out->insecure = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	lua_getfield(L, req, "headers");                                /* ... headers */
+	size_t n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+	out->headers = calloc(n + 1, sizeof(*out->headers));
+	for (size_t i = 0; out->headers && i < n; i++) {
+		lua_rawgeti(L, -1, (lua_Integer)i + 1);
+		const char *hv = lua_tostring(L, -1);
+		out->headers[out->nheaders++] = strdup(hv ? hv : "");
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 3);
+	if (!out->url) {
+		log_error("sink %s: the request has no url", name);
+		sink_request_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+void sink_request_free(struct sink_request *r)
+{
+	free(r->method);
+	free(r->url);
+	if (r->body)
+		explicit_bzero(r->body, r->body_len);
+	free(r->body);
+	free(r->ca_file);
+	for (size_t i = 0; i < r->nheaders; i++) {
+		explicit_bzero(r->headers[i], strlen(r->headers[i]));
+		free(r->headers[i]);
+	}
+	free(r->headers);
+	memset(r, 0, sizeof(*r));
+}
+
+void runner_http_response(struct luahost *h, int sink, const char *name, const struct http_response *r,
+			  const struct sinkq_item *items, size_t count, struct sink_verdict *out)
+{
+	lua_State *L = luahost_state(h);
+	memset(out, 0, sizeof(*out));
+	out->kind = VERDICT_RETRY;
+	luahost_runtime_fn(h, "http_response");
+	lua_pushinteger(L, sink);
+	lua_createtable(L, 0, 4);                                       /* fn sink resp */
+	lua_pushinteger(L, r->status);
+	lua_setfield(L, -2, "status");
+	lua_pushlstring(L, r->body ? r->body : "", r->body_len);
+	lua_setfield(L, -2, "body");
+	if (r->error) {
+		lua_pushstring(L, r->error);
+		lua_setfield(L, -2, "error");
+	}
+	if (r->retry_after) {
+		lua_pushstring(L, r->retry_after);
+		lua_setfield(L, -2, "retry_after");
+	}
+	push_items(L, items, count);
+	if (luahost_pcall(h, 3, 1) < 0) {
+		out->message = strdup(luahost_error(h));
+		return;
+	}
+	int v = lua_gettop(L);
+	char *result = str_field(L, v, "result", NULL);
+	out->message = str_field(L, v, "message", NULL);
+	lua_getfield(L, v, "after");
+	out->after_s = lua_tonumber(L, -1);
+	lua_pop(L, 1);
+	if (result && strcmp(result, "ok") == 0) {
+		out->kind = VERDICT_OK;
+	} else if (result && strcmp(result, "again") == 0) {
+		out->kind = VERDICT_AGAIN;
+	} else if (result && strcmp(result, "items") == 0) {
+		out->kind = VERDICT_ITEMS;
+		out->n = count;
+		out->state = calloc(count ? count : 1, 1);
+		out->reason = calloc(count ? count : 1, sizeof(*out->reason));
+		lua_getfield(L, v, "items");                            /* v items */
+		for (size_t i = 0; out->state && out->reason && i < count; i++) {
+			lua_rawgeti(L, -1, (lua_Integer)i + 1);
+			const char *st = lua_tostring(L, -1);
+			if (!st || strcmp(st, "ok") == 0) {
+				out->state[i] = ITEM_OK;
+			} else if (strcmp(st, "retry") == 0) {
+				out->state[i] = ITEM_RETRY;
+			} else {
+				out->state[i] = ITEM_FAILED;
+				out->reason[i] = strdup(st);
+			}
+			lua_pop(L, 1);
+		}
+		lua_pop(L, 1);
+	}
+	free(result);
+	lua_pop(L, 1);
+}
+
+void sink_verdict_free(struct sink_verdict *v)
+{
+	for (size_t i = 0; v->reason && i < v->n; i++)
+		free(v->reason[i]);
+	free(v->reason);
+	free(v->state);
+	free(v->message);
+	memset(v, 0, sizeof(*v));
 }

@@ -9,7 +9,7 @@
 #include "buf.h"
 #include "luahost.h"
 
-enum sink_output { SINK_OUT_STDOUT, SINK_OUT_FILE, SINK_OUT_NULL };
+enum sink_output { SINK_OUT_STDOUT, SINK_OUT_FILE, SINK_OUT_NULL, SINK_OUT_HTTP };
 
 struct sink_spec {
 	char *name;
@@ -22,6 +22,38 @@ struct sink_spec {
 	char *path;                /* file */
 	size_t rotate_bytes;       /* file */
 	int rotate_keep;           /* file */
+	char *dead_letter;         /* http: where items that failed for good go (or NULL) */
+};
+
+/* The HTTP request a sink type built for a batch (http outputs). */
+struct sink_request {
+	char *method, *url;
+	char **headers;            /* "Name: value" */
+	size_t nheaders;
+	char *body;
+	size_t body_len;
+	long timeout_ms;
+	char *ca_file;
+	bool insecure;
+};
+
+/* What the sink type made of the answer. */
+enum sink_verdict_kind {
+	VERDICT_OK,                /* every item delivered */
+	VERDICT_RETRY,             /* the whole batch, later (after, or backoff) */
+	VERDICT_AGAIN,             /* the whole batch, at once (after a probe request) */
+	VERDICT_ITEMS,             /* per item: state[i] and reason[i] */
+};
+
+enum { ITEM_OK, ITEM_RETRY, ITEM_FAILED };
+
+struct sink_verdict {
+	enum sink_verdict_kind kind;
+	double after_s;            /* RETRY: wait at least this long (Retry-After) */
+	char *message;             /* why, for the log */
+	unsigned char *state;      /* ITEMS: one per item */
+	char **reason;             /* ITEMS: for failed items */
+	size_t n;
 };
 
 struct runner_config {
@@ -107,6 +139,17 @@ int runner_ingest(struct luahost *h, const struct ingest_input *in,
 struct sinkq_item;
 int runner_batch(struct luahost *h, int sink, const char *name, const struct sinkq_item *items,
 		 size_t count, struct buf *out);
+
+struct http_response;
+/* Asks the sink type for the request of a batch. -1 (logged) on failure. */
+int runner_http_request(struct luahost *h, int sink, const char *name, const struct sinkq_item *items,
+			struct sink_request *out);
+void sink_request_free(struct sink_request *r);
+/* Asks the sink type what the answer means. On a Lua failure the verdict
+ * is RETRY (nothing is dropped because a script failed). */
+void runner_http_response(struct luahost *h, int sink, const char *name, const struct http_response *r,
+			  const struct sinkq_item *items, size_t count, struct sink_verdict *out);
+void sink_verdict_free(struct sink_verdict *v);
 
 /* Registers core.emit, core.routed, core.reject and core.count. */
 void runner_register(struct luahost *h);

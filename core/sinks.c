@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "json.h"
 #include "sinkq.h"
 
 #define RETRY_MIN_MS 500
@@ -29,6 +31,10 @@ struct sink {
 	struct loop_timer *timer;     /* batch wait, or retry backoff */
 	uint64_t retry_ms;            /* current backoff; 0 when healthy */
 	int fd;                       /* file output */
+	struct http_transfer *inflight; /* http output: the batch being sent */
+	struct sinkq_item *inflight_batch;
+	size_t inflight_count;
+	char *dead_letter;            /* http output: failed items go here */
 	char *path;
 	size_t rotate_bytes;
 	int rotate_keep;
@@ -38,17 +44,20 @@ struct sink {
 struct sinks {
 	struct loop *loop;
 	struct luahost *host;
+	struct http *http;
+	bool draining;                /* shutting down: send what is queued now */
 	struct sink **all;            /* by runtime index - 1 */
 	size_t n;
 	struct buf scratch;
 };
 
-struct sinks *sinks_new(struct loop *loop, struct luahost *host)
+struct sinks *sinks_new(struct loop *loop, struct luahost *host, struct http *http)
 {
 	struct sinks *s = calloc(1, sizeof(*s));
 	if (s) {
 		s->loop = loop;
 		s->host = host;
+		s->http = http;
 	}
 	return s;
 }
@@ -77,8 +86,11 @@ static void sink_free(struct sink *k)
 	if (!k)
 		return;
 	sinkq_clear(&k->queue);
+	http_cancel(k->inflight);
+	sinkq_free_list(k->inflight_batch);
 	loop_timer_free(k->timer);
 	sink_close_file(k);
+	free(k->dead_letter);
 	free(k->name);
 	free(k->path);
 	free(k);
@@ -187,6 +199,19 @@ static int sink_write(struct sink *k, struct sinkq_item *batch, size_t bytes, si
 }
 
 static void arm_timer(struct sink *k);
+static void http_send(struct sink *k);
+
+static void back_off(struct sink *k, double at_least_s)
+{
+	k->retry_ms = k->retry_ms ? k->retry_ms * 2 : RETRY_MIN_MS;
+	if (k->retry_ms > RETRY_MAX_MS)
+		k->retry_ms = RETRY_MAX_MS;
+	/* jitter: 0.5x .. 1.5x, so many heralds do not retry in step */
+	uint64_t delay = k->retry_ms / 2 + (uint64_t)random() % (k->retry_ms + 1);
+	if (at_least_s * 1000 > (double)delay)
+		delay = (uint64_t)(at_least_s * 1000);
+	loop_timer_start(k->timer, delay);
+}
 
 /* Writes due batches; on failure stops and backs off. */
 static void sink_flush(struct sink *k, bool everything)
@@ -194,6 +219,14 @@ static void sink_flush(struct sink *k, bool everything)
 	struct loop *loop = k->owner->loop;
 	if (k->retry_ms && loop_timer_active(k->timer))
 		return; /* backing off */
+	if (k->output == SINK_OUT_HTTP) {
+		if (!k->inflight && k->queue.count &&
+		    (everything || k->owner->draining || sinkq_ready(&k->queue, loop_now(loop))))
+			http_send(k);
+		else if (!k->inflight)
+			arm_timer(k);
+		return;
+	}
 	while (k->queue.count && (everything || sinkq_ready(&k->queue, loop_now(loop)))) {
 		size_t count, bytes;
 		struct sinkq_item *batch = sinkq_take(&k->queue, &count, &bytes);
@@ -212,6 +245,126 @@ static void sink_flush(struct sink *k, bool everything)
 		metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", "ok", NULL);
 	}
 	arm_timer(k);
+}
+
+/* Appends failed items, with why, to the dead-letter file (JSON lines). */
+static void dead_letter(struct sink *k, const struct sinkq_item *it, const char *why)
+{
+	log_error("sink %s: an event failed for good: %s", k->name, why);
+	metrics_inc("herald_sink_events_failed_total", 1, "sink", k->name, NULL);
+	if (!k->dead_letter)
+		return;
+	struct buf line = BUF_INIT;
+	buf_printf(&line, "{\"sink\":");
+	json_append_string(&line, k->name, strlen(k->name));
+	buf_printf(&line, ",\"reason\":");
+	json_append_string(&line, why, strlen(why));
+	buf_printf(&line, ",\"item\":");
+	json_append_string(&line, it->data, it->len);
+	buf_printf(&line, "}\n");
+	int fd = open(k->dead_letter, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0 || write_all(fd, line.data, line.len) < 0)
+		log_error("sink %s: cannot write the dead-letter file %s: %s", k->name, k->dead_letter,
+			  strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	buf_free(&line);
+}
+
+static void on_http_done(void *arg, const struct http_response *r)
+{
+	struct sink *k = arg;
+	struct sinkq_item *batch = k->inflight_batch;
+	size_t count = k->inflight_count;
+	k->inflight = NULL;
+	k->inflight_batch = NULL;
+	struct sink_verdict v;
+	runner_http_response(k->owner->host, k->index, k->name, r, batch, count, &v);
+	switch (v.kind) {
+	case VERDICT_OK:
+		sinkq_free_list(batch);
+		k->retry_ms = 0;
+		metrics_inc("herald_sink_events_written_total", (long)count, "sink", k->name, NULL);
+		metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", "ok", NULL);
+		break;
+	case VERDICT_AGAIN:
+		sinkq_requeue(&k->queue, batch);
+		break;
+	case VERDICT_RETRY:
+		log_warn("sink %s: %zu events will be sent again: %s", k->name, count,
+			 v.message ? v.message : "the request failed");
+		metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", "retry", NULL);
+		sinkq_requeue(&k->queue, batch);
+		back_off(k, v.after_s);
+		break;
+	case VERDICT_ITEMS: {
+		/* Keep the ones to retry, in order; the rest are done. */
+		struct sinkq_item *retry = NULL, **tail = &retry, *next;
+		size_t i = 0, nretry = 0, nok = 0;
+		for (struct sinkq_item *it = batch; it; it = next, i++) {
+			next = it->next;
+			it->next = NULL;
+			unsigned char st = i < v.n ? v.state[i] : ITEM_RETRY;
+			if (st == ITEM_RETRY) {
+				*tail = it;
+				tail = &it->next;
+				nretry++;
+				continue;
+			}
+			if (st == ITEM_FAILED)
+				dead_letter(k, it, v.reason[i] ? v.reason[i] : "failed");
+			else
+				nok++;
+			free(it);
+		}
+		metrics_inc("herald_sink_events_written_total", (long)nok, "sink", k->name, NULL);
+		metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", nretry ? "partial" : "ok", NULL);
+		if (retry) {
+			log_warn("sink %s: %zu of %zu events will be sent again: %s", k->name, nretry, count,
+				 v.message ? v.message : "the server asked for it");
+			sinkq_requeue(&k->queue, retry);
+			back_off(k, v.after_s);
+		} else {
+			k->retry_ms = 0;
+		}
+		break;
+	}
+	}
+	sink_verdict_free(&v);
+	if (!(k->retry_ms && loop_timer_active(k->timer)))
+		sink_flush(k, false);
+}
+
+static void http_send(struct sink *k)
+{
+	size_t count, bytes;
+	struct sinkq_item *batch = sinkq_take(&k->queue, &count, &bytes);
+	struct sink_request req;
+	if (runner_http_request(k->owner->host, k->index, k->name, batch, &req) < 0) {
+		sinkq_requeue(&k->queue, batch);
+		back_off(k, 0);
+		return;
+	}
+	struct http_request hr = {
+		.method = req.method ? req.method : "POST",
+		.url = req.url,
+		.headers = (const char *const *)req.headers,
+		.nheaders = req.nheaders,
+		.body = req.body,
+		.body_len = req.body_len,
+		.timeout_ms = req.timeout_ms ? req.timeout_ms : 30000,
+		.ca_file = req.ca_file,
+		.insecure = req.insecure,
+	};
+	k->inflight_batch = batch;
+	k->inflight_count = count;
+	k->inflight = http_start(k->owner->http, &hr, on_http_done, k);
+	sink_request_free(&req);
+	if (!k->inflight) {
+		k->inflight_batch = NULL;
+		sinkq_requeue(&k->queue, batch);
+		back_off(k, 0);
+	}
 }
 
 static void on_timer(struct loop *loop, void *arg)
@@ -281,6 +434,8 @@ int sinks_apply(struct sinks *s, const struct sink_spec *specs, size_t n)
 		next[i] = k;
 		k->index = (int)i + 1;
 		k->lua_batch = sp->lua_batch;
+		free(k->dead_letter);
+		k->dead_letter = sp->dead_letter ? strdup(sp->dead_letter) : NULL;
 		if (sp->output == SINK_OUT_FILE) {
 			bool same = k->path && strcmp(k->path, sp->path) == 0;
 			if (!same) {
@@ -342,6 +497,27 @@ void sinks_push(struct sinks *s, int index, const char *item, size_t len)
 		arm_timer(k);
 }
 
+size_t sinks_pending(const struct sinks *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		n += s->all[i]->queue.count + s->all[i]->inflight_count * (s->all[i]->inflight != NULL);
+	return n;
+}
+
+void sinks_set_draining(struct sinks *s)
+{
+	s->draining = true;
+	for (size_t i = 0; i < s->n; i++) {
+		struct sink *k = s->all[i];
+		if (k->output == SINK_OUT_HTTP && !k->inflight && k->queue.count) {
+			loop_timer_stop(k->timer);
+			k->retry_ms = 0;
+			sink_flush(k, true);
+		}
+	}
+}
+
 bool sinks_blocked(const struct sinks *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
@@ -364,6 +540,8 @@ size_t sinks_drain(struct sinks *s)
 	size_t left = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		struct sink *k = s->all[i];
+		if (k->output == SINK_OUT_HTTP)
+			continue; /* asynchronous: see sinks_set_draining */
 		k->retry_ms = 0;
 		sink_flush(k, true);
 		left += k->queue.count;

@@ -6,13 +6,14 @@
 #define HERALD_SINKS_H
 #include <stdbool.h>
 #include <stddef.h>
+#include "http.h"
 #include "loop.h"
 #include "runner.h"
 
 struct sinks;
 
 /* host: the Lua host for sink types that shape whole batches. */
-struct sinks *sinks_new(struct loop *loop, struct luahost *host);
+struct sinks *sinks_new(struct loop *loop, struct luahost *host, struct http *http);
 /* Delivers nothing: call sinks_drain first to keep queued items. */
 void sinks_free(struct sinks *s);
 
@@ -37,8 +38,13 @@ bool sinks_blocked(const struct sinks *s);
 /* Writes every batch that is due (count, bytes or age). */
 void sinks_flush_due(struct sinks *s);
 
-/* Writes everything queued. Returns the number of items still queued
- * (outputs that kept failing). */
+/* Writes everything queued for local outputs. Returns the number of their
+ * items still queued (outputs that kept failing). HTTP outputs are
+ * asynchronous: sinks_set_draining sends what they hold at once, and
+ * sinks_pending tells when they are done. */
 size_t sinks_drain(struct sinks *s);
+void sinks_set_draining(struct sinks *s);
+/* Events queued or in flight, in every sink. */
+size_t sinks_pending(const struct sinks *s);
 
 #endif

@@ -466,3 +466,11 @@ void watch_post(struct watch *w, const char *path, const char *json)
 	buf_free(&auth);
 	buf_free(&url);
 }
+
+void watch_stop(struct watch *w)
+{
+	http_cancel(w->xfer);
+	w->xfer = NULL;
+	loop_timer_stop(w->timer);
+	w->phase = PHASE_IDLE;
+}

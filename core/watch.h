@@ -40,6 +40,8 @@ void watch_start(struct watch *w);
 /* Listed, and watching (for readiness). */
 bool watch_established(const struct watch *w);
 void watch_free(struct watch *w);
+/* Stops listing and watching (shutdown); the seen set stays. */
+void watch_stop(struct watch *w);
 /* Reads again after `blocked` paused the stream (call when it clears). */
 void watch_resume(struct watch *w);
 /* After a reload: route with the new Lua state from the next event on. */

@@ -9,6 +9,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 deploy/install-deps.sh
 echo "== real test servers (built once, cached in ${HERALD_CACHE:-~/.cache/herald})"
 time tests/servers/build-kube.sh
+time tests/servers/build-opensearch.sh
 
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -132,14 +132,30 @@ return function(core)
   local BATCH_KEYS = { events = true, bytes = true, wait = true }
   local QUEUE_KEYS = { events = true, bytes = true }
 
+  -- Each check returns the value (converted), or nil and what was expected.
+  -- Booleans are wrapped: false is a valid value, not a failure.
+  local function is(t, expected)
+    return function(v)
+      if type(v) == t then return { v } end
+      return nil, expected
+    end
+  end
+  local function via(convert, expected)
+    return function(v)
+      local x = convert(v)
+      if x == nil then return nil, expected end
+      return { x }
+    end
+  end
   local OPTION_CHECK = {
-    string = function(v) return type(v) == "string" and v or nil, "a string" end,
-    number = function(v) return type(v) == "number" and v or nil, "a number" end,
-    boolean = function(v) return type(v) == "boolean" and v or nil, "true or false" end,
-    ["function"] = function(v) return type(v) == "function" and v or nil, "a function" end,
-    size = function(v) return units.bytes(v), "a size such as \"16MiB\"" end,
-    duration = function(v) return units.duration_ms(v), "a duration such as \"10s\"" end,
-    strings = function(v) return list_of_strings(v), "a string or a list of strings" end,
+    string = is("string", "a string"),
+    number = is("number", "a number"),
+    boolean = is("boolean", "true or false"),
+    ["function"] = is("function", "a function"),
+    table = is("table", "a table"),
+    size = via(units.bytes, "a size such as \"16MiB\""),
+    duration = via(units.duration_ms, "a duration such as \"10s\""),
+    strings = via(list_of_strings, "a string or a list of strings"),
   }
 
   -- Reads `batch`/`queue` tables: numbers of events, sizes, durations.
@@ -202,6 +218,11 @@ return function(core)
       report(c, where, ("sink type %q must return a table with an `output` field"):format(tname))
       return nil
     end
+    if mod.output == "http" and (type(mod.request) ~= "function" or type(mod.response) ~= "function") then
+      report(c, where, ("sink type %q sends HTTP: it needs request(items, conf, state) and response(resp, items, conf, state)")
+        :format(tname))
+      return nil
+    end
     return mod
   end
 
@@ -229,11 +250,11 @@ return function(core)
           report(c, where, ("sink %q: unknown option %q for type %s (options: %s)")
             :format(name, tostring(k), spec.type, table.concat(known, ", ")))
         else
-          local value, expected = OPTION_CHECK[opt.kind](v)
-          if value == nil then
+          local boxed, expected = OPTION_CHECK[opt.kind](v)
+          if boxed == nil then
             report(c, where, ("sink %q: %s must be %s"):format(name, k, expected))
           else
-            conf[k] = value
+            conf[k] = boxed[1]
           end
         end
       end
@@ -243,7 +264,7 @@ return function(core)
         if opt.required and spec[k] == nil then
           report(c, where, ("sink %q: option %q is required for type %s"):format(name, k, spec.type))
         elseif opt.default ~= nil then
-          conf[k] = OPTION_CHECK[opt.kind](opt.default)
+          conf[k] = OPTION_CHECK[opt.kind](opt.default)[1]
         end
       end
     end
@@ -252,6 +273,8 @@ return function(core)
       name = name, type = spec.type, output = mod.output, where = where, conf = conf,
       encode = mod.encode or json.encode,
       shape_batch = mod.batch,
+      request = mod.request, response = mod.response,
+      state = { name = name },     -- the sink type's own, kept between requests
       alert = mod.alert == true,   -- skips events already old when herald started
       batch = limits(c, where, name, spec.batch, BATCH_KEYS,
         defaults.batch or { events = 500, bytes = 1048576, wait_ms = 1000 }),
@@ -563,7 +586,7 @@ return function(core)
 
   ---------------------------------------------------------------- entry points
 
-  R.builtin_types = { "file", "null", "stdout" }
+  R.builtin_types = { "elasticsearch", "file", "null", "stdout" }
 
   -- Loads config_dir/sinks.lua and config_dir/rules/*.lua (name order).
   -- opts: { config_dir, rules_dir (default config_dir/rules), secrets_dir,
@@ -746,6 +769,31 @@ return function(core)
     if not ok then return nil, out end
     if type(out) ~= "string" then return nil, err or "batch returned no string" end
     return out
+  end
+
+  -- HTTP sinks: the request for a batch of encoded items...
+  function R.http_request(index, items)
+    local s = cfg.sinks[index]
+    local ok, req, err = guard(s.request, items, s.conf, s.state)
+    if not ok then return nil, req end
+    if type(req) ~= "table" then return nil, err or "request() returned no table" end
+    if type(req.headers) == "table" and #req.headers == 0 then
+      local list = {}
+      for k, v in pairs(req.headers) do list[#list + 1] = k .. ": " .. tostring(v) end
+      req.headers = list
+    end
+    return req
+  end
+
+  -- ...and what its answer means: { result = "ok" | "retry" | "again" |
+  -- "items", after = seconds, message = why, items = { "ok" | "retry" |
+  -- "failed: why", ... } }. A script error retries: nothing is dropped.
+  function R.http_response(index, resp, items)
+    local s = cfg.sinks[index]
+    local ok, verdict = guard(s.response, resp, items, s.conf, s.state)
+    if not ok then return { result = "retry", message = tostring(verdict) } end
+    if type(verdict) ~= "table" then return { result = "retry", message = "response() returned no verdict" } end
+    return verdict
   end
 
   -- What replay shows of an event.

@@ -55,8 +55,10 @@ class Herald:
         self.watchdog = threading.Timer(240, self.proc.kill)
         self.watchdog.daemon = True
         self.watchdog.start()
-        threading.Thread(target=self._read, args=(self.proc.stdout, self.events, True), daemon=True).start()
-        threading.Thread(target=self._read, args=(self.proc.stderr, self.err, False), daemon=True).start()
+        self.readers = [threading.Thread(target=self._read, args=(self.proc.stdout, self.events, True), daemon=True),
+                        threading.Thread(target=self._read, args=(self.proc.stderr, self.err, False), daemon=True)]
+        for t in self.readers:
+            t.start()
 
     def _read(self, stream, into, parse):
         for line in stream:
@@ -89,9 +91,8 @@ class Herald:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout=30)
         self.watchdog.cancel()
-        time.sleep(0)  # let the readers drain what is left
-        for stream in (self.proc.stdout, self.proc.stderr):
-            pass
+        for t in self.readers:   # everything herald wrote is read before the test looks
+            t.join(timeout=30)
         return code
 
     def log(self):

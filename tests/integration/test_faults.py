@@ -55,6 +55,7 @@ def test_a_reset_mid_object_resumes_without_loss_or_duplicate(fake, herald, tmp_
     assert names(h) == ["listed.1", "a.1", "b.1"]          # a.1 came twice, was delivered once
     assert "watch ended" in h.log()
     assert h.stop() == 0
+    assert names(h) == ["listed.1", "a.1", "b.1"]          # and nothing more came later
 
 
 def test_a_stalled_stream_is_given_up_and_resumed(fake, herald, tmp_path):
@@ -108,6 +109,7 @@ def test_410_in_stream_http_410_and_too_large_all_relist_without_duplicates(fake
     log = h.log()
     assert "expired (410): relisting" in log and "is too large: relisting" in log
     assert h.stop() == 0
+    assert names(h) == ["a.1", "b.1", "c.1"]
 
 
 def test_paginated_list_and_an_expired_continue_token(fake, herald, tmp_path):
@@ -120,6 +122,7 @@ def test_paginated_list_and_an_expired_continue_token(fake, herald, tmp_path):
     fake.watches.append([("hold",)])
     h = herald("--kubeconfig", fake.kubeconfig(tmp_path / "kc"))
     h.wait_log("listed, watching from resourceVersion 12")
+    h.wait_ns("fake", 3)
     reqs = fake.wait_requests(5)
     assert reqs[0]["query"]["limit"] == ["500"] and "continue" not in reqs[0]["query"]
     assert reqs[1]["query"]["continue"] == ["page2"]

@@ -1,0 +1,250 @@
+-- sinks.elasticsearch: every routed event as a document in
+-- Elasticsearch (6, 7, 8, 9) or OpenSearch (1, 2), through the bulk API.
+--
+--   sink "archive" {
+--     type  = "elasticsearch",
+--     url   = env "ES_URL",                      -- or { "http://es-0:9200", "http://es-1:9200" }
+--     index = "k8s-events-{cluster}-%Y.%m.%d",   -- the event's own last-seen time, UTC
+--     auth  = { user = env "ES_USER", password = secret "es-password" },
+--             -- or { api_key = secret "es-api-key" }   (id:key, or already base64)
+--             -- or { bearer = secret "es-token" }
+--   }
+--
+-- Exactly once: each event version is a `create` with _id
+-- <cluster>/<uid>/<resourceVersion>; a 409 means it is already stored.
+-- Failures: a request that fails (network, 429, 5xx, 401/403) is sent
+-- again with backoff (honouring Retry-After); items refused for good (400:
+-- a mapping conflict) are logged and written to `dead_letter` if set.
+local json = require "herald.json"
+local time = require "herald.time"
+local base64 = require "herald.base64"
+local documents = require "herald.documents"
+local log = require "herald.log"
+
+local M = {
+  output = "http",
+  options = {
+    url = { kind = "strings", required = true },
+    index = { kind = "string", default = "k8s-events-{cluster}-%Y.%m.%d" },
+    auth = { kind = "table" },
+    version = { kind = "string" },            -- e.g. "8.15", "opensearch-2.19"; default: ask GET /
+    shape = { kind = "string", default = "herald" },  -- or "kube-eventer"
+    document = { kind = "function" },          -- function(ev) return a table end
+    pipeline = { kind = "string" },
+    template = { kind = "boolean", default = true },  -- install an index template at start
+    replicas = { kind = "number" },            -- number_of_replicas in the template
+    ca_file = { kind = "string" },
+    insecure = { kind = "boolean", default = false },
+    timeout = { kind = "duration", default = "30s" },
+    dead_letter = { kind = "string" },         -- a file for items refused for good
+  },
+  defaults = {
+    batch = { events = 1000, bytes = 5242880, wait_ms = 1000 },
+    queue = { events = 20000, bytes = 33554432 },
+  },
+}
+
+local SHAPES = { herald = documents.herald, ["kube-eventer"] = documents.kube_eventer }
+
+local function index_safe(s)
+  return (tostring(s or "none"):lower():gsub("[^%w%._%-]", "-"))
+end
+
+function M.init(conf)
+  for i, u in ipairs(conf.url) do
+    if not u:match("^https?://") then return ("url %q must start with http:// or https://"):format(u) end
+    conf.url[i] = u:gsub("/+$", "")
+  end
+  if not SHAPES[conf.shape] then return "shape must be \"herald\" or \"kube-eventer\"" end
+  if conf.index == "" then return "index must not be empty" end
+  if conf.auth then
+    local a = conf.auth
+    if a.user then
+      conf.auth_header = "Authorization: Basic " .. base64.encode(a.user .. ":" .. (a.password or ""))
+    elseif a.api_key then
+      local k = a.api_key:find(":", 1, true) and base64.encode(a.api_key) or a.api_key
+      conf.auth_header = "Authorization: ApiKey " .. k
+    elseif a.bearer then
+      conf.auth_header = "Authorization: Bearer " .. a.bearer
+    else
+      return "auth takes { user, password }, { api_key } or { bearer }"
+    end
+  end
+  if conf.version then
+    conf.server = M.parse_version(conf.version)
+    if not conf.server then return ("version %q: write e.g. \"8.15\" or \"opensearch-2.19\""):format(conf.version) end
+  end
+end
+
+-- "8.15.1" / "opensearch-2.19" -> { dist, major, minor }
+function M.parse_version(s)
+  local dist = "elasticsearch"
+  if s:match("^opensearch") then dist = "opensearch"; s = s:gsub("^opensearch%-?", "") end
+  local major, minor = s:match("^(%d+)%.?(%d*)")
+  if not major then return nil end
+  return { dist = dist, major = tonumber(major), minor = tonumber(minor) or 0 }
+end
+
+-- The event's index and id, and its document: "index\nid\ndocument".
+function M.encode(ev, conf)
+  local shape = conf.document or SHAPES[conf.shape]
+  local doc = shape(ev)
+  if type(doc) ~= "table" then return nil, "document() must return a table" end
+  local t = time.parse(ev.lastTimestamp) or time.parse(ev.firstTimestamp) or os.time()
+  local ns = ev.involvedObject and ev.involvedObject.namespace
+  if ns == nil or ns == json.null or ns == "" then ns = ev.metadata and ev.metadata.namespace end
+  local name = conf.index:gsub("{cluster}", index_safe(ev.cluster)):gsub("{namespace}", index_safe(ns))
+  name = time.format_utc(name, t)
+  local m = type(ev.metadata) == "table" and ev.metadata or {}
+  local id = ("%s/%s/%s"):format(ev.cluster, m.uid or "", m.resourceVersion or "")
+  local body, err = json.encode(doc)
+  if not body then return nil, err end
+  return name .. "\n" .. id .. "\n" .. body
+end
+
+local function node(state, conf)
+  state.node = state.node or 1
+  return conf.url[(state.node - 1) % #conf.url + 1]
+end
+
+local function request(conf, method, url, ctype, body)
+  local headers = { "Content-Type: " .. ctype, "Accept: application/json" }
+  if conf.auth_header then headers[#headers + 1] = conf.auth_header end
+  return { method = method, url = url, headers = headers, body = body,
+           timeout = conf.timeout / 1000, ca_file = conf.ca_file, insecure = conf.insecure }
+end
+
+-- The index pattern a template covers: the index up to its first
+-- placeholder or date, then "*".
+local function pattern(index)
+  local cut = index:find("[{%%]")
+  return (cut and index:sub(1, cut - 1) or index) .. "*"
+end
+
+local function template_request(conf, state, sinkname)
+  local s = state.server
+  local mappings = documents.mappings[conf.shape == "kube-eventer" and "kube_eventer" or "herald"]
+  local settings = {}
+  if conf.replicas then settings.number_of_replicas = conf.replicas end
+  local composable = s.dist == "opensearch" or s.major > 7 or (s.major == 7 and s.minor >= 8)
+  local name = "herald-" .. index_safe(conf.template_name or "events")
+  local body
+  if composable then
+    body = { index_patterns = { pattern(conf.index) }, priority = 200,
+             template = { settings = settings, mappings = mappings } }
+    return request(conf, "PUT", node(state, conf) .. "/_index_template/" .. name, "application/json", json.encode(body))
+  end
+  body = { index_patterns = { pattern(conf.index) }, order = 200, settings = settings,
+           mappings = s.major < 7 and { _doc = mappings } or mappings }
+  return request(conf, "PUT", node(state, conf) .. "/_template/" .. name, "application/json", json.encode(body))
+end
+
+function M.request(items, conf, state)
+  state.server = state.server or conf.server
+  if not state.server then
+    state.pending = "probe"
+    return request(conf, "GET", node(state, conf) .. "/", "application/json")
+  end
+  if conf.template and not state.template_done then
+    state.pending = "template"
+    return template_request(conf, state)
+  end
+  local s = state.server
+  -- _type only where the server requires one: Elasticsearch 5 and 6.
+  local type_name = s.dist == "elasticsearch" and s.major < 7 and (s.major == 6 and "_doc" or "event") or nil
+  local parts = {}
+  for i = 1, #items do
+    local index, id, doc = items[i]:match("^([^\n]*)\n([^\n]*)\n(.*)$")
+    parts[#parts + 1] = json.encode({ create = { _index = index, _id = id, _type = type_name } })
+    parts[#parts + 1] = doc
+  end
+  parts[#parts + 1] = ""
+  local url = node(state, conf) .. "/_bulk?filter_path=errors,items.*.error,items.*.status"
+  if conf.pipeline then url = url .. "&pipeline=" .. conf.pipeline:gsub("[^%w%-_%.]", "") end
+  state.pending = "bulk"
+  return request(conf, "POST", url, "application/x-ndjson", table.concat(parts, "\n"))
+end
+
+local function why(resp)
+  local body = json.decode(resp.body or "")
+  local err = type(body) == "table" and body.error
+  if type(err) == "table" then return ("%s: %s"):format(tostring(err.type), tostring(err.reason)) end
+  if type(err) == "string" then return err end
+  return (resp.body or ""):sub(1, 200)
+end
+
+local function retry_after(resp)
+  return tonumber(resp.retry_after)
+end
+
+local function failed_request(resp, conf, state)
+  if resp.error or resp.status == 0 then
+    if #conf.url > 1 then state.node = (state.node or 1) + 1 end   -- try the next node
+    return { result = "retry", message = "cannot reach the server: " .. tostring(resp.error) }
+  end
+  if resp.status == 401 or resp.status == 403 then
+    return { result = "retry", message = ("HTTP %d: check the sink's credentials (%s)"):format(resp.status, why(resp)) }
+  end
+  return { result = "retry", after = retry_after(resp),
+           message = ("HTTP %d: %s"):format(resp.status, why(resp)) }
+end
+
+function M.response(resp, items, conf, state)
+  local what = state.pending
+  state.pending = nil
+  if what == "probe" then
+    if resp.status ~= 200 then return failed_request(resp, conf, state) end
+    local root = json.decode(resp.body)
+    local v = type(root) == "table" and type(root.version) == "table" and root.version or {}
+    local server = M.parse_version(tostring(v.number or ""))
+    if not server then return { result = "retry", message = "GET / did not say which version this is" } end
+    if v.distribution == "opensearch" then server.dist = "opensearch" end
+    state.server = server
+    log.info(("sink %s: %s %s at %s"):format(state.name, server.dist, tostring(v.number), node(state, conf)))
+    return { result = "again" }
+  end
+  if what == "template" then
+    if resp.status >= 200 and resp.status < 300 then
+      state.template_done = true
+      return { result = "again" }
+    end
+    if resp.error or resp.status == 0 or resp.status >= 500 or resp.status == 401 or resp.status == 403 then
+      return failed_request(resp, conf, state)
+    end
+    -- The events matter more than the template: go on without it.
+    log.error(("sink %s: cannot install the index template: HTTP %d %s"):format(state.name, resp.status, why(resp)))
+    state.template_done = true
+    return { result = "again" }
+  end
+  if resp.status == 200 then
+    local r = json.decode(resp.body)
+    if type(r) ~= "table" then return { result = "retry", message = "the bulk answer is not JSON" } end
+    if not r.errors then return { result = "ok" } end
+    local out, first = {}, nil
+    for i = 1, #items do
+      local item = type(r.items) == "table" and r.items[i]
+      local res = type(item) == "table" and (item.create or item.index) or nil
+      local status = type(res) == "table" and tonumber(res.status) or 0
+      if status == 200 or status == 201 or status == 409 then
+        out[i] = "ok"                     -- 409: this version is already stored
+      elseif status == 429 or status >= 500 or status == 0 then
+        out[i] = "retry"
+        first = first or ("item status " .. status)
+      else
+        local e = type(res) == "table" and type(res.error) == "table" and res.error or {}
+        local id = items[i]:match("^[^\n]*\n([^\n]*)")
+        out[i] = ("failed: %s (HTTP %d) %s: %s"):format(id or "?", status, tostring(e.type), tostring(e.reason))
+      end
+    end
+    return { result = "items", items = out, message = first }
+  end
+  if resp.status == 400 then
+    local reason = "failed: the whole request was refused (HTTP 400) " .. why(resp)
+    local out = {}
+    for i = 1, #items do out[i] = reason end
+    return { result = "items", items = out }
+  end
+  return failed_request(resp, conf, state)
+end
+
+return M
