@@ -15,6 +15,7 @@
 #include "buf.h"
 #include "embedded.h"
 #include "glob.h"
+#include <zlib.h>
 #include "json.h"
 #include "log.h"
 
@@ -416,6 +417,31 @@ static int l_list_dir(lua_State *L)
 	return 1;
 }
 
+/* herald.gzip.compress(s) -> gzip bytes (for Content-Encoding: gzip) */
+static int l_gzip(lua_State *L)
+{
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return luaL_error(L, "gzip: cannot start");
+	uLong cap = deflateBound(&z, (uLong)len);
+	luaL_Buffer b;
+	char *out = luaL_buffinitsize(L, &b, cap);
+	z.next_in = (Bytef *)s;
+	z.avail_in = (uInt)len;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap;
+	int rc = deflate(&z, Z_FINISH);
+	size_t produced = cap - z.avail_out;
+	deflateEnd(&z);
+	if (rc != Z_STREAM_END)
+		return luaL_error(L, "gzip: %d", rc);
+	luaL_pushresultsize(&b, produced);
+	return 1;
+}
+
 /* herald.log.info(...) and friends, for herald's own scripts. */
 static int log_at(lua_State *L, enum log_level level)
 {
@@ -523,6 +549,13 @@ static int setup(lua_State *L)
 	lua_getfield(L, LUA_REGISTRYINDEX, KEY_LOADED);
 	lua_pushvalue(L, -2);
 	lua_setfield(L, -2, "herald.log");
+	lua_pop(L, 2);
+	lua_createtable(L, 0, 1);                                       /* gzip */
+	lua_pushcfunction(L, l_gzip);
+	lua_setfield(L, -2, "compress");
+	lua_getfield(L, LUA_REGISTRYINDEX, KEY_LOADED);
+	lua_pushvalue(L, -2);
+	lua_setfield(L, -2, "herald.gzip");
 	lua_pop(L, 2);
 
 	static const luaL_Reg core_fns[] = {

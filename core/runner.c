@@ -184,6 +184,7 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 		s->output = SINK_OUT_HTTP;
 		lua_getfield(L, idx, "conf");                           /* conf */
 		s->dead_letter = dup_field(L, lua_gettop(L), "dead_letter");
+		s->concurrency = (int)int_field(L, lua_gettop(L), "concurrency");
 		lua_pop(L, 1);
 	} else if (strcmp(output, "file") == 0) {
 		s->output = SINK_OUT_FILE;
@@ -401,8 +402,11 @@ int runner_http_request(struct luahost *h, int sink, const char *name, const str
 		return -1;
 	}                                                               /* req|nil err */
 	if (!lua_istable(L, -2)) {
-		log_error("sink %s: building the request failed: %s", name,
-			  lua_tostring(L, -1) ? lua_tostring(L, -1) : "no request");
+		if (lua_isnil(L, -1)) { /* nil, nil: not now */
+			lua_pop(L, 2);
+			return 1;
+		}
+		log_error("sink %s: building the request failed: %s", name, lua_tostring(L, -1));
 		lua_pop(L, 2);
 		return -1;
 	}
@@ -411,6 +415,9 @@ int runner_http_request(struct luahost *h, int sink, const char *name, const str
 	out->url = str_field(L, req, "url", NULL);
 	out->body = str_field(L, req, "body", &out->body_len);
 	out->ca_file = str_field(L, req, "ca_file", NULL);
+	out->cert_file = str_field(L, req, "cert_file", NULL);
+	out->kind = str_field(L, req, "kind", NULL);
+	out->key_file = str_field(L, req, "key_file", NULL);
 	out->timeout_ms = (long)(int_field(L, req, "timeout") * 1000);
 	lua_getfield(L, req, "insecure");
 	out->insecure = lua_toboolean(L, -1);
@@ -441,6 +448,9 @@ void sink_request_free(struct sink_request *r)
 		explicit_bzero(r->body, r->body_len);
 	free(r->body);
 	free(r->ca_file);
+	free(r->cert_file);
+	free(r->key_file);
+	free(r->kind);
 	for (size_t i = 0; i < r->nheaders; i++) {
 		explicit_bzero(r->headers[i], strlen(r->headers[i]));
 		free(r->headers[i]);
@@ -450,7 +460,7 @@ void sink_request_free(struct sink_request *r)
 }
 
 void runner_http_response(struct luahost *h, int sink, const char *name, const struct http_response *r,
-			  const struct sinkq_item *items, size_t count, struct sink_verdict *out)
+			  const char *kind, const struct sinkq_item *items, size_t count, struct sink_verdict *out)
 {
 	lua_State *L = luahost_state(h);
 	memset(out, 0, sizeof(*out));
@@ -469,6 +479,10 @@ void runner_http_response(struct luahost *h, int sink, const char *name, const s
 	if (r->retry_after) {
 		lua_pushstring(L, r->retry_after);
 		lua_setfield(L, -2, "retry_after");
+	}
+	if (kind) {
+		lua_pushstring(L, kind);
+		lua_setfield(L, -2, "kind");
 	}
 	push_items(L, items, count);
 	if (luahost_pcall(h, 3, 1) < 0) {

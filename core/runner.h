@@ -23,6 +23,7 @@ struct sink_spec {
 	size_t rotate_bytes;       /* file */
 	int rotate_keep;           /* file */
 	char *dead_letter;         /* http: where items that failed for good go (or NULL) */
+	int concurrency;           /* http: requests in flight at once */
 };
 
 /* The HTTP request a sink type built for a batch (http outputs). */
@@ -34,7 +35,9 @@ struct sink_request {
 	size_t body_len;
 	long timeout_ms;
 	char *ca_file;
+	char *cert_file, *key_file;  /* client certificate */
 	bool insecure;
+	char *kind;                /* the sink type's tag, handed back with the answer */
 };
 
 /* What the sink type made of the answer. */
@@ -141,14 +144,15 @@ int runner_batch(struct luahost *h, int sink, const char *name, const struct sin
 		 size_t count, struct buf *out);
 
 struct http_response;
-/* Asks the sink type for the request of a batch. -1 (logged) on failure. */
+/* Asks the sink type for the request of a batch. -1 (logged) on failure,
+ * 1 when the sink type says "not now" (it waits for an answer first). */
 int runner_http_request(struct luahost *h, int sink, const char *name, const struct sinkq_item *items,
 			struct sink_request *out);
 void sink_request_free(struct sink_request *r);
 /* Asks the sink type what the answer means. On a Lua failure the verdict
  * is RETRY (nothing is dropped because a script failed). */
 void runner_http_response(struct luahost *h, int sink, const char *name, const struct http_response *r,
-			  const struct sinkq_item *items, size_t count, struct sink_verdict *out);
+			  const char *kind, const struct sinkq_item *items, size_t count, struct sink_verdict *out);
 void sink_verdict_free(struct sink_verdict *v);
 
 /* Registers core.emit, core.routed, core.reject and core.count. */

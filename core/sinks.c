@@ -31,14 +31,24 @@ struct sink {
 	struct loop_timer *timer;     /* batch wait, or retry backoff */
 	uint64_t retry_ms;            /* current backoff; 0 when healthy */
 	int fd;                       /* file output */
-	struct http_transfer *inflight; /* http output: the batch being sent */
-	struct sinkq_item *inflight_batch;
-	size_t inflight_count;
+	struct send *sends;           /* http output: requests in flight */
+	int nsends, max_sends;        /* max_sends: the sink's concurrency */
 	char *dead_letter;            /* http output: failed items go here */
 	char *path;
 	size_t rotate_bytes;
 	int rotate_keep;
 	size_t file_size;
+};
+
+/* One HTTP request in flight: its batch, and what kind of request the
+ * sink type said it was (handed back with the answer). */
+struct send {
+	struct sink *k;
+	struct http_transfer *xfer;
+	struct sinkq_item *batch;
+	size_t count;
+	char *kind;
+	struct send *next;
 };
 
 struct sinks {
@@ -86,8 +96,14 @@ static void sink_free(struct sink *k)
 	if (!k)
 		return;
 	sinkq_clear(&k->queue);
-	http_cancel(k->inflight);
-	sinkq_free_list(k->inflight_batch);
+	while (k->sends) {
+		struct send *sd = k->sends;
+		k->sends = sd->next;
+		http_cancel(sd->xfer);
+		sinkq_free_list(sd->batch);
+		free(sd->kind);
+		free(sd);
+	}
 	loop_timer_free(k->timer);
 	sink_close_file(k);
 	free(k->dead_letter);
@@ -220,10 +236,15 @@ static void sink_flush(struct sink *k, bool everything)
 	if (k->retry_ms && loop_timer_active(k->timer))
 		return; /* backing off */
 	if (k->output == SINK_OUT_HTTP) {
-		if (!k->inflight && k->queue.count &&
-		    (everything || k->owner->draining || sinkq_ready(&k->queue, loop_now(loop))))
+		while (k->nsends < k->max_sends && k->queue.count &&
+		       (everything || k->owner->draining || sinkq_ready(&k->queue, loop_now(loop))) &&
+		       !(k->retry_ms && loop_timer_active(k->timer))) {
+			int before = k->nsends;
 			http_send(k);
-		else if (!k->inflight)
+			if (k->nsends == before)
+				break; /* not now: the sink type waits for an answer */
+		}
+		if (!k->nsends)
 			arm_timer(k);
 		return;
 	}
@@ -273,13 +294,20 @@ static void dead_letter(struct sink *k, const struct sinkq_item *it, const char 
 
 static void on_http_done(void *arg, const struct http_response *r)
 {
-	struct sink *k = arg;
-	struct sinkq_item *batch = k->inflight_batch;
-	size_t count = k->inflight_count;
-	k->inflight = NULL;
-	k->inflight_batch = NULL;
+	struct send *sd = arg;
+	struct sink *k = sd->k;
+	struct sinkq_item *batch = sd->batch;
+	size_t count = sd->count;
+	for (struct send **p = &k->sends; *p; p = &(*p)->next)
+		if (*p == sd) {
+			*p = sd->next;
+			break;
+		}
+	k->nsends--;
 	struct sink_verdict v;
-	runner_http_response(k->owner->host, k->index, k->name, r, batch, count, &v);
+	runner_http_response(k->owner->host, k->index, k->name, r, sd->kind, batch, count, &v);
+	free(sd->kind);
+	free(sd);
 	switch (v.kind) {
 	case VERDICT_OK:
 		sinkq_free_list(batch);
@@ -340,9 +368,11 @@ static void http_send(struct sink *k)
 	size_t count, bytes;
 	struct sinkq_item *batch = sinkq_take(&k->queue, &count, &bytes);
 	struct sink_request req;
-	if (runner_http_request(k->owner->host, k->index, k->name, batch, &req) < 0) {
+	int rc = runner_http_request(k->owner->host, k->index, k->name, batch, &req);
+	if (rc != 0) {
 		sinkq_requeue(&k->queue, batch);
-		back_off(k, 0);
+		if (rc < 0 || k->nsends == 0)
+			back_off(k, 0); /* a failure, or "not now" with nothing to wait for */
 		return;
 	}
 	struct http_request hr = {
@@ -354,17 +384,31 @@ static void http_send(struct sink *k)
 		.body_len = req.body_len,
 		.timeout_ms = req.timeout_ms ? req.timeout_ms : 30000,
 		.ca_file = req.ca_file,
+		.cert_file = req.cert_file,
+		.key_file = req.key_file,
 		.insecure = req.insecure,
 	};
-	k->inflight_batch = batch;
-	k->inflight_count = count;
-	k->inflight = http_start(k->owner->http, &hr, on_http_done, k);
+	struct send *sd = calloc(1, sizeof(*sd));
+	if (sd) {
+		sd->k = k;
+		sd->batch = batch;
+		sd->count = count;
+		sd->kind = req.kind;
+		req.kind = NULL;
+		sd->xfer = http_start(k->owner->http, &hr, on_http_done, sd);
+	}
 	sink_request_free(&req);
-	if (!k->inflight) {
-		k->inflight_batch = NULL;
+	if (!sd || !sd->xfer) {
+		if (sd)
+			free(sd->kind);
+		free(sd);
 		sinkq_requeue(&k->queue, batch);
 		back_off(k, 0);
+		return;
 	}
+	sd->next = k->sends;
+	k->sends = sd;
+	k->nsends++;
 }
 
 static void on_timer(struct loop *loop, void *arg)
@@ -434,6 +478,7 @@ int sinks_apply(struct sinks *s, const struct sink_spec *specs, size_t n)
 		next[i] = k;
 		k->index = (int)i + 1;
 		k->lua_batch = sp->lua_batch;
+		k->max_sends = sp->concurrency > 0 ? sp->concurrency : 1;
 		free(k->dead_letter);
 		k->dead_letter = sp->dead_letter ? strdup(sp->dead_letter) : NULL;
 		if (sp->output == SINK_OUT_FILE) {
@@ -501,7 +546,11 @@ size_t sinks_pending(const struct sinks *s)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < s->n; i++)
-		n += s->all[i]->queue.count + s->all[i]->inflight_count * (s->all[i]->inflight != NULL);
+	{
+		n += s->all[i]->queue.count;
+		for (const struct send *sd = s->all[i]->sends; sd; sd = sd->next)
+			n += sd->count;
+	}
 	return n;
 }
 
@@ -510,7 +559,7 @@ void sinks_set_draining(struct sinks *s)
 	s->draining = true;
 	for (size_t i = 0; i < s->n; i++) {
 		struct sink *k = s->all[i];
-		if (k->output == SINK_OUT_HTTP && !k->inflight && k->queue.count) {
+		if (k->output == SINK_OUT_HTTP && k->queue.count) {
 			loop_timer_stop(k->timer);
 			k->retry_ms = 0;
 			sink_flush(k, true);

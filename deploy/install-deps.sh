@@ -5,9 +5,9 @@
 #   deploy/install-deps.sh --runtime only what the binary needs at run time
 set -euo pipefail
 
-runtime=(liblua5.4-0 lua-cjson libcurl4 libyaml-0-2 ca-certificates)
+runtime=(liblua5.4-0 lua-cjson libcurl4 libyaml-0-2 zlib1g ca-certificates)
 build=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev libcurl4-openssl-dev
-       libssl-dev libyaml-dev libcmocka-dev python3 python3-pip openssl curl lua5.4)
+       libssl-dev libyaml-dev zlib1g-dev libcmocka-dev python3 python3-pip openssl curl lua5.4)
 
 want=("${runtime[@]}")
 [ "${1:-}" = "--runtime" ] || want+=("${build[@]}")

@@ -776,6 +776,7 @@ return function(core)
     local s = cfg.sinks[index]
     local ok, req, err = guard(s.request, items, s.conf, s.state)
     if not ok then return nil, req end
+    if req == nil and err == nil then return nil, nil end   -- not now
     if type(req) ~= "table" then return nil, err or "request() returned no table" end
     if type(req.headers) == "table" and #req.headers == 0 then
       local list = {}

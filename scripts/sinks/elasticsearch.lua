@@ -20,6 +20,7 @@ local time = require "herald.time"
 local base64 = require "herald.base64"
 local documents = require "herald.documents"
 local log = require "herald.log"
+local gzip = require "herald.gzip"
 
 local M = {
   output = "http",
@@ -33,10 +34,15 @@ local M = {
     pipeline = { kind = "string" },
     template = { kind = "boolean", default = true },  -- install an index template at start
     replicas = { kind = "number" },            -- number_of_replicas in the template
-    ca_file = { kind = "string" },
+    ca_file = { kind = "string" },             -- CA certificates (PEM) for https
+    cert_file = { kind = "string" },           -- client certificate (PEM)
+    key_file = { kind = "string" },            -- its key (PEM)
     insecure = { kind = "boolean", default = false },
     timeout = { kind = "duration", default = "30s" },
     dead_letter = { kind = "string" },         -- a file for items refused for good
+    gzip = { kind = "boolean", default = false },  -- compress bulk bodies
+    concurrency = { kind = "number", default = 1 },  -- bulk requests in flight at once
+    retention_days = { kind = "number" },      -- delete indices this old (ILM / ISM policy)
   },
   defaults = {
     batch = { events = 1000, bytes = 5242880, wait_ms = 1000 },
@@ -57,6 +63,10 @@ function M.init(conf)
   end
   if not SHAPES[conf.shape] then return "shape must be \"herald\" or \"kube-eventer\"" end
   if conf.index == "" then return "index must not be empty" end
+  if (conf.cert_file == nil) ~= (conf.key_file == nil) then return "cert_file and key_file go together" end
+  if math.type(conf.concurrency) ~= "integer" or conf.concurrency < 1 or conf.concurrency > 16 then
+    return "concurrency must be a whole number from 1 to 16"
+  end
   if conf.auth then
     local a = conf.auth
     if a.user then
@@ -69,6 +79,9 @@ function M.init(conf)
     else
       return "auth takes { user, password }, { api_key } or { bearer }"
     end
+  end
+  if conf.retention_days and (math.type(conf.retention_days) ~= "integer" or conf.retention_days < 1) then
+    return "retention_days must be a whole number of days >= 1"
   end
   if conf.version then
     conf.server = M.parse_version(conf.version)
@@ -111,7 +124,8 @@ local function request(conf, method, url, ctype, body)
   local headers = { "Content-Type: " .. ctype, "Accept: application/json" }
   if conf.auth_header then headers[#headers + 1] = conf.auth_header end
   return { method = method, url = url, headers = headers, body = body,
-           timeout = conf.timeout / 1000, ca_file = conf.ca_file, insecure = conf.insecure }
+           timeout = conf.timeout / 1000, ca_file = conf.ca_file, cert_file = conf.cert_file,
+           key_file = conf.key_file, insecure = conf.insecure }
 end
 
 -- The index pattern a template covers: the index up to its first
@@ -121,11 +135,37 @@ local function pattern(index)
   return (cut and index:sub(1, cut - 1) or index) .. "*"
 end
 
+local POLICY = "herald-events"
+
+-- A retention policy: ILM on Elasticsearch, ISM on OpenSearch.
+local function policy_request(conf, state)
+  local days = ("%dd"):format(conf.retention_days)
+  if state.server.dist == "opensearch" then
+    local body = { policy = {
+      description = "herald: delete event indices after " .. days,
+      default_state = "hot",
+      states = {
+        { name = "hot", actions = json.array({}),
+          transitions = { { state_name = "delete", conditions = { min_index_age = days } } } },
+        { name = "delete", actions = { { delete = {} } }, transitions = json.array({}) },
+      },
+      ism_template = { { index_patterns = { pattern(conf.index) }, priority = 100 } },
+    } }
+    return request(conf, "PUT", node(state, conf) .. "/_plugins/_ism/policies/" .. POLICY,
+                   "application/json", json.encode(body))
+  end
+  local body = { policy = { phases = { delete = { min_age = days, actions = { delete = {} } } } } }
+  return request(conf, "PUT", node(state, conf) .. "/_ilm/policy/" .. POLICY, "application/json", json.encode(body))
+end
+
 local function template_request(conf, state, sinkname)
   local s = state.server
   local mappings = documents.mappings[conf.shape == "kube-eventer" and "kube_eventer" or "herald"]
   local settings = {}
   if conf.replicas then settings.number_of_replicas = conf.replicas end
+  if conf.retention_days and s.dist == "elasticsearch" and state.policy == "ok" then
+    settings["index.lifecycle.name"] = POLICY
+  end
   local composable = s.dist == "opensearch" or s.major > 7 or (s.major == 7 and s.minor >= 8)
   local name = "herald-" .. index_safe(conf.template_name or "events")
   local body
@@ -139,15 +179,31 @@ local function template_request(conf, state, sinkname)
   return request(conf, "PUT", node(state, conf) .. "/_template/" .. name, "application/json", json.encode(body))
 end
 
+-- What happens once, after the probe and before the first bulk request;
+-- state[kind] says how it went ("ok" or "failed").
+local SETUP = {
+  { kind = "policy", what = "retention policy", build = policy_request,
+    wanted = function(conf) return conf.retention_days ~= nil end },
+  { kind = "template", what = "index template", build = template_request,
+    wanted = function(conf) return conf.template end },
+}
+
 function M.request(items, conf, state)
   state.server = state.server or conf.server
+  if state.step then return nil end   -- a probe or the template is on its way: wait for it
   if not state.server then
-    state.pending = "probe"
-    return request(conf, "GET", node(state, conf) .. "/", "application/json")
+    state.step = "probe"
+    local r = request(conf, "GET", node(state, conf) .. "/", "application/json")
+    r.kind = "probe"
+    return r
   end
-  if conf.template and not state.template_done then
-    state.pending = "template"
-    return template_request(conf, state)
+  for _, step in ipairs(SETUP) do
+    if step.wanted(conf) and not state[step.kind] then
+      state.step = step.kind
+      local r = step.build(conf, state)
+      r.kind = step.kind
+      return r
+    end
   end
   local s = state.server
   -- _type only where the server requires one: Elasticsearch 5 and 6.
@@ -161,8 +217,14 @@ function M.request(items, conf, state)
   parts[#parts + 1] = ""
   local url = node(state, conf) .. "/_bulk?filter_path=errors,items.*.error,items.*.status"
   if conf.pipeline then url = url .. "&pipeline=" .. conf.pipeline:gsub("[^%w%-_%.]", "") end
-  state.pending = "bulk"
-  return request(conf, "POST", url, "application/x-ndjson", table.concat(parts, "\n"))
+  local req = request(conf, "POST", url, "application/x-ndjson", table.concat(parts, "\n"))
+  req.kind = "bulk"
+  if conf.gzip then
+    -- Only bulk bodies: the header on every request breaks uncompressed ones.
+    req.body = gzip.compress(req.body)
+    req.headers[#req.headers + 1] = "Content-Encoding: gzip"
+  end
+  return req
 end
 
 local function why(resp)
@@ -190,8 +252,24 @@ local function failed_request(resp, conf, state)
 end
 
 function M.response(resp, items, conf, state)
-  local what = state.pending
-  state.pending = nil
+  local what = resp.kind
+  if what ~= "bulk" then state.step = nil end
+  for _, step in ipairs(SETUP) do
+    if what == step.kind then
+      if resp.status >= 200 and resp.status < 300 then
+        state[step.kind] = "ok"
+        return { result = "again" }
+      end
+      if resp.error or resp.status == 0 or resp.status >= 500 or resp.status == 401 or resp.status == 403 then
+        return failed_request(resp, conf, state)
+      end
+      -- Refused (no ILM/ISM on this server, no right to templates): the
+      -- events matter more; say so once and go on without it.
+      log.error(("sink %s: cannot install the %s: HTTP %d %s"):format(state.name, step.what, resp.status, why(resp)))
+      state[step.kind] = "failed"
+      return { result = "again" }
+    end
+  end
   if what == "probe" then
     if resp.status ~= 200 then return failed_request(resp, conf, state) end
     local root = json.decode(resp.body)
@@ -201,19 +279,6 @@ function M.response(resp, items, conf, state)
     if v.distribution == "opensearch" then server.dist = "opensearch" end
     state.server = server
     log.info(("sink %s: %s %s at %s"):format(state.name, server.dist, tostring(v.number), node(state, conf)))
-    return { result = "again" }
-  end
-  if what == "template" then
-    if resp.status >= 200 and resp.status < 300 then
-      state.template_done = true
-      return { result = "again" }
-    end
-    if resp.error or resp.status == 0 or resp.status >= 500 or resp.status == 401 or resp.status == 403 then
-      return failed_request(resp, conf, state)
-    end
-    -- The events matter more than the template: go on without it.
-    log.error(("sink %s: cannot install the index template: HTTP %d %s"):format(state.name, resp.status, why(resp)))
-    state.template_done = true
     return { result = "again" }
   end
   if resp.status == 200 then

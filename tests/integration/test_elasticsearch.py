@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 
 import kube
-from conftest import BIN, Herald
+from conftest import BIN
 
 EVENTS = kube.SOURCE / "tests" / "fixtures" / "events.jsonl"
 
@@ -127,6 +127,30 @@ def test_events_become_searchable_documents_exactly_once(opensearch, tmp_path):
     assert not (tmp_path / "k8s-a-dead.jsonl").exists()
 
 
+def test_gzip_bodies_and_events_from_a_watch(opensearch, tmp_path):
+    """Events watched from a (scripted) apiserver, sent compressed."""
+    from fakeapi import FakeAPI, event, event_list, line
+    fake = FakeAPI()
+    try:
+        fake.lists.append([("status", 200, event_list([event("listed.1", 5)], 10))])
+        fake.watches.append([("chunk", line("ADDED", event("watched.1", 11))),
+                             ("chunk", line("MODIFIED", dict(event("watched.1", 12), count=2))), ("hold",)])
+        cfg = es_config(tmp_path, opensearch.url, "k8s-z", ", gzip = true")
+        fake.kubeconfig(tmp_path / "kc")
+        h = subprocess.Popen([BIN, "--config", str(cfg), "--kubeconfig", str(tmp_path / "kc"), "--cluster-name", "watched"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        kube.wait_for(lambda: opensearch.get("/_cat/indices/k8s-z-*?format=json") and opensearch.count("k8s-z-*") == 3,
+                      timeout=60, what="3 documents")
+        h.send_signal(signal.SIGTERM)
+        assert h.wait(timeout=30) == 0
+        hits = opensearch.get("/k8s-z-*/_search", {"query": {"term": {"metadata.name": "watched.1"}},
+                                                   "sort": [{"count": "asc"}]})["hits"]["hits"]
+        assert [x["_source"]["count"] for x in hits] == [1, 2]
+        assert all(x["_source"]["cluster"] == "watched" for x in hits)
+    finally:
+        fake.stop()
+
+
 def test_the_index_template_is_in_force(opensearch, tmp_path):
     cfg = es_config(tmp_path, opensearch.url, "k8s-t")
     assert run(cfg, "--from", EVENTS).returncode == 0
@@ -202,7 +226,8 @@ class AuthProxy(http.server.ThreadingHTTPServer):
     """OpenSearch behind basic auth (the test node runs no security plugin)."""
 
     def __init__(self, upstream, user, password):
-        self.upstream, self.expected = upstream, "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.upstream = upstream
+        self.expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode() if user else None
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -212,8 +237,18 @@ class AuthProxy(http.server.ThreadingHTTPServer):
                 pass
 
             def forward(self):
+                with proxy.lock:
+                    proxy.active += 1
+                    proxy.max_active = max(proxy.max_active, proxy.active)
+                try:
+                    self.forward_one()
+                finally:
+                    with proxy.lock:
+                        proxy.active -= 1
+
+            def forward_one(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.headers.get("Authorization") != proxy.expected:
+                if proxy.expected and self.headers.get("Authorization") != proxy.expected:
                     out, status = b'{"error":{"type":"security_exception","reason":"unable to authenticate user"},"status":401}', 401
                 else:
                     req = urllib.request.Request(proxy.upstream + self.path, data=body or None, method=self.command,
@@ -231,6 +266,7 @@ class AuthProxy(http.server.ThreadingHTTPServer):
 
             do_GET = do_POST = do_PUT = forward
 
+        self.lock, self.active, self.max_active = threading.Lock(), 0, 0
         super().__init__(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -265,3 +301,84 @@ def test_a_wrong_password_is_a_clear_error_and_never_shown(opensearch, tmp_path)
         assert "right-horse-battery" not in r.stderr
     finally:
         proxy.shutdown()
+
+
+def make_tls(d):
+    """A CA, a server certificate for 127.0.0.1 and a client certificate."""
+    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=d)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+        "-subj", "/CN=herald-test-ca")
+    (d / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, subj in (("server", "/CN=127.0.0.1"), ("client", "/CN=herald")):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj)
+        ext = ["-extfile", "san.cnf"] if name == "server" else []
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", f"{name}.crt", "-days", "2", *ext)
+
+
+def test_https_with_a_ca_and_a_client_certificate(opensearch, tmp_path):
+    import ssl
+    d = tmp_path / "tls"
+    d.mkdir()
+    make_tls(d)
+    proxy = AuthProxy(opensearch.url, None, None)
+    proxy.expected = None                      # no basic auth: the client certificate is the credential
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(d / "server.crt", d / "server.key")
+    ctx.load_verify_locations(d / "ca.crt")
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    proxy.socket = ctx.wrap_socket(proxy.socket, server_side=True)
+    url = proxy.url.replace("http://", "https://")
+    try:
+        good = es_config(tmp_path, url, "k8s-tls",
+                         f', ca_file = "{d}/ca.crt", cert_file = "{d}/client.crt", key_file = "{d}/client.key"')
+        r = run(good, "--from", EVENTS)
+        assert r.returncode == 0, r.stderr
+        assert opensearch.count("k8s-tls-*") == 15
+        # without the CA herald does not trust the server; it keeps the events and says why
+        bad = es_config(tmp_path, url, "k8s-tls2", f', cert_file = "{d}/client.crt", key_file = "{d}/client.key"')
+        h = subprocess.Popen([BIN, "--config", str(bad), "--from", "-"], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        err = []
+        threading.Thread(target=lambda: err.extend(h.stderr), daemon=True).start()
+        h.stdin.write(EVENTS.read_text())
+        h.stdin.flush()
+        kube.wait_for(lambda: any("cannot reach the server" in l and "certificate" in l for l in err),
+                      what="a certificate error")
+        h.send_signal(signal.SIGTERM)
+        assert h.wait(timeout=30) == 4
+        # insecure = true skips verification (never the default)
+        insecure = es_config(tmp_path, url, "k8s-tls3",
+                             f', insecure = true, cert_file = "{d}/client.crt", key_file = "{d}/client.key"')
+        assert run(insecure, "--from", EVENTS).returncode == 0
+        assert opensearch.count("k8s-tls3-*") == 15
+    finally:
+        proxy.shutdown()
+
+
+def test_concurrent_bulk_requests_store_everything_once(opensearch, tmp_path):
+    proxy = AuthProxy(opensearch.url, None, None)
+    try:
+        cfg = es_config(tmp_path, proxy.url, "k8s-c", ", concurrency = 4, batch = { events = 5, wait = 0 }")
+        lines = []
+        for i in range(60):
+            for line in EVENTS.read_text().splitlines():
+                ev = json.loads(line)
+                ev["metadata"]["uid"] = f"{i}-{ev['metadata']['uid']}"
+                lines.append(json.dumps(ev))
+        r = run(cfg, "--from", "-", input="\n".join(lines) + "\n")
+        assert r.returncode == 0, r.stderr
+        assert opensearch.count("k8s-c-*") == len(lines) == 900
+        assert proxy.max_active >= 2        # requests really were in flight together
+    finally:
+        proxy.shutdown()
+
+
+def test_retention_without_an_ism_plugin_is_reported_and_delivery_goes_on(opensearch, tmp_path):
+    # The in-process test node has no index-management plugin: the policy
+    # request is refused, herald says so once and stores every event.
+    cfg = es_config(tmp_path, opensearch.url, "k8s-r", ", retention_days = 14")
+    r = run(cfg, "--from", EVENTS)
+    assert r.returncode == 0, r.stderr
+    assert "sink archive: cannot install the retention policy: HTTP" in r.stderr
+    assert opensearch.count("k8s-r-*") == 15
