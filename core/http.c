@@ -18,6 +18,9 @@ struct http {
 	struct loop_timer *timer;
 	size_t active;
 	struct http_transfer *transfers;   /* every live transfer */
+	int in_action;                     /* inside curl_multi_socket_action */
+	CURL *deferred[64];                /* started from a callback: added after it */
+	int ndeferred;
 };
 
 struct http_transfer {
@@ -37,13 +40,33 @@ struct http_transfer {
 
 static void check_done(struct http *http);
 
+/* libcurl refuses curl_multi_add_handle from inside its own callbacks
+ * (CURLM_RECURSIVE_API_CALL), and a write callback may well start a
+ * request (a full queue flushes to an HTTP sink). Such transfers wait
+ * here until curl has returned. */
+static void add_deferred(struct http *http)
+{
+	for (int i = 0; i < http->ndeferred; i++)
+		curl_multi_add_handle(http->multi, http->deferred[i]);
+	http->ndeferred = 0;
+}
+
+static void socket_action(struct http *http, curl_socket_t fd, int mask)
+{
+	int running;
+	http->in_action++;
+	curl_multi_socket_action(http->multi, fd, mask, &running);
+	http->in_action--;
+	check_done(http);
+	if (!http->in_action)
+		add_deferred(http);
+}
+
 static void on_socket_ready(struct loop *loop, int fd, int events, void *arg)
 {
 	struct http *http = arg;
 	int mask = (events & LOOP_READ ? CURL_CSELECT_IN : 0) | (events & LOOP_WRITE ? CURL_CSELECT_OUT : 0);
-	int running;
-	curl_multi_socket_action(http->multi, fd, mask, &running);
-	check_done(http);
+	socket_action(http, fd, mask);
 }
 
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
@@ -61,10 +84,7 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 
 static void on_timeout(struct loop *loop, void *arg)
 {
-	struct http *http = arg;
-	int running;
-	curl_multi_socket_action(http->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(http);
+	socket_action(arg, CURL_SOCKET_TIMEOUT, 0);
 }
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
@@ -103,6 +123,11 @@ struct http *http_new(struct loop *loop)
 
 static void transfer_free(struct http_transfer *t)
 {
+	for (int i = 0; i < t->http->ndeferred; i++)
+		if (t->http->deferred[i] == t->easy) {
+			t->http->deferred[i] = t->http->deferred[--t->http->ndeferred];
+			break;
+		}
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -251,8 +276,13 @@ struct http_transfer *http_start(struct http *http, const struct http_request *r
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	if (t->headers)
 		curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-	if (curl_multi_add_handle(http->multi, e) != CURLM_OK)
+	if (http->in_action) {
+		if (http->ndeferred == (int)(sizeof(http->deferred) / sizeof(*http->deferred)))
+			goto fail;
+		http->deferred[http->ndeferred++] = e;
+	} else if (curl_multi_add_handle(http->multi, e) != CURLM_OK) {
 		goto fail;
+	}
 	t->next = http->transfers;
 	if (t->next)
 		t->next->prev = t;
@@ -293,8 +323,16 @@ static void check_done(struct http *http)
 
 void http_resume(struct http_transfer *t)
 {
-	if (t)
-		curl_easy_pause(t->easy, CURLPAUSE_CONT);
+	if (!t)
+		return;
+	/* Unpausing delivers the held bytes at once, through the write
+	 * callback: requests started there are deferred too. */
+	struct http *http = t->http;
+	http->in_action++;
+	curl_easy_pause(t->easy, CURLPAUSE_CONT);
+	http->in_action--;
+	if (!http->in_action)
+		add_deferred(http);
 }
 
 void http_cancel(struct http_transfer *t)

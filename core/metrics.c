@@ -46,6 +46,7 @@ static const struct family {
 	{ "herald_watch_relists_total", "counter", "Relists after 410 Gone or a too-large resourceVersion" },
 	{ "herald_watch_retries_total", "counter", "List or watch attempts after a failure" },
 	{ "herald_watch_established", "gauge", "1 when a cluster's watch runs" },
+	{ "herald_watch_pauses_total", "counter", "Times a watch paused because a sink was full (backpressure)" },
 	{ "herald_config_reloads_total", "counter", "Configuration reloads, by result (ok, refused)" },
 	{ "herald_config_last_reload_success_timestamp_seconds", "gauge", "When the configuration in force was loaded (unix time)" },
 	{ "herald_config_rejected", "gauge", "1 while the files hold a configuration that was refused" },

@@ -244,7 +244,7 @@ static void sink_flush(struct sink *k, bool everything)
 			if (k->nsends == before)
 				break; /* not now: the sink type waits for an answer */
 		}
-		if (!k->nsends)
+		if (!k->nsends && !(k->retry_ms && loop_timer_active(k->timer)))
 			arm_timer(k);
 		return;
 	}
@@ -399,6 +399,12 @@ static void http_send(struct sink *k)
 	}
 	sink_request_free(&req);
 	if (!sd || !sd->xfer) {
+		/* Tell the sink type its request never left (it may be waiting
+		 * for the answer to a setup step), then retry later. */
+		struct http_response none = { .error = "the request could not be started" };
+		struct sink_verdict v;
+		runner_http_response(k->owner->host, k->index, k->name, &none, sd ? sd->kind : NULL, batch, count, &v);
+		sink_verdict_free(&v);
 		if (sd)
 			free(sd->kind);
 		free(sd);

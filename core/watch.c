@@ -287,8 +287,10 @@ static int on_watch_data(void *arg, const char *data, size_t len)
 	if (w->cfg.blocked && w->cfg.blocked(w->cfg.arg)) {
 		/* Backpressure: curl keeps these bytes and offers them again
 		 * on watch_resume; nothing is dropped, memory stays bounded. */
-		if (!w->paused)
-			log_warn("cluster %s: a sink is full: pausing the watch", w->source);
+		if (!w->paused) {
+			log_debug("cluster %s: a sink is full: pausing the watch", w->source);
+			metrics_inc("herald_watch_pauses_total", 1, "cluster", w->cluster, NULL);
+		}
 		w->paused = true;
 		return HTTP_DATA_PAUSE;
 	}
@@ -302,7 +304,7 @@ void watch_resume(struct watch *w)
 	if (!w->paused || !w->xfer)
 		return;
 	w->paused = false;
-	log_info("cluster %s: resuming the watch", w->source);
+	log_debug("cluster %s: resuming the watch", w->source);
 	http_resume(w->xfer);
 }
 

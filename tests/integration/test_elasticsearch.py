@@ -382,3 +382,42 @@ def test_retention_without_an_ism_plugin_is_reported_and_delivery_goes_on(opense
     assert r.returncode == 0, r.stderr
     assert "sink archive: cannot install the retention policy: HTTP" in r.stderr
     assert opensearch.count("k8s-r-*") == 15
+
+
+def test_a_dead_node_in_the_url_list_is_passed_over(opensearch, tmp_path):
+    dead = f"http://127.0.0.1:{kube.free_port()}"
+    cfg = es_config(tmp_path, opensearch.url, "k8s-n")
+    text = (cfg / "sinks.lua").read_text().replace(f'url = "{opensearch.url}"', f'url = {{ "{dead}", "{opensearch.url}" }}')
+    (cfg / "sinks.lua").write_text(text)
+    r = run(cfg, "--from", EVENTS)
+    assert r.returncode == 0, r.stderr
+    assert "cannot reach the server" in r.stderr
+    assert opensearch.count("k8s-n-*") == 15
+
+
+def test_a_watch_into_a_small_queue_sends_from_inside_curl_callbacks(opensearch, tmp_path):
+    """A full queue flushes while curl is delivering watch data: the bulk
+    request must still start (libcurl forbids adding handles from its own
+    callbacks; herald defers them), and backpressure must not spin."""
+    from fakeapi import FakeAPI, event, event_list, line
+    fake = FakeAPI()
+    try:
+        n = 300
+        fake.lists.append([("status", 200, event_list([], 10))])
+        fake.watches.append([("chunk", b"".join(line("ADDED", event(f"q.{i}", 11 + i)) for i in range(n))),
+                             ("hold",)])
+        cfg = es_config(tmp_path, opensearch.url, "k8s-q", ", batch = { events = 10 }, queue = { events = 20 }")
+        fake.kubeconfig(tmp_path / "kc")
+        h = subprocess.Popen([BIN, "--config", str(cfg), "--kubeconfig", str(tmp_path / "kc")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        err = []
+        threading.Thread(target=lambda: err.extend(h.stderr), daemon=True).start()
+        kube.wait_for(lambda: opensearch.get("/_cat/indices/k8s-q-*?format=json") and opensearch.count("k8s-q-*") == n,
+                      timeout=60, what=f"{n} documents")
+        h.send_signal(signal.SIGTERM)
+        assert h.wait(timeout=30) == 0
+        log = "".join(err)
+        assert "could not be started" not in log and "cannot start" not in log
+        assert log.count("will be sent again") == 0, log[-2000:]
+    finally:
+        fake.stop()

@@ -189,7 +189,7 @@ def test_a_failing_sink_pauses_the_watch_then_everything_arrives_once(fake, hera
     fake.lists.append([("status", 200, event_list([], 10))])
     fake.watches.append([("chunk", b"".join(line("ADDED", event(f"e.{i}", 11 + i)) for i in range(n))), ("hold",)])
     port = kube.free_port()
-    h = herald("--kubeconfig", fake.kubeconfig(tmp_path / "kc"), "--listen", f"127.0.0.1:{port}",
+    h = herald("--kubeconfig", fake.kubeconfig(tmp_path / "kc"), "--listen", f"127.0.0.1:{port}", "--log-level", "debug",
                sinks=f'sink "f" {{ type = "file", path = "{out}", batch = {{ events = 10 }}, queue = {{ events = 50 }} }}\n',
                rules='route { to = "f" }\n')
     h.wait_log("a sink is full: pausing the watch")

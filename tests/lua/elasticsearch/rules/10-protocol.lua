@@ -92,6 +92,22 @@ local function checks()
   -- a step in flight holds further requests back
   local busy = { name = "t", step = "probe" }
   assert(es.request(items, conf(), busy) == nil)
+  -- auth headers: basic, ApiKey (id:key is encoded), bearer; the pipeline parameter
+  local function header(c)
+    local _, b = steps(c, { number = "8.15.0" })
+    for _, h in ipairs(b.headers) do if h:find("^Authorization: ") then return h, b end end
+  end
+  assert(header(conf({ auth = { user = "u", password = "p" } })) == "Authorization: Basic dTpw")
+  assert(header(conf({ auth = { api_key = "id:key" } })) == "Authorization: ApiKey aWQ6a2V5")
+  assert(header(conf({ auth = { api_key = "aWQ6a2V5" } })) == "Authorization: ApiKey aWQ6a2V5")
+  local hb, bp = header(conf({ auth = { bearer = "tok" }, pipeline = "k8s-events" }))
+  assert(hb == "Authorization: Bearer tok" and bp.url:find("&pipeline=k8s-events", 1, true))
+  -- several nodes: a failed connection moves to the next one
+  local c2 = conf({ url = { "http://es-a:9200", "http://es-b:9200" } })
+  local st = { name = "t", server = { dist = "opensearch", major = 2, minor = 19 }, template = "ok" }
+  assert(es.request({ item() }, c2, st).url:find("^http://es%-a:9200/"))
+  es.response({ status = 0, error = "Connection refused", kind = "bulk" }, { item() }, c2, st)
+  assert(es.request({ item() }, c2, st).url:find("^http://es%-b:9200/"))
   -- options are checked
   local bad = { url = { "es:9200" }, index = "x", shape = "herald", concurrency = 1 }
   assert(es.init(bad):find("http://", 1, true))
