@@ -374,8 +374,10 @@ static bool run_blocked(void *arg)
 	return sinks_blocked(st->sinks);
 }
 
-/* Writes what the sinks hold, then what was delivered: a state file never
- * claims an event that is still only in a queue. */
+/* Writes what the local sinks hold, then what was delivered: a state file
+ * never claims an event that is still in a queue or in flight to a server.
+ * While an HTTP sink still holds events the save waits for a later tick
+ * (so a crash may deliver again, never lose). */
 static void save_state(struct runner_state *st)
 {
 	bool drained = false;
@@ -383,8 +385,8 @@ static void save_state(struct runner_state *st)
 		struct cluster *c = &st->clusters[i];
 		if (!c->state_path || !seen_dirty(c->seen))
 			continue;
-		if (!drained && sinks_drain(st->sinks) > 0)
-			return; /* an output is failing: keep the old state */
+		if (!drained && (sinks_drain(st->sinks) > 0 || sinks_pending(st->sinks) > 0))
+			return; /* not everything is delivered yet: keep the old state */
 		drained = true;
 		seen_save(c->seen, c->state_path);
 	}
