@@ -49,6 +49,7 @@ class Herald:
             (self.config / "sinks" / f"{name}.lua").write_text(text)
         (self.config / "rules" / "10.lua").write_text(rules)
         self.events, self.err = [], []
+        self.closed = 0          # readers that reached end of file
         self.lock = threading.Condition()
         self.proc = subprocess.Popen([BIN, "--config", str(self.config), *map(str, args)],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -65,13 +66,18 @@ class Herald:
             with self.lock:
                 into.append(json.loads(line) if parse else line)
                 self.lock.notify_all()
+        with self.lock:
+            self.closed += 1
+            self.lock.notify_all()
 
     def wait(self, cond, timeout=60, what="condition"):
         deadline = time.monotonic() + timeout
         with self.lock:
             while not cond():
                 left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None and not cond():
+                # herald exited and everything it wrote has been read: no hope left
+                finished = self.proc.poll() is not None and self.closed == 2
+                if left <= 0 or finished:
                     raise AssertionError(f"timed out waiting for {what}\n--- stderr\n" + "".join(self.err[-40:]))
                 self.lock.wait(min(left, 0.2))
 
