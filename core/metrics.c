@@ -98,34 +98,36 @@ static struct series *find(const char *name, const char *labels, int create)
 	return s;
 }
 
-void metrics_inc(const char *name, long n, ...)
+/* The series of name with the labels in ap (created when create). */
+static struct series *series_of(const char *name, va_list ap, int create)
 {
 	char labels[LABELS_LEN];
+	format_labels(labels, sizeof(labels), ap);
+	return find(name, labels, create);
+}
+
+void metrics_inc(const char *name, long n, ...)
+{
 	va_list ap;
 	va_start(ap, n);
-	format_labels(labels, sizeof(labels), ap);
+	series_of(name, ap, 1)->value += (double)n;
 	va_end(ap);
-	find(name, labels, 1)->value += (double)n;
 }
 
 void metrics_set(const char *name, double value, ...)
 {
-	char labels[LABELS_LEN];
 	va_list ap;
 	va_start(ap, value);
-	format_labels(labels, sizeof(labels), ap);
+	series_of(name, ap, 1)->value = value;
 	va_end(ap);
-	find(name, labels, 1)->value = value;
 }
 
 double metrics_get(const char *name, ...)
 {
-	char labels[LABELS_LEN];
 	va_list ap;
 	va_start(ap, name);
-	format_labels(labels, sizeof(labels), ap);
+	struct series *s = series_of(name, ap, 0);
 	va_end(ap);
-	struct series *s = find(name, labels, 0);
 	return s ? s->value : 0;
 }
 

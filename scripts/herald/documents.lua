@@ -4,17 +4,12 @@
 -- version, with `@timestamp` = last seen and no managedFields.
 -- kube-eventer: kube-eventer's Elasticsearch shape (PascalCase top level,
 -- EventTags), for dashboards built on it.
-local json = require "herald.json"
 local time = require "herald.time"
 local event = require "herald.event"
-local null = json.null
 
 local M = {}
 
-local function v(x)
-  if x == null or x == "" then return nil end
-  return x
-end
+local v = event.value
 
 local function pick(t, keys)
   if type(t) ~= "table" then return nil end

@@ -13,10 +13,12 @@ local null = json.null
 
 local M = {}
 
+-- A field's value, with JSON null and "" read as absent.
 local function value(v)
   if v == null or v == "" then return nil end
   return v
 end
+M.value = value
 
 local function field(t, k)
   if type(t) ~= "table" then return nil end

@@ -19,6 +19,7 @@ local json = require "herald.json"
 local time = require "herald.time"
 local base64 = require "herald.base64"
 local documents = require "herald.documents"
+local event = require "herald.event"
 local log = require "herald.log"
 local gzip = require "herald.gzip"
 
@@ -104,9 +105,8 @@ function M.encode(ev, conf)
   local doc = shape(ev)
   if type(doc) ~= "table" then return nil, "document() must return a table" end
   local t = time.parse(ev.lastTimestamp) or time.parse(ev.firstTimestamp) or os.time()
-  local ns = ev.involvedObject and ev.involvedObject.namespace
-  if ns == nil or ns == json.null or ns == "" then ns = ev.metadata and ev.metadata.namespace end
-  local name = conf.index:gsub("{cluster}", index_safe(ev.cluster)):gsub("{namespace}", index_safe(ns))
+  local name = conf.index:gsub("{cluster}", index_safe(ev.cluster))
+    :gsub("{namespace}", index_safe(event.namespace(ev)))
   name = time.format_utc(name, t)
   local m = type(ev.metadata) == "table" and ev.metadata or {}
   local id = ("%s/%s/%s"):format(ev.cluster, m.uid or "", m.resourceVersion or "")
