@@ -8,9 +8,9 @@
 sink "stdout" { type = "stdout" }
 
 -- The setup herald is built for: every event of every cluster archived in
--- Elasticsearch/OpenSearch, Warnings to a DingTalk group. (The dingtalk
--- sink type arrives with its own issue; the elasticsearch one works now:
--- see the README.)
+-- Elasticsearch/OpenSearch, Warnings to a DingTalk group (see the README
+-- for both, and for WeCom, Feishu/Lark, Slack and plain webhooks). Uncomment
+-- these and route to them in rules/.
 --
 -- sink "archive" {
 --   type  = "elasticsearch",
@@ -23,8 +23,9 @@ sink "stdout" { type = "stdout" }
 --   type    = "dingtalk",
 --   webhook = secret "dingtalk-webhook",     -- .../robot/send?access_token=...
 --   sign    = secret "dingtalk-sign",        -- the robot's signing secret
---   keyword = "event",                       -- the robot's keyword, if set
---   format  = "markdown",
+--   keyword = "k8s",                         -- the robot's keyword, if set
+--   -- at most 20 messages a minute (DingTalk's limit); storms become digests
+--   -- wait = "10s", interval = "5m", repeat_after = "1h",
 -- }
 --
 -- A local file, one JSON line per event, rotated by size:

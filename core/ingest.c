@@ -36,11 +36,11 @@ static void on_routed(void *arg, const struct runner_event *ev)
 		in->hooks.routed(in->caller_arg, ev);
 }
 
-static void on_emit(void *arg, int sink, const char *item, size_t len)
+static void on_emit(void *arg, const struct runner_item *it)
 {
 	struct ingest *in = arg;
 	if (in->hooks.emit)
-		in->hooks.emit(in->caller_arg, sink, item, len);
+		in->hooks.emit(in->caller_arg, it);
 }
 
 static int on_admit(void *arg, const char *uid, const char *rv, const char *last_seen, const char *type)

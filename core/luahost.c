@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "buf.h"
 #include "embedded.h"
@@ -442,6 +446,40 @@ static int l_gzip(lua_State *L)
 	return 1;
 }
 
+/* herald.crypto.hmac_sha256(key, message) -> the 32-byte MAC (robots'
+ * request signatures) */
+static int l_hmac_sha256(lua_State *L)
+{
+	size_t klen, mlen;
+	const char *key = luaL_checklstring(L, 1, &klen);
+	const char *msg = luaL_checklstring(L, 2, &mlen);
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	if (!HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, mlen, mac, &maclen))
+		return luaL_error(L, "hmac_sha256 failed");
+	lua_pushlstring(L, (const char *)mac, maclen);
+	OPENSSL_cleanse(mac, sizeof(mac));
+	return 1;
+}
+
+/* herald.crypto.now_ms() -> wall-clock Unix time in milliseconds */
+static int l_now_ms(lua_State *L)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	return 1;
+}
+
+/* Pops the table on top into package.loaded[name]. */
+static void loaded(lua_State *L, const char *name)
+{
+	lua_getfield(L, LUA_REGISTRYINDEX, KEY_LOADED);
+	lua_pushvalue(L, -2);
+	lua_setfield(L, -2, name);
+	lua_pop(L, 2);
+}
+
 /* herald.log.info(...) and friends, for herald's own scripts. */
 static int log_at(lua_State *L, enum log_level level)
 {
@@ -536,27 +574,22 @@ static int setup(lua_State *L)
 	lua_setglobal(L, "require");
 
 	json_open(L);                                                   /* json */
-	lua_getfield(L, LUA_REGISTRYINDEX, KEY_LOADED);                 /* json loaded */
-	lua_pushvalue(L, -2);
-	lua_setfield(L, -2, "herald.json");
-	lua_pop(L, 2);
+	loaded(L, "herald.json");
 
 	static const luaL_Reg log_fns[] = {
 		{ "debug", l_log_debug }, { "info", l_log_info }, { "warn", l_log_warn },
-		{ "error", l_log_error }, { NULL, NULL },
+		{ "error", l_log_error }, { "redact", l_redact }, { NULL, NULL },
 	};
 	luaL_newlib(L, log_fns);                                        /* log */
-	lua_getfield(L, LUA_REGISTRYINDEX, KEY_LOADED);
-	lua_pushvalue(L, -2);
-	lua_setfield(L, -2, "herald.log");
-	lua_pop(L, 2);
-	lua_createtable(L, 0, 1);                                       /* gzip */
-	lua_pushcfunction(L, l_gzip);
-	lua_setfield(L, -2, "compress");
-	lua_getfield(L, LUA_REGISTRYINDEX, KEY_LOADED);
-	lua_pushvalue(L, -2);
-	lua_setfield(L, -2, "herald.gzip");
-	lua_pop(L, 2);
+	loaded(L, "herald.log");
+	static const luaL_Reg gzip_fns[] = { { "compress", l_gzip }, { NULL, NULL } };
+	luaL_newlib(L, gzip_fns);
+	loaded(L, "herald.gzip");
+	static const luaL_Reg crypto_fns[] = {
+		{ "hmac_sha256", l_hmac_sha256 }, { "now_ms", l_now_ms }, { NULL, NULL },
+	};
+	luaL_newlib(L, crypto_fns);
+	loaded(L, "herald.crypto");
 
 	static const luaL_Reg core_fns[] = {
 		{ "guard", l_guard }, { "load", l_load }, { "read_file", l_read_file },

@@ -189,13 +189,75 @@ struct replay {
 	bool json;
 	struct { int sink; char *item; size_t len; } *items;
 	size_t nitems, cap;
+	struct alerts **alerts;       /* per sink: the groups of alert sinks */
 };
 
-static void replay_emit(void *arg, int sink, const char *item, size_t len)
+/* Alert sinks group what they get; replay shows their messages at the
+ * end, one per group, as if every event had arrived at once with no rate
+ * limit. */
+static void replay_group(struct replay *r, const struct runner_item *it)
+{
+	if (!r->alerts)
+		return;
+	const struct sink_spec *sp = &r->cfg->sinks[it->sink - 1];
+	struct alerts **a = &r->alerts[it->sink - 1];
+	if (!*a) {
+		struct alert_policy p = sp->policy;
+		p.nrates = 0;
+		p.max_groups = (size_t)-1;
+		if (!(*a = alerts_new(&p)))
+			return;
+	}
+	alerts_add(*a, it->key ? it->key : "", it->uid ? seen_hash(it->uid) : 0, it->data, it->len, 0);
+}
+
+/* scheme://host of a URL: the rest may hold a token (DingTalk's
+ * access_token, Slack's and Feishu's paths). */
+static void print_origin(const char *url)
+{
+	const char *host = strstr(url, "://");
+	host = host ? host + 3 : url;
+	printf("%.*s/...", (int)strcspn(host, "/?#") + (int)(host - url), url);
+}
+
+static void replay_alerts(struct replay *r, struct luahost *h)
+{
+	for (size_t i = 0; i < r->cfg->nsinks; i++) {
+		if (!r->alerts[i])
+			continue;
+		const char *name = r->cfg->sinks[i].name;
+		uint64_t wake;
+		struct alert_msg *m;
+		size_t n = 0;
+		printf("%s would send %zu message%s:\n", name, alerts_groups(r->alerts[i]),
+		       alerts_groups(r->alerts[i]) == 1 ? "" : "s");
+		while ((m = alerts_next(r->alerts[i], 0, true, &wake))) {
+			struct sink_request req;
+			printf("  message %zu (%zu event%s): ", ++n, m->events, m->events == 1 ? "" : "s");
+			if (runner_alert_request(h, (int)i + 1, name, m, &req) == 0) {
+				printf("%s ", req.method ? req.method : "POST");
+				print_origin(req.url);
+				printf("\n    %.*s\n", (int)req.body_len, req.body ? req.body : "");
+				sink_request_free(&req);
+			} else {
+				printf("the sink type could not build it (see the log)\n");
+			}
+			alert_msg_free(m);
+		}
+		alerts_free(r->alerts[i]);
+	}
+}
+
+static void replay_emit(void *arg, const struct runner_item *it)
 {
 	struct replay *r = arg;
+	int sink = it->sink;
+	const char *item = it->data;
+	size_t len = it->len;
 	if (r->json)
 		return;
+	if (sink >= 1 && (size_t)sink <= r->cfg->nsinks && r->cfg->sinks[sink - 1].alert)
+		replay_group(r, it);
 	if (r->nitems == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 8;
 		void *grown = realloc(r->items, cap * sizeof(*r->items));
@@ -277,7 +339,11 @@ static void replay_routed(void *arg, const struct runner_event *ev)
 		printf(" (then dropped by %s)", ev->dropped_by);
 	putchar('\n');
 	for (size_t i = 0; i < r->nitems; i++) {
-		printf("  %s would get: %s\n", sink_name(r->cfg, r->items[i].sink), r->items[i].item);
+		int sink = r->items[i].sink;
+		if (sink >= 1 && (size_t)sink <= r->cfg->nsinks && r->cfg->sinks[sink - 1].alert)
+			printf("  %s: grouped for an alert (messages below)\n", sink_name(r->cfg, sink));
+		else
+			printf("  %s would get: %s\n", sink_name(r->cfg, sink), r->items[i].item);
 		free(r->items[i].item);
 	}
 	r->nitems = 0;
@@ -297,13 +363,17 @@ static int cmd_replay(const struct options *o)
 		return EXIT_CONFIG;
 	}
 	struct ingest in;
-	struct replay r = { .cfg = &cfg, .in = &in, .json = o->json };
+	struct replay r = { .cfg = &cfg, .in = &in, .json = o->json,
+			    .alerts = calloc(cfg.nsinks ? cfg.nsinks : 1, sizeof(struct alerts *)) };
 	struct runner_hooks hooks = {
 		.arg = &r, .describe = true, .emit = replay_emit, .routed = replay_routed,
 	};
 	ingest_init(&in, h, strcmp(o->input, "-") == 0 ? "stdin" : o->input,
 		    o->cluster_given ? o->cluster : NULL, &hooks);
 	int rc = read_input(o->input, &in);
+	if (r.alerts)
+		replay_alerts(&r, h);
+	free(r.alerts);
 	fflush(stdout);
 	fprintf(stderr, "replay: %lu event%s routed, %lu record%s or item%s skipped\n",
 		in.stats.events, in.stats.events == 1 ? "" : "s", in.stats.skipped,
@@ -356,10 +426,10 @@ struct runner_state {
 #define SEEN_CAPACITY 200000   /* events remembered per cluster (an hour of a busy cluster) */
 #define STATE_SAVE_MS 5000
 
-static void run_emit(void *arg, int sink, const char *item, size_t len)
+static void run_emit(void *arg, const struct runner_item *it)
 {
 	struct runner_state *st = arg;
-	sinks_push(st->sinks, sink, item, len);
+	sinks_push(st->sinks, it);
 }
 
 static void run_flush(void *arg)
@@ -374,22 +444,36 @@ static bool run_blocked(void *arg)
 	return sinks_blocked(st->sinks);
 }
 
+static int compare_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 /* Writes what the local sinks hold, then what was delivered: a state file
  * never claims an event that is still in a queue or in flight to a server.
- * While an HTTP sink still holds events the save waits for a later tick
- * (so a crash may deliver again, never lose). */
+ * While a sink still has events queued or in flight the save waits for a
+ * later tick (so a crash may deliver again, never lose). Events alert
+ * groups hold (for minutes, by design) are left out of the file instead. */
 static void save_state(struct runner_state *st)
 {
 	bool drained = false;
+	uint64_t *held = NULL;
+	size_t nheld = 0;
 	for (int i = 0; i < st->nclusters; i++) {
 		struct cluster *c = &st->clusters[i];
 		if (!c->state_path || !seen_dirty(c->seen))
 			continue;
-		if (!drained && (sinks_drain(st->sinks) > 0 || sinks_pending(st->sinks) > 0))
-			return; /* not everything is delivered yet: keep the old state */
-		drained = true;
-		seen_save(c->seen, c->state_path);
+		if (!drained) {
+			if (sinks_drain(st->sinks) > 0 || sinks_unsettled(st->sinks) > 0 ||
+			    !sinks_held_uids(st->sinks, &held, &nheld))
+				break; /* not everything is delivered yet: keep the old state */
+			qsort(held, nheld, sizeof(*held), compare_u64);
+			drained = true;
+		}
+		seen_save(c->seen, c->state_path, held, nheld);
 	}
+	free(held);
 }
 
 static void on_state_timer(struct loop *loop, void *arg)

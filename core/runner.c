@@ -18,15 +18,18 @@ static const struct runner_hooks *current(lua_State *L)
 	return luahost_userdata(luahost_from(L));
 }
 
-/* core.emit(sink_index, item) */
+/* core.emit(sink_index, item[, group_key, uid]) */
 static int l_emit(lua_State *L)
 {
 	const struct runner_hooks *hooks = current(L);
-	lua_Integer sink = luaL_checkinteger(L, 1);
-	size_t len;
-	const char *item = luaL_checklstring(L, 2, &len);
+	struct runner_item it = {
+		.sink = (int)luaL_checkinteger(L, 1),
+		.data = luaL_checklstring(L, 2, &it.len),
+		.key = lua_tostring(L, 3),
+		.uid = lua_tostring(L, 4),
+	};
 	if (hooks && hooks->emit)
-		hooks->emit(hooks->arg, (int)sink, item, len);
+		hooks->emit(hooks->arg, &it);
 	return 0;
 }
 
@@ -166,6 +169,28 @@ static lua_Integer int_field(lua_State *L, int idx, const char *key)
 	return v;
 }
 
+static void read_alert_policy(lua_State *L, int idx, struct sink_spec *s)
+{
+	struct alert_policy *p = &s->policy;
+	s->alert = true;
+	p->wait_ms = (uint64_t)int_field(L, idx, "wait_ms");
+	p->interval_ms = (uint64_t)int_field(L, idx, "interval_ms");
+	p->repeat_ms = (uint64_t)int_field(L, idx, "repeat_ms");
+	p->samples = (size_t)int_field(L, idx, "samples");
+	p->max_groups = (size_t)int_field(L, idx, "max_groups");
+	lua_getfield(L, idx, "rates");                                  /* rates */
+	size_t n = lua_istable(L, -1) ? lua_rawlen(L, -1) : 0;
+	for (size_t i = 0; i < n && p->nrates < ALERT_MAX_RATES; i++) {
+		lua_rawgeti(L, -1, (lua_Integer)i + 1);
+		p->rates[p->nrates++] = (struct alert_rate){
+			.count = (unsigned)int_field(L, lua_gettop(L), "count"),
+			.period_ms = (uint64_t)int_field(L, lua_gettop(L), "period_ms"),
+		};
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
 static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 {
 	s->name = dup_field(L, idx, "name");
@@ -185,6 +210,10 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 		lua_getfield(L, idx, "conf");                           /* conf */
 		s->dead_letter = dup_field(L, lua_gettop(L), "dead_letter");
 		s->concurrency = (int)int_field(L, lua_gettop(L), "concurrency");
+		lua_pop(L, 1);
+		lua_getfield(L, idx, "alert");                          /* alert */
+		if (lua_istable(L, -1))
+			read_alert_policy(L, lua_gettop(L), s);
 		lua_pop(L, 1);
 	} else if (strcmp(output, "file") == 0) {
 		s->output = SINK_OUT_FILE;
@@ -386,17 +415,11 @@ static char *str_field(lua_State *L, int idx, const char *key, size_t *len)
 	return copy;
 }
 
-int runner_http_request(struct luahost *h, int sink, const char *name, const struct sinkq_item *items,
-			struct sink_request *out)
+/* Reads what R.http_request / R.alert_request returned (req | nil, err)
+ * into out: 0, 1 for "not now", -1 (logged) on failure. */
+static int read_request(struct luahost *h, const char *name, struct sink_request *out)
 {
 	lua_State *L = luahost_state(h);
-	memset(out, 0, sizeof(*out));
-	size_t count = 0;
-	for (const struct sinkq_item *it = items; it; it = it->next)
-		count++;
-	luahost_runtime_fn(h, "http_request");
-	lua_pushinteger(L, sink);
-	push_items(L, items, count);
 	if (luahost_pcall(h, 2, 2) < 0) {
 		log_error("sink %s: building the request failed: %s", name, luahost_error(h));
 		return -1;
@@ -418,7 +441,10 @@ int runner_http_request(struct luahost *h, int sink, const char *name, const str
 	out->cert_file = str_field(L, req, "cert_file", NULL);
 	out->kind = str_field(L, req, "kind", NULL);
 	out->key_file = str_field(L, req, "key_file", NULL);
-	out->timeout_ms = (long)(int_field(L, req, "timeout") * 1000);
+	lua_getfield(L, req, "timeout");
+	if (lua_isnumber(L, -1))
+		out->timeout_ms = (long)(lua_tonumber(L, -1) * 1000);
+	lua_pop(L, 1);
 	lua_getfield(L, req, "insecure");
 	out->insecure = lua_toboolean(L, -1);
 	lua_pop(L, 1);
@@ -438,6 +464,75 @@ int runner_http_request(struct luahost *h, int sink, const char *name, const str
 		return -1;
 	}
 	return 0;
+}
+
+int runner_http_request(struct luahost *h, int sink, const char *name, const struct sinkq_item *items,
+			struct sink_request *out)
+{
+	lua_State *L = luahost_state(h);
+	memset(out, 0, sizeof(*out));
+	size_t count = 0;
+	for (const struct sinkq_item *it = items; it; it = it->next)
+		count++;
+	luahost_runtime_fn(h, "http_request");
+	lua_pushinteger(L, sink);
+	push_items(L, items, count);
+	return read_request(h, name, out);
+}
+
+static void set_int(lua_State *L, const char *key, lua_Integer v)
+{
+	lua_pushinteger(L, v);
+	lua_setfield(L, -2, key);
+}
+
+static void set_bool(lua_State *L, const char *key, bool v)
+{
+	lua_pushboolean(L, v);
+	lua_setfield(L, -2, key);
+}
+
+/* { digest, events, attempts, parts = { { key, count, total, sent_before,
+ *   repeat, overflow, first_ms, last_ms, samples = { item, ... } }, ... } } */
+static void push_alert_msg(lua_State *L, const struct alert_msg *m)
+{
+	lua_createtable(L, 0, 4);
+	set_bool(L, "digest", m->digest);
+	set_int(L, "events", (lua_Integer)m->events);
+	set_int(L, "attempts", (lua_Integer)m->attempts);
+	lua_createtable(L, (int)m->nparts, 0);                          /* msg parts */
+	for (size_t i = 0; i < m->nparts; i++) {
+		const struct alert_part *p = &m->parts[i];
+		lua_createtable(L, 0, 9);
+		lua_pushstring(L, p->key ? p->key : "");
+		lua_setfield(L, -2, "key");
+		set_int(L, "count", (lua_Integer)p->count);
+		set_int(L, "total", (lua_Integer)p->total);
+		set_int(L, "sent_before", (lua_Integer)p->sent_before);
+		set_bool(L, "repeat", p->repeat);
+		set_bool(L, "overflow", p->overflow);
+		set_int(L, "first_ms", (lua_Integer)p->first_ms);
+		set_int(L, "last_ms", (lua_Integer)p->last_ms);
+		lua_createtable(L, (int)p->nsamples, 0);
+		for (size_t j = 0; j < p->nsamples; j++) {
+			lua_pushlstring(L, p->samples[j].data, p->samples[j].len);
+			lua_rawseti(L, -2, (lua_Integer)j + 1);
+		}
+		lua_setfield(L, -2, "samples");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "parts");
+}
+
+int runner_alert_request(struct luahost *h, int sink, const char *name, const struct alert_msg *m,
+			 struct sink_request *out)
+{
+	lua_State *L = luahost_state(h);
+	memset(out, 0, sizeof(*out));
+	luahost_runtime_fn(h, "alert_request");
+	lua_pushinteger(L, sink);
+	push_alert_msg(L, m);
+	return read_request(h, name, out);
 }
 
 void sink_request_free(struct sink_request *r)
@@ -499,6 +594,8 @@ void runner_http_response(struct luahost *h, int sink, const char *name, const s
 		out->kind = VERDICT_OK;
 	} else if (result && strcmp(result, "again") == 0) {
 		out->kind = VERDICT_AGAIN;
+	} else if (result && strcmp(result, "failed") == 0) {
+		out->kind = VERDICT_FAILED;
 	} else if (result && strcmp(result, "items") == 0) {
 		out->kind = VERDICT_ITEMS;
 		out->n = count;

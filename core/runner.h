@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "alerts.h"
 #include "buf.h"
 #include "luahost.h"
 
@@ -24,6 +25,8 @@ struct sink_spec {
 	int rotate_keep;           /* file */
 	char *dead_letter;         /* http: where items that failed for good go (or NULL) */
 	int concurrency;           /* http: requests in flight at once */
+	bool alert;                /* an alert sink: events go into groups */
+	struct alert_policy policy;
 };
 
 /* The HTTP request a sink type built for a batch (http outputs). */
@@ -46,6 +49,7 @@ enum sink_verdict_kind {
 	VERDICT_RETRY,             /* the whole batch, later (after, or backoff) */
 	VERDICT_AGAIN,             /* the whole batch, at once (after a probe request) */
 	VERDICT_ITEMS,             /* per item: state[i] and reason[i] */
+	VERDICT_FAILED,            /* refused for good (message says why) */
 };
 
 enum { ITEM_OK, ITEM_RETRY, ITEM_FAILED };
@@ -94,10 +98,19 @@ struct runner_event {
 	long item;                 /* position in a List record; 0 otherwise */
 };
 
+/* An encoded event for one sink. Alert sinks also get the event's group
+ * key and uid (NULL for other sinks). Valid during the callback only. */
+struct runner_item {
+	int sink;
+	const char *data;
+	size_t len;
+	const char *key, *uid;
+};
+
 struct runner_hooks {
 	void *arg;
 	bool describe;             /* fill runner_event's strings (replay) */
-	void (*emit)(void *arg, int sink, const char *item, size_t len);
+	void (*emit)(void *arg, const struct runner_item *it);
 	void (*routed)(void *arg, const struct runner_event *ev);
 	void (*reject)(void *arg, long item, const char *why);
 	/* Before an event is routed: 0 skip it (already delivered), 1 deliver
@@ -149,6 +162,10 @@ struct http_response;
 int runner_http_request(struct luahost *h, int sink, const char *name, const struct sinkq_item *items,
 			struct sink_request *out);
 void sink_request_free(struct sink_request *r);
+/* The same for an alert sink's message (a group or a digest): the sink
+ * type renders and signs it. */
+int runner_alert_request(struct luahost *h, int sink, const char *name, const struct alert_msg *m,
+			 struct sink_request *out);
 /* Asks the sink type what the answer means. On a Lua failure the verdict
  * is RETRY (nothing is dropped because a script failed). */
 void runner_http_response(struct luahost *h, int sink, const char *name, const struct http_response *r,

@@ -34,7 +34,7 @@ struct seen {
 	bool dirty;
 };
 
-static uint64_t hash(const char *s)
+uint64_t seen_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
 	for (; *s; s++)
@@ -145,7 +145,7 @@ static bool has(const struct seen *s, uint64_t uid, uint64_t rv)
 
 bool seen_has(const struct seen *s, const char *uid, const char *rv)
 {
-	return has(s, hash(uid), hash(rv));
+	return has(s, seen_hash(uid), seen_hash(rv));
 }
 
 static void put(struct seen *s, uint64_t uid, uint64_t rv)
@@ -179,19 +179,27 @@ static void put(struct seen *s, uint64_t uid, uint64_t rv)
 
 void seen_put(struct seen *s, const char *uid, const char *rv)
 {
-	put(s, hash(uid), hash(rv));
+	put(s, seen_hash(uid), seen_hash(rv));
 }
 
 size_t seen_count(const struct seen *s) { return s->count; }
 bool seen_dirty(const struct seen *s) { return s->dirty; }
 
-int seen_save(struct seen *s, const char *path)
+static int compare_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int seen_save(struct seen *s, const char *path, const uint64_t *skip, size_t nskip)
 {
 	struct buf tmp = BUF_INIT, out = BUF_INIT;
 	buf_printf(&tmp, "%s.tmp", path);
 	buf_printf(&out, "%s\n", MAGIC);
 	for (size_t k = 0; k < s->count; k++) {
 		const struct entry *e = &s->ring[(s->head + k) % s->ring_size];
+		if (nskip && bsearch(&e->uid, skip, nskip, sizeof(*skip), compare_u64))
+			continue;
 		buf_printf(&out, "%016llx %016llx\n", (unsigned long long)e->uid, (unsigned long long)e->rv);
 	}
 	int rc = -1;

@@ -7,6 +7,7 @@
 #define HERALD_SEEN_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct seen;
 
@@ -18,8 +19,12 @@ void seen_put(struct seen *s, const char *uid, const char *rv);
 size_t seen_count(const struct seen *s);
 bool seen_dirty(const struct seen *s);
 
-/* Writes path.tmp, fsyncs, renames over path. -1 (logged) on failure. */
-int seen_save(struct seen *s, const char *path);
+/* Writes path.tmp, fsyncs, renames over path, leaving out the uids in
+ * skip (seen_hash values, sorted): events an alert sink still holds, which
+ * a restart must deliver again. -1 (logged) on failure. */
+int seen_save(struct seen *s, const char *path, const uint64_t *skip, size_t nskip);
+/* The hash seen keeps of a uid (never 0). */
+uint64_t seen_hash(const char *s);
 /* Reads a saved file; a missing file is not an error (returns 0, nothing
  * loaded), a damaged one is (-1, logged; the lines before the damage are
  * kept). */

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "json.h"
+#include "seen.h"
 #include "sinkq.h"
 
 #define RETRY_MIN_MS 500
@@ -34,6 +35,8 @@ struct sink {
 	struct send *sends;           /* http output: requests in flight */
 	int nsends, max_sends;        /* max_sends: the sink's concurrency */
 	char *dead_letter;            /* http output: failed items go here */
+	struct alerts *alerts;        /* alert sinks: groups and the rate limit */
+	struct alert_msg *msg;        /* alert sinks: the message in flight or to retry */
 	char *path;
 	size_t rotate_bytes;
 	int rotate_keep;
@@ -105,6 +108,8 @@ static void sink_free(struct sink *k)
 		free(sd);
 	}
 	loop_timer_free(k->timer);
+	alert_msg_free(k->msg);
+	alerts_free(k->alerts);
 	sink_close_file(k);
 	free(k->dead_letter);
 	free(k->name);
@@ -229,12 +234,18 @@ static void back_off(struct sink *k, double at_least_s)
 	loop_timer_start(k->timer, delay);
 }
 
+static void alert_flush(struct sink *k);
+
 /* Writes due batches; on failure stops and backs off. */
 static void sink_flush(struct sink *k, bool everything)
 {
 	struct loop *loop = k->owner->loop;
 	if (k->retry_ms && loop_timer_active(k->timer))
 		return; /* backing off */
+	if (k->alerts) {
+		alert_flush(k);
+		return;
+	}
 	if (k->output == SINK_OUT_HTTP) {
 		while (k->nsends < k->max_sends && k->queue.count &&
 		       (everything || k->owner->draining || sinkq_ready(&k->queue, loop_now(loop))) &&
@@ -317,6 +328,12 @@ static void on_http_done(void *arg, const struct http_response *r)
 		break;
 	case VERDICT_AGAIN:
 		sinkq_requeue(&k->queue, batch);
+		break;
+	case VERDICT_FAILED:
+		for (struct sinkq_item *it = batch; it; it = it->next)
+			dead_letter(k, it, v.message ? v.message : "refused");
+		sinkq_free_list(batch);
+		metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", "failed", NULL);
 		break;
 	case VERDICT_RETRY:
 		log_warn("sink %s: %zu events will be sent again: %s", k->name, count,
@@ -417,12 +434,140 @@ static void http_send(struct sink *k)
 	k->nsends++;
 }
 
+/* ---------------------------------------------------------------- alert sinks
+ * One message at a time: a group, or a digest of groups, as the grouping
+ * in alerts.c decides. A message that fails for now is kept and sent again
+ * (re-rendered and re-signed) after a backoff; one refused for good is
+ * logged with the robot's reason and counted. */
+
+static void alert_dead_letter(struct sink *k, const struct alert_msg *m, const char *why)
+{
+	metrics_inc("herald_sink_events_failed_total", (long)m->events, "sink", k->name, NULL);
+	if (!k->dead_letter)
+		return;
+	struct buf line = BUF_INIT;
+	buf_printf(&line, "{\"sink\":");
+	json_append_string(&line, k->name, strlen(k->name));
+	buf_printf(&line, ",\"reason\":");
+	json_append_string(&line, why, strlen(why));
+	buf_printf(&line, ",\"events\":%zu,\"groups\":[", m->events);
+	for (size_t i = 0; i < m->nparts; i++) {
+		const struct alert_part *p = &m->parts[i];
+		buf_printf(&line, "%s{\"count\":%zu,\"event\":", i ? "," : "", p->count);
+		if (p->nsamples)
+			json_append_string(&line, p->samples[p->nsamples - 1].data, p->samples[p->nsamples - 1].len);
+		else
+			buf_printf(&line, "null");
+		buf_printf(&line, "}");
+	}
+	buf_printf(&line, "]}\n");
+	int fd = open(k->dead_letter, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0 || write_all(fd, line.data, line.len) < 0)
+		log_error("sink %s: cannot write the dead-letter file %s: %s", k->name, k->dead_letter,
+			  strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	buf_free(&line);
+}
+
+static void on_alert_done(void *arg, const struct http_response *r)
+{
+	struct send *sd = arg;
+	struct sink *k = sd->k;
+	k->sends = NULL;
+	k->nsends = 0;
+	free(sd->kind);
+	free(sd);
+	alerts_sent(k->alerts, loop_now(k->owner->loop));
+	struct alert_msg *m = k->msg;
+	const char *kind = m->digest ? "digest" : "group";
+	struct sink_verdict v;
+	runner_http_response(k->owner->host, k->index, k->name, r, NULL, NULL, 0, &v);
+	if (v.kind == VERDICT_OK) {
+		metrics_inc("herald_alert_messages_total", 1, "sink", k->name, "kind", kind, "result", "sent", NULL);
+		metrics_inc("herald_sink_events_written_total", (long)m->events, "sink", k->name, NULL);
+		if (m->digest)
+			metrics_inc("herald_alert_events_digested_total", (long)m->events, "sink", k->name, NULL);
+		alert_msg_free(m);
+		k->msg = NULL;
+		k->retry_ms = 0;
+	} else if (v.kind == VERDICT_FAILED) {
+		log_error("sink %s: %s; the %zu events of this %s are not alerted", k->name,
+			  v.message ? v.message : "the message was refused", m->events, kind);
+		metrics_inc("herald_alert_messages_total", 1, "sink", k->name, "kind", kind, "result", "failed", NULL);
+		alert_dead_letter(k, m, v.message ? v.message : "refused");
+		alert_msg_free(m);
+		k->msg = NULL;
+	} else {
+		log_warn("sink %s: the %s of %zu events will be sent again: %s", k->name, kind, m->events,
+			 v.message ? v.message : "the request failed");
+		metrics_inc("herald_alert_messages_total", 1, "sink", k->name, "kind", kind, "result", "retry", NULL);
+		back_off(k, v.after_s);
+	}
+	sink_verdict_free(&v);
+	if (!(k->retry_ms && loop_timer_active(k->timer)))
+		alert_flush(k);
+}
+
+static void alert_flush(struct sink *k)
+{
+	struct sinks *s = k->owner;
+	uint64_t now = loop_now(s->loop), wake = UINT64_MAX;
+	if (k->nsends)
+		return; /* one at a time: the answer calls back */
+	if (!k->msg)
+		k->msg = alerts_next(k->alerts, now, s->draining, &wake);
+	else
+		wake = alerts_token_at(k->alerts, now);
+	if (!k->msg || wake > now) {
+		if (wake == UINT64_MAX)
+			loop_timer_stop(k->timer);
+		else
+			loop_timer_start(k->timer, wake > now ? wake - now : 0);
+		return;
+	}
+	struct sink_request req;
+	if (runner_alert_request(s->host, k->index, k->name, k->msg, &req) != 0) {
+		back_off(k, 0);   /* the sink type failed: logged; keep the message */
+		return;
+	}
+	struct http_request hr = {
+		.method = req.method ? req.method : "POST",
+		.url = req.url,
+		.headers = (const char *const *)req.headers,
+		.nheaders = req.nheaders,
+		.body = req.body,
+		.body_len = req.body_len,
+		.timeout_ms = req.timeout_ms ? req.timeout_ms : 10000,
+		.ca_file = req.ca_file,
+		.insecure = req.insecure,
+	};
+	struct send *sd = calloc(1, sizeof(*sd));
+	if (sd) {
+		sd->k = k;
+		alerts_sending(k->alerts, now);   /* the token is taken whatever happens next */
+		k->msg->attempts++;
+		sd->xfer = http_start(s->http, &hr, on_alert_done, sd);
+	}
+	sink_request_free(&req);
+	if (!sd || !sd->xfer) {
+		if (sd)
+			alerts_sent(k->alerts, now);
+		free(sd);
+		back_off(k, 0);
+		return;
+	}
+	k->sends = sd;
+	k->nsends = 1;
+}
+
 static void on_timer(struct loop *loop, void *arg)
 {
 	struct sink *k = arg;
 	bool retrying = k->retry_ms != 0;
 	if (retrying) {
-		log_info("sink %s: retrying %zu queued events", k->name, k->queue.count);
+		log_info("sink %s: retrying %zu queued events", k->name,
+			 k->msg ? k->msg->events : k->queue.count);
 		metrics_inc("herald_sink_retries_total", 1, "sink", k->name, NULL);
 	}
 	sink_flush(k, false);
@@ -469,8 +614,10 @@ int sinks_apply(struct sinks *s, const struct sink_spec *specs, size_t n)
 		struct sink *k = find(s, sp->name);
 		struct sinkq_limits lim;
 		limits_of(sp, &lim);
-		if (k && k->output == sp->output) {
+		if (k && k->output == sp->output && (k->alerts != NULL) == sp->alert) {
 			k->queue.lim = lim;
+			if (k->alerts)
+				alerts_set_policy(k->alerts, &sp->policy);
 		} else {
 			k = calloc(1, sizeof(*k));
 			if (!k || !(k->name = strdup(sp->name)) ||
@@ -480,11 +627,13 @@ int sinks_apply(struct sinks *s, const struct sink_spec *specs, size_t n)
 			k->fd = -1;
 			k->output = sp->output;
 			sinkq_init(&k->queue, &lim);
+			if (sp->alert && !(k->alerts = alerts_new(&sp->policy)))
+				goto fail;
 		}
 		next[i] = k;
 		k->index = (int)i + 1;
 		k->lua_batch = sp->lua_batch;
-		k->max_sends = sp->concurrency > 0 ? sp->concurrency : 1;
+		k->max_sends = sp->concurrency > 0 && !sp->alert ? sp->concurrency : 1;
 		free(k->dead_letter);
 		k->dead_letter = sp->dead_letter ? strdup(sp->dead_letter) : NULL;
 		if (sp->output == SINK_OUT_FILE) {
@@ -528,11 +677,25 @@ fail:
 	return -1;
 }
 
-void sinks_push(struct sinks *s, int index, const char *item, size_t len)
+void sinks_push(struct sinks *s, const struct runner_item *it)
 {
+	int index = it->sink;
+	const char *item = it->data;
+	size_t len = it->len;
 	if (index < 1 || (size_t)index > s->n)
 		return;
 	struct sink *k = s->all[index - 1];
+	if (k->alerts) {
+		/* Alert sinks fold events into groups: never blocked, never full
+		 * (a group keeps counts past its samples). */
+		uint64_t now = loop_now(s->loop);
+		if (alerts_add(k->alerts, it->key ? it->key : "", it->uid ? seen_hash(it->uid) : 0, item, len, now) < 0)
+			log_error("sink %s: out of memory keeping an event's text (it is still counted)", k->name);
+		metrics_inc("herald_sink_events_total", 1, "sink", k->name, NULL);
+		if (!k->nsends && !(k->retry_ms && loop_timer_active(k->timer)))
+			alert_flush(k);
+		return;
+	}
 	/* Local outputs never hold events back: a full queue is written out
 	 * now. If the output is failing the item is kept over the bound and
 	 * sinks_blocked() tells the source to pause. */
@@ -553,11 +716,35 @@ size_t sinks_pending(const struct sinks *s)
 	size_t n = 0;
 	for (size_t i = 0; i < s->n; i++)
 	{
-		n += s->all[i]->queue.count;
-		for (const struct send *sd = s->all[i]->sends; sd; sd = sd->next)
+		const struct sink *k = s->all[i];
+		n += k->queue.count;
+		for (const struct send *sd = k->sends; sd; sd = sd->next)
 			n += sd->count;
+		if (k->alerts)
+			n += alerts_held(k->alerts) + (k->msg ? k->msg->events : 0);
 	}
 	return n;
+}
+
+size_t sinks_unsettled(const struct sinks *s)
+{
+	size_t n = sinks_pending(s);
+	for (size_t i = 0; i < s->n; i++)
+		if (s->all[i]->alerts)
+			n -= alerts_held(s->all[i]->alerts);
+	return n;
+}
+
+bool sinks_held_uids(const struct sinks *s, uint64_t **uids, size_t *n)
+{
+	size_t cap = 0;
+	bool complete = true;
+	*uids = NULL;
+	*n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->all[i]->alerts)
+			complete = alerts_held_uids(s->all[i]->alerts, uids, n, &cap) && complete;
+	return complete;
 }
 
 void sinks_set_draining(struct sinks *s)
@@ -565,7 +752,10 @@ void sinks_set_draining(struct sinks *s)
 	s->draining = true;
 	for (size_t i = 0; i < s->n; i++) {
 		struct sink *k = s->all[i];
-		if (k->output == SINK_OUT_HTTP && k->queue.count) {
+		size_t repeats = k->alerts ? alerts_drop_repeats(k->alerts) : 0;
+		if (repeats)
+			log_info("sink %s: %zu repeats of alerts already sent are not sent again", k->name, repeats);
+		if (k->output == SINK_OUT_HTTP && (k->queue.count || k->alerts)) {
 			loop_timer_stop(k->timer);
 			k->retry_ms = 0;
 			sink_flush(k, true);
@@ -612,7 +802,15 @@ void sinks_set_host(struct sinks *s, struct luahost *host)
 void sinks_export_metrics(struct sinks *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		metrics_set("herald_sink_queue_events", (double)s->all[i]->queue.count, "sink", s->all[i]->name, NULL);
-		metrics_set("herald_sink_queue_bytes", (double)s->all[i]->queue.bytes, "sink", s->all[i]->name, NULL);
+		const struct sink *k = s->all[i];
+		if (k->alerts) {
+			metrics_set("herald_alert_groups", (double)alerts_groups(k->alerts), "sink", k->name, NULL);
+			metrics_set("herald_alert_events_held", (double)alerts_held(k->alerts), "sink", k->name, NULL);
+			metrics_set("herald_alert_tokens", (double)alerts_tokens(k->alerts, loop_now(s->loop)),
+				    "sink", k->name, NULL);
+			continue;
+		}
+		metrics_set("herald_sink_queue_events", (double)k->queue.count, "sink", k->name, NULL);
+		metrics_set("herald_sink_queue_bytes", (double)k->queue.bytes, "sink", k->name, NULL);
 	}
 }

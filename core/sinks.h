@@ -27,9 +27,10 @@ void sinks_export_metrics(struct sinks *s);
  * are opened here: -1 (logged) when one cannot be, with nothing changed. */
 int sinks_apply(struct sinks *s, const struct sink_spec *specs, size_t n);
 
-/* Queues an encoded item for the sink with runtime index `index`. A full
- * queue of a local output is written out first; nothing is dropped. */
-void sinks_push(struct sinks *s, int index, const char *item, size_t len);
+/* Queues an encoded item for its sink. A full queue of a local output is
+ * written out first; nothing is dropped. Alert sinks fold it into its
+ * group instead. */
+void sinks_push(struct sinks *s, const struct runner_item *it);
 
 /* A queue is over its bound (its output is failing): the source should
  * stop reading until this turns false. */
@@ -44,7 +45,14 @@ void sinks_flush_due(struct sinks *s);
  * sinks_pending tells when they are done. */
 size_t sinks_drain(struct sinks *s);
 void sinks_set_draining(struct sinks *s);
-/* Events queued or in flight, in every sink. */
+/* Events queued or in flight, in every sink (alert groups included). */
 size_t sinks_pending(const struct sinks *s);
+/* The same without the events alert groups hold (which may wait minutes
+ * for their interval): what the state file must wait for. */
+size_t sinks_unsettled(const struct sinks *s);
+/* The uid hashes (seen_hash) of events alert groups hold, for the state
+ * file to leave out. False when a group held too many to list. Caller
+ * frees *uids. */
+bool sinks_held_uids(const struct sinks *s, uint64_t **uids, size_t *n);
 
 #endif

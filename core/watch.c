@@ -183,10 +183,10 @@ static int admit(void *arg, const char *uid, const char *rv, const char *last_se
 	return 1;
 }
 
-static void emit(void *arg, int sink, const char *item, size_t len)
+static void emit(void *arg, const struct runner_item *it)
 {
 	struct watch *w = arg;
-	w->cfg.emit(w->cfg.arg, sink, item, len);
+	w->cfg.emit(w->cfg.arg, it);
 }
 
 /* A short, single-line excerpt of an error body (a Status message). */

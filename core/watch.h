@@ -14,6 +14,7 @@
 #include "kubeconfig.h"
 #include "loop.h"
 #include "luahost.h"
+#include "runner.h"
 #include "seen.h"
 
 struct watch_config {
@@ -26,7 +27,7 @@ struct watch_config {
 	bool fresh_start;              /* no saved state: old events skip alert sinks */
 	time_t started;
 	long max_event_age_s;
-	void (*emit)(void *arg, int sink, const char *item, size_t len);
+	void (*emit)(void *arg, const struct runner_item *it);
 	void (*after_data)(void *arg); /* after each chunk (flush due batches) */
 	bool (*blocked)(void *arg);    /* a sink is over its bound: stop reading */
 	void *arg;

@@ -216,4 +216,6 @@ function M.compile(spec, ctx, label)
   return pred, ok
 end
 
+M.getter = getter
+
 return M

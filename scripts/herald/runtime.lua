@@ -10,6 +10,8 @@ local json = require "herald.json"
 local match = require "herald.match"
 local event = require "herald.event"
 local units = require "herald.units"
+local alert = require "herald.alert"
+local time = require "herald.time"
 
 local getinfo = debug.getinfo
 
@@ -226,6 +228,85 @@ return function(core)
     return mod
   end
 
+  ---------------------------------------------------------------- alert sinks
+
+  -- Options every alert sink type takes, besides its own. `repeat` is a
+  -- Lua keyword, so it is written repeat_after (or ["repeat"]).
+  local ALERT_OPTIONS = {
+    group_by = { kind = "strings" },
+    wait = { kind = "duration" },
+    interval = { kind = "duration" },
+    repeat_after = { kind = "duration" },
+    ["repeat"] = { kind = "duration" },
+    limit = { kind = "strings" },              -- "20/1m", { "100/1m", "5/1s" }, or "none"
+    samples = { kind = "number" },             -- events a message shows per group
+    max_groups = { kind = "number" },
+    render = { kind = "function" },            -- function(group) return title, text end
+    render_digest = { kind = "function" },     -- function(digest) return title, text end
+  }
+  local DEFAULT_GROUP_BY = { "cluster", "namespace", "kind", "name", "reason" }
+
+  local function alert_settings(c, where, name, mod, conf)
+    local d = mod.alert_defaults or {}
+    local function ms(v) return (units.duration_ms(v)) end
+    local a = {
+      wait_ms = conf.wait or ms(d.wait or "10s"),
+      interval_ms = conf.interval or ms(d.interval or "5m"),
+      repeat_ms = conf.repeat_after or conf["repeat"] or ms(d["repeat"] or "1h"),
+      samples = conf.samples or 5,
+      max_groups = conf.max_groups or 2000,
+      rates = {}, getters = {}, labels = {},
+    }
+    local function bad(msg) report(c, where, ("sink %q: %s"):format(name, msg)) end
+    for _, k in ipairs(conf.group_by or DEFAULT_GROUP_BY) do
+      local get = match.getter(k, function(msg) bad("group_by: " .. msg) end)
+      if get then
+        a.getters[#a.getters + 1] = get
+        a.labels[#a.labels + 1] = k
+      end
+    end
+    local limit = conf.limit or d.limit or {}
+    if not (#limit == 1 and limit[1] == "none") then
+      for _, l in ipairs(limit) do
+        local n, per = l:match("^%s*(%d+)%s*/%s*(.-)%s*$")
+        local period = per and units.duration_ms(per:match("^%d") and per or "1" .. per)
+        if not n or not period or tonumber(n) < 1 or period < 1 then
+          bad(("limit %q: write messages per period, as in \"20/1m\" or \"5/1s\""):format(l))
+        else
+          a.rates[#a.rates + 1] = { count = tonumber(n), period_ms = period }
+        end
+      end
+    end
+    if #a.rates > 4 then bad("at most 4 limits") end
+    if math.type(a.samples) ~= "integer" or a.samples < 1 or a.samples > 100 then
+      bad("samples must be a whole number from 1 to 100")
+    end
+    if math.type(a.max_groups) ~= "integer" or a.max_groups < 1 then
+      bad("max_groups must be a whole number >= 1")
+    end
+    return a
+  end
+
+  -- The item an alert sink keeps for an event: the event without
+  -- managedFields, which no template needs.
+  local function alert_encode(ev)
+    local md = type(ev.metadata) == "table" and ev.metadata or nil
+    local mf = md and md.managedFields
+    if mf ~= nil then md.managedFields = nil end
+    local s = json.encode(ev)
+    if mf ~= nil then md.managedFields = mf end
+    return s
+  end
+
+  local function alert_key(s, ev)
+    local parts, getters = {}, s.alert_cfg.getters
+    for i = 1, #getters do
+      local v = getters[i](ev)
+      parts[i] = v == nil and "" or tostring(v)
+    end
+    return table.concat(parts, "\31")
+  end
+
   local function define_sink(c, name, spec, where)
     if c.sink_by_name[name] then
       report(c, where, ("sink %q is defined twice (first at %s)"):format(name, c.sink_by_name[name].where))
@@ -238,6 +319,10 @@ return function(core)
     local mod = find_type(c, where, spec.type)
     if not mod then return end
     local schema = mod.options or {}
+    if mod.alert then
+      schema = copy(schema)
+      for k, v in pairs(ALERT_OPTIONS) do schema[k] = schema[k] or v end
+    end
     local conf = {}
     for k, v in pairs(spec) do
       if not COMMON[k] then
@@ -271,16 +356,22 @@ return function(core)
     local defaults = mod.defaults or {}
     local sink = {
       name = name, type = spec.type, output = mod.output, where = where, conf = conf,
-      encode = mod.encode or json.encode,
+      encode = mod.encode or (mod.alert and alert_encode) or json.encode,
       shape_batch = mod.batch,
       request = mod.request, response = mod.response,
       state = { name = name },     -- the sink type's own, kept between requests
-      alert = mod.alert == true,   -- skips events already old when herald started
+      alert = mod.alert == true,   -- groups events; skips those already old when herald started
+      render = mod.render, render_digest = mod.render_digest,
       batch = limits(c, where, name, spec.batch, BATCH_KEYS,
         defaults.batch or { events = 500, bytes = 1048576, wait_ms = 1000 }),
       queue = limits(c, where, name, spec.queue, QUEUE_KEYS,
         defaults.queue or { events = 10000, bytes = 16777216 }),
     }
+    if sink.alert then
+      sink.alert_cfg = alert_settings(c, where, name, mod, conf)
+      if type(sink.render) ~= "function" then sink.render = alert.render_markdown end
+      if type(sink.render_digest) ~= "function" then sink.render_digest = alert.digest_markdown end
+    end
     if sink.queue.events < sink.batch.events then sink.queue.events = sink.batch.events end
     if sink.queue.bytes < sink.batch.bytes then sink.queue.bytes = sink.batch.bytes end
     if mod.init then
@@ -487,7 +578,46 @@ return function(core)
       c.examples[#c.examples + 1] = ex
     end
 
-    return { route = route, drop = drop, example = example }
+    -- template "oncall" { render = function(group) ... end,
+    --                     render_digest = function(digest) ... end }
+    -- An alert sink's text, written in a rules file (which operators edit
+    -- more often than sinks.lua). It takes the place of the sink's own.
+    local function template(name)
+      local where = caller(c)
+      local sink = type(name) == "string" and c.sink_by_name[name]
+      return function(spec)
+        if not sink then
+          report(c, where, ("template: %s is not a sink defined in sinks.lua"):format(tostring(name)))
+          return
+        end
+        if not sink.alert then
+          report(c, where, ("template: sink %q is of type %s, which sends no alerts"):format(name, sink.type))
+          return
+        end
+        if type(spec) ~= "table" then
+          report(c, where, ("template %q needs a table: template %q { render = function(group) ... end }"):format(name, name))
+          return
+        end
+        if sink.template_where then
+          report(c, where, ("template %q is defined twice (first at %s)"):format(name, sink.template_where))
+          return
+        end
+        for k, v in pairs(spec) do
+          if k ~= "render" and k ~= "render_digest" then
+            report(c, where, ("template: unknown key %q (template takes render, render_digest)"):format(tostring(k)))
+            return
+          elseif type(v) ~= "function" then
+            report(c, where, ("template: %s must be a function"):format(k))
+            return
+          end
+        end
+        sink.template_where = where
+        sink.conf.render = spec.render or sink.conf.render
+        sink.conf.render_digest = spec.render_digest or sink.conf.render_digest
+      end
+    end
+
+    return { route = route, drop = drop, example = example, template = template }
   end
 
   local function misplaced(c, what, belongs)
@@ -553,6 +683,8 @@ return function(core)
     return out
   end
 
+  local check_template      -- with the alert messages, below
+
   local function run_examples(c)
     local failed = {}
     for _, ex in ipairs(c.examples) do
@@ -566,6 +698,10 @@ return function(core)
       end
       for _, s in ipairs(ex.misses or {}) do
         if got[s] then problems[#problems + 1] = "reaches " .. s.name end
+      end
+      for _, s in ipairs(routes) do
+        local terr = s.alert and s.conf.render and check_template(s, ev)
+        if terr then problems[#problems + 1] = ("reaches %s, but %s"):format(s.name, terr) end
       end
       if ex.routes then
         local want = table.concat(names(ex.routes), ", ")
@@ -586,7 +722,7 @@ return function(core)
 
   ---------------------------------------------------------------- entry points
 
-  R.builtin_types = { "elasticsearch", "file", "null", "stdout" }
+  R.builtin_types = { "dingtalk", "elasticsearch", "feishu", "file", "null", "slack", "stdout", "webhook", "wecom" }
 
   -- Loads config_dir/sinks.lua and config_dir/rules/*.lua (name order).
   -- opts: { config_dir, rules_dir (default config_dir/rules), secrets_dir,
@@ -604,6 +740,7 @@ return function(core)
     sinks_dsl_env.route = misplaced(c, "route", "rules/*.lua")
     sinks_dsl_env.drop = misplaced(c, "drop", "rules/*.lua")
     sinks_dsl_env.example = misplaced(c, "example", "rules/*.lua")
+    sinks_dsl_env.template = misplaced(c, "template", "rules/*.lua (or a sink's render option)")
     run_file(c, dir .. "/sinks.lua", display("sinks.lua"), sinks_dsl_env)
     if #c.sinks == 0 and #c.errors == 0 then
       report(c, display("sinks.lua"), "no sinks defined: add at least one, as in sink \"stdout\" { type = \"stdout\" }")
@@ -646,6 +783,11 @@ return function(core)
         batch_events = s.batch.events, batch_bytes = s.batch.bytes, batch_wait_ms = s.batch.wait_ms,
         queue_events = s.queue.events, queue_bytes = s.queue.bytes,
         has_batch = s.shape_batch ~= nil,
+        alert = s.alert_cfg and {
+          wait_ms = s.alert_cfg.wait_ms, interval_ms = s.alert_cfg.interval_ms,
+          repeat_ms = s.alert_cfg.repeat_ms, samples = s.alert_cfg.samples,
+          max_groups = s.alert_cfg.max_groups, rates = s.alert_cfg.rates,
+        } or nil,
       }
     end
     if #c.errors == 0 and #failed == 0 then
@@ -683,7 +825,11 @@ return function(core)
       end
       local ok, item, err = guard(s.encode, ev, s.conf)
       if ok and type(item) == "string" then
-        emit(s.index, item)
+        if s.alert then
+          emit(s.index, item, alert_key(s, ev), event.uid(ev))
+        else
+          emit(s.index, item)
+        end
         delivered = delivered + 1
       else
         local msg = (ok and (err or "encode returned no string")) or item
@@ -795,6 +941,121 @@ return function(core)
     if not ok then return { result = "retry", message = tostring(verdict) } end
     if type(verdict) ~= "table" then return { result = "retry", message = "response() returned no verdict" } end
     return verdict
+  end
+
+  ---------------------------------------------------------------- alert messages
+
+  local function seen_range(evs)
+    local first, last
+    for _, ev in ipairs(evs) do
+      local f = time.parse(ev.firstTimestamp) or time.parse(ev.eventTime) or time.parse(ev.lastTimestamp)
+      local l = time.parse(ev.lastTimestamp) or f
+      if f and (not first or f < first) then first = f end
+      if l and (not last or l > last) then last = l end
+    end
+    return first, last
+  end
+
+  -- What a template gets for one group (see herald.alert).
+  local function group_view(s, part)
+    local evs = {}
+    for _, item in ipairs(part.samples or {}) do
+      local ev = json.decode(item)
+      if type(ev) == "table" then evs[#evs + 1] = ev end
+    end
+    local ev = evs[#evs]
+    local g = {
+      sink = s.name, events = evs, event = ev, count = part.count or #evs, total = part.total or #evs,
+      update = (part.sent_before or 0) > 0, ["repeat"] = part["repeat"] == true,
+      overflow = part.overflow == true, labels = {},
+    }
+    if ev and not g.overflow then
+      for i, get in ipairs(s.alert_cfg.getters) do g.labels[s.alert_cfg.labels[i]] = get(ev) end
+      local o = type(ev.involvedObject) == "table" and ev.involvedObject or {}
+      g.cluster, g.namespace, g.kind, g.name = ev.cluster, event.namespace(ev), o.kind, o.name
+      g.reason, g.type, g.message = ev.reason, ev.type, ev.message
+    end
+    g.first_seen, g.last_seen = seen_range(evs)
+    return g
+  end
+
+  -- What a digest template gets: every group, counts by cluster,
+  -- namespace and reason, and the groups by size.
+  local function digest_view(s, m)
+    local d = { digest = true, sink = s.name, count = m.events or 0, groups = {}, by = {}, top = {} }
+    local by = {}
+    for _, part in ipairs(m.parts) do
+      local g = group_view(s, part)
+      d.groups[#d.groups + 1] = g
+      d.top[#d.top + 1] = g
+      local cl, ns, rs = g.cluster or "-", g.namespace or "-", g.reason or "-"
+      if g.overflow then cl, ns, rs = "(more groups)", "-", "-" end
+      local k = cl .. "\31" .. ns .. "\31" .. rs
+      local b = by[k]
+      if not b then
+        b = { cluster = cl, namespace = ns, reason = rs, count = 0 }
+        by[k] = b
+        d.by[#d.by + 1] = b
+      end
+      b.count = b.count + g.count
+    end
+    table.sort(d.by, function(x, y)
+      if x.count ~= y.count then return x.count > y.count end
+      return x.cluster .. x.namespace .. x.reason < y.cluster .. y.namespace .. y.reason
+    end)
+    table.sort(d.top, function(x, y) return x.count > y.count end)
+    return d
+  end
+
+  -- Title and text of a message: the operator's template when there is one
+  -- (a failing template is logged and counted, and the built-in one is
+  -- used, so the alert still goes out), else the sink type's.
+  local function render(s, view)
+    local custom = view.digest and s.conf.render_digest or (not view.digest and s.conf.render)
+    if custom then
+      local ok, title, text = guard(custom, view)
+      if ok and type(title) == "string" and text == nil then title, text = nil, title end
+      if ok and type(text) == "string" and (title == nil or type(title) == "string") then
+        return title, text
+      end
+      rule_error(s.template_where or s.where, ok and "render must return title, text (strings)" or title)
+    end
+    local ok, title, text = guard(view.digest and s.render_digest or s.render, view, s.conf)
+    if not ok then return nil, nil, title end
+    return title, text
+  end
+
+  -- The request of one alert message (a group, or a digest of several):
+  -- m is what the core's grouping made of the events.
+  function R.alert_request(index, m)
+    local s = cfg.sinks[index]
+    local view = m.digest and digest_view(s, m) or group_view(s, m.parts[1])
+    if not view.digest and not view.event then return nil, "the group holds no readable event" end
+    local title, text, err = render(s, view)
+    if not text then return nil, err end
+    local msg = { title = title or "", text = text, view = view, attempts = m.attempts or 0 }
+    if view.digest then msg.digest = view else msg.group = view end
+    if type(s.conf.body) == "function" then        -- the webhook type's own body
+      local ok, body = guard(s.conf.body, view)
+      if ok and (type(body) == "string" or type(body) == "table") then
+        msg.body = body
+      else
+        rule_error(s.where, ok and "body must return a string or a table" or body)
+      end
+    end
+    return R.http_request(index, msg)
+  end
+
+  -- herald check: an example that reaches an alert sink with a template
+  -- also renders it, so a broken template fails the check, not the alert.
+  function check_template(s, ev)
+    local item = alert_encode(ev)
+    local view = group_view(s, { samples = { item }, count = 1, total = 1 })
+    local ok, title, text = guard(s.conf.render, view)
+    if not ok then return "its template failed: " .. tostring(title) end
+    if type(title) == "string" and text == nil then text = title end
+    if type(text) ~= "string" then return "its template must return title, text (strings)" end
+    return nil
   end
 
   -- What replay shows of an event.

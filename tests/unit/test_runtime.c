@@ -38,11 +38,11 @@ struct capture {
 	const struct runner_config *cfg;
 };
 
-static void cap_emit(void *arg, int sink, const char *item, size_t len)
+static void cap_emit(void *arg, const struct runner_item *it)
 {
 	struct capture *c = arg;
 	if (c->nitems < 16) {
-		snprintf(c->items[c->nitems++], sizeof(c->items[0]), "%.*s", (int)len, item);
+		snprintf(c->items[c->nitems++], sizeof(c->items[0]), "%.*s", (int)it->len, it->data);
 	}
 }
 

@@ -1,0 +1,192 @@
+-- herald.alert: what alert sinks say, and the helpers operators' own
+-- templates can use (require "herald.alert").
+--
+-- A template gets a `group` (the events of one group since its last
+-- message) or a `digest` (several groups sent together because the robot's
+-- rate limit left no room for each). See render_markdown and
+-- digest_markdown for the fields; the README has the full list.
+local time = require "herald.time"
+local base64 = require "herald.base64"
+local crypto = require "herald.crypto"
+
+local M = {}
+
+---------------------------------------------------------------- helpers
+
+-- Unix seconds -> "2026-11-25 18:05:01 CST", in the local time zone (the
+-- TZ environment variable, e.g. TZ=Asia/Shanghai).
+function M.local_time(t)
+  if type(t) ~= "number" then return "-" end
+  return os.date("%Y-%m-%d %H:%M:%S %Z", math.floor(t))
+end
+
+-- Markdown-escapes text from an event, so a message like
+-- "pod web_1 [x]" shows as written and cannot break the layout.
+function M.escape_markdown(s)
+  s = tostring(s == nil and "" or s)
+  s = s:gsub("[\\`*_%[%]#<>~|]", function(c)
+    if c == "<" then return "&lt;" end
+    if c == ">" then return "&gt;" end
+    return "\\" .. c
+  end)
+  -- Keep line breaks (markdown needs two spaces before them) but never
+  -- let a line start a list or a heading.
+  s = s:gsub("\r?\n", "  \n"):gsub("\n(%s*)([%-+])", "\n%1\\%2")
+  return s
+end
+
+-- Slack's mrkdwn needs only &, < and > escaped.
+function M.escape_slack(s)
+  return (tostring(s == nil and "" or s):gsub("&", "&amp;"):gsub("<", "&lt;"):gsub(">", "&gt;"))
+end
+
+-- Cuts s to at most max bytes, on a UTF-8 character boundary, ending with
+-- marker when it had to cut.
+function M.truncate(s, max, marker)
+  marker = marker or "\n\n… (truncated)"
+  if #s <= max then return s end
+  local keep = max - #marker
+  if keep < 0 then keep = 0 end
+  -- Back up to the start of a character (continuation bytes are 10xxxxxx).
+  while keep > 0 and (s:byte(keep + 1) or 0) & 0xC0 == 0x80 do keep = keep - 1 end
+  return s:sub(1, keep) .. marker
+end
+
+-- Percent-encoding for a URL query value (RFC 3986 unreserved kept).
+function M.url_encode(s)
+  return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+end
+
+-- Base64(HMAC-SHA256(key, message)), the robots' signatures.
+function M.sign(key, message)
+  return base64.encode(crypto.hmac_sha256(key, message))
+end
+
+M.now_ms = crypto.now_ms
+
+---------------------------------------------------------------- templates
+
+local function plural(n, one, many) return ("%d %s"):format(n, n == 1 and one or many) end
+
+-- A count as people write it: 3, not 3.0 (JSON numbers decode as floats).
+local function num(v)
+  v = tonumber(v) or 1
+  return tostring(math.tointeger(v) or v)
+end
+M.number = num
+
+-- The object line: "Pod/web-1".
+local function object_of(ev)
+  local o = type(ev.involvedObject) == "table" and ev.involvedObject or {}
+  return ("%s/%s"):format(o.kind or "?", o.name or "?")
+end
+
+-- The default alert for one group, in markdown (DingTalk, WeCom). Returns
+-- title, text. esc: the escaping of the markdown flavour.
+function M.render_markdown(g, esc)
+  esc = esc or M.escape_markdown
+  local ev = g.event
+  local title = ("[%s] %s %s %s"):format(g.cluster or "-", ev.type or "-", ev.reason or "-", object_of(ev))
+  local lines = {
+    ("#### %s: %s"):format(esc(ev.type or "Event"), esc(ev.reason or "-")),
+    ("**%s** in **%s**"):format(esc(object_of(ev)), esc(g.namespace or "-")),
+    "",
+    "> " .. esc(ev.message or ""),
+    "",
+    "- **Cluster:** " .. esc(g.cluster or "-"),
+    "- **Namespace:** " .. esc(g.namespace or "-"),
+    "- **Object:** " .. esc(object_of(ev)),
+    "- **Reason:** " .. esc(ev.reason or "-"),
+    "- **Count:** " .. num(ev.count),
+    "- **First seen:** " .. M.local_time(g.first_seen),
+    "- **Last seen:** " .. M.local_time(g.last_seen),
+    "- **Events:** " .. tostring(g.count),
+  }
+  if #g.events > 1 then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = ("Latest %s:"):format(plural(#g.events, "event", "events"))
+    for i = #g.events, 1, -1 do
+      local e = g.events[i]
+      lines[#lines + 1] = ("- %s ×%s: %s"):format(esc(object_of(e)), num(e.count), esc(e.message or ""))
+    end
+  end
+  if g["repeat"] then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = "_Still happening: repeats of an alert sent before._"
+  elseif g.update then
+    lines[#lines + 1] = ""
+    lines[#lines + 1] = ("_Update: %s in this group so far._"):format(plural(g.total, "event", "events"))
+  end
+  return title, table.concat(lines, "  \n")
+end
+
+-- The default digest, in markdown.
+function M.digest_markdown(d, esc)
+  esc = esc or M.escape_markdown
+  local title = ("herald digest: %s held back"):format(plural(d.count, "event", "events"))
+  local lines = {
+    ("#### Alert digest: %s in %s"):format(plural(d.count, "event", "events"), plural(#d.groups, "group", "groups")),
+    "Sent together to stay within the robot's rate limit.",
+    "",
+    "- **Events:** " .. tostring(d.count),
+    "",
+    "**By cluster / namespace / reason**",
+  }
+  for i, b in ipairs(d.by) do
+    if i > 10 then
+      lines[#lines + 1] = ("- … and %d more"):format(#d.by - 10)
+      break
+    end
+    lines[#lines + 1] = ("- %s / %s / %s: %d"):format(esc(b.cluster), esc(b.namespace), esc(b.reason), b.count)
+  end
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = "**Top groups**"
+  for i, g in ipairs(d.top) do
+    if i > 5 then break end
+    local ev = g.event
+    if ev then
+      lines[#lines + 1] = ("- [%s] %s %s ×%d: %s"):format(esc(g.cluster or "-"), esc(object_of(ev)),
+        esc(ev.reason or "-"), g.count, esc(ev.message or ""))
+    else
+      lines[#lines + 1] = ("- %d more events in groups past the group limit"):format(g.count)
+    end
+  end
+  if #d.top > 5 then lines[#lines + 1] = ("- … and %s"):format(plural(#d.top - 5, "more group", "more groups")) end
+  return title, table.concat(lines, "  \n")
+end
+
+-- Plain text (DingTalk/WeCom/Feishu text messages).
+function M.render_text(g)
+  local ev = g.event
+  local title = ("[%s] %s %s %s"):format(g.cluster or "-", ev.type or "-", ev.reason or "-", object_of(ev))
+  local lines = {
+    title,
+    ev.message or "",
+    "Cluster: " .. (g.cluster or "-"),
+    "Namespace: " .. (g.namespace or "-"),
+    "Object: " .. object_of(ev),
+    "Reason: " .. (ev.reason or "-"),
+    "Count: " .. num(ev.count),
+    "First seen: " .. M.local_time(g.first_seen),
+    "Last seen: " .. M.local_time(g.last_seen),
+    "Events: " .. tostring(g.count),
+  }
+  if g["repeat"] then lines[#lines + 1] = "Still happening: repeats of an alert sent before." end
+  return title, table.concat(lines, "\n")
+end
+
+function M.digest_text(d)
+  local title = ("herald digest: %s held back"):format(plural(d.count, "event", "events"))
+  local lines = {
+    ("Alert digest: %s in %s, sent together to stay within the robot's rate limit.")
+      :format(plural(d.count, "event", "events"), plural(#d.groups, "group", "groups")),
+    "Events: " .. tostring(d.count),
+  }
+  for i, b in ipairs(d.by) do
+    if i > 10 then lines[#lines + 1] = ("… and %d more"):format(#d.by - 10) break end
+    lines[#lines + 1] = ("%s / %s / %s: %d"):format(b.cluster, b.namespace, b.reason, b.count)
+  end
+  return title, table.concat(lines, "\n")
+end
+
+return M

@@ -1,0 +1,149 @@
+-- sinks.dingtalk: alerts to a DingTalk group through a custom robot
+-- (自定义机器人).
+--
+--   sink "oncall" {
+--     type    = "dingtalk",
+--     webhook = secret "dingtalk-webhook",   -- https://oapi.dingtalk.com/robot/send?access_token=...
+--     sign    = secret "dingtalk-sign",      -- the robot's signing secret (SEC...), if it signs
+--     keyword = "k8s",                       -- the robot's keyword, if it has one
+--     format  = "markdown",                  -- or "text"
+--     mention = { mobiles = { "13800000000" }, users = { "manager01" }, all = false },
+--   }
+--
+-- Every request is signed afresh (timestamp in ms + "\n" + secret,
+-- HMAC-SHA256, Base64, URL-encoded). Success is errcode 0 only; 130101
+-- (sent too fast) backs off; 310000 (keyword, signature or clock) and
+-- 300001/300005 (token) are reported with DingTalk's own errmsg.
+-- The robot takes 20 messages a minute: herald's grouping keeps under it.
+local json = require "herald.json"
+local alert = require "herald.alert"
+local log = require "herald.log"
+
+local MAX_BYTES = 4000   -- DingTalk publishes no limit for webhooks; stay under ~4 KB
+
+local M = {
+  output = "http",
+  alert = true,
+  options = {
+    webhook = { kind = "string", required = true },
+    sign = { kind = "string" },
+    keyword = { kind = "string" },
+    format = { kind = "string", default = "markdown" },
+    mention = { kind = "table" },
+    timeout = { kind = "duration", default = "10s" },
+    ca_file = { kind = "string" },
+    dead_letter = { kind = "string" },
+  },
+  alert_defaults = { limit = { "20/1m" } },
+  defaults = { queue = { events = 10000, bytes = 16777216 } },
+}
+
+local function strings(v)
+  if v == nil then return {} end
+  if type(v) == "string" then return { v } end
+  return v
+end
+
+function M.init(conf)
+  if conf.format ~= "markdown" and conf.format ~= "text" then
+    return ("format must be \"markdown\" or \"text\", not %q"):format(conf.format)
+  end
+  if not conf.webhook:find("access_token=", 1, true) and not conf.webhook:find("^<") then
+    return "webhook must be the robot's URL with its access_token, as in https://oapi.dingtalk.com/robot/send?access_token=..."
+  end
+  if conf.webhook:find("[?&]sign=") or conf.webhook:find("[?&]timestamp=") then
+    return "webhook must not carry timestamp or sign: give the signing secret as `sign` and herald signs each request"
+  end
+  log.redact(conf.webhook:match("access_token=([^&]+)") or conf.webhook)
+  local m = conf.mention or {}
+  for k in pairs(m) do
+    if k ~= "mobiles" and k ~= "users" and k ~= "all" then
+      return ("mention: unknown key %q (mention takes mobiles, users, all)"):format(tostring(k))
+    end
+  end
+  return nil
+end
+
+M.render = function(group, conf)
+  if conf.format == "text" then return alert.render_text(group) end
+  return alert.render_markdown(group)
+end
+M.render_digest = function(digest, conf)
+  if conf.format == "text" then return alert.digest_text(digest) end
+  return alert.digest_markdown(digest)
+end
+
+-- The text with the keyword (DingTalk refuses a message without it) and
+-- the @mentions (the mentioned must also appear in the text), within the
+-- size limit.
+local function finish(text, conf)
+  local m = conf.mention or {}
+  local tail = {}
+  for _, mobile in ipairs(strings(m.mobiles)) do tail[#tail + 1] = "@" .. mobile end
+  for _, user in ipairs(strings(m.users)) do tail[#tail + 1] = "@" .. user end
+  local suffix = #tail > 0 and ("\n\n" .. table.concat(tail, " ")) or ""
+  if conf.keyword and not text:find(conf.keyword, 1, true) then
+    suffix = suffix .. "\n\n" .. conf.keyword
+  end
+  return alert.truncate(text, MAX_BYTES - #suffix) .. suffix
+end
+
+function M.request(msg, conf)
+  local text = finish(msg.text, conf)
+  local m = conf.mention or {}
+  local at = {
+    atMobiles = json.array(strings(m.mobiles)),
+    atUserIds = json.array(strings(m.users)),
+    isAtAll = m.all == true,
+  }
+  local body
+  if conf.format == "text" then
+    body = { msgtype = "text", text = { content = text }, at = at }
+  else
+    local title = msg.title ~= "" and msg.title or "Kubernetes event"
+    if conf.keyword and not title:find(conf.keyword, 1, true) then title = conf.keyword .. " " .. title end
+    body = { msgtype = "markdown", markdown = { title = title, text = text }, at = at }
+  end
+  local url = conf.webhook
+  if conf.sign then
+    local ts = tostring(alert.now_ms())
+    url = url .. (url:find("?", 1, true) and "&" or "?") .. "timestamp=" .. ts
+      .. "&sign=" .. alert.url_encode(alert.sign(conf.sign, ts .. "\n" .. conf.sign))
+  end
+  return {
+    method = "POST", url = url, body = json.encode(body),
+    headers = { "Content-Type: application/json;charset=utf-8" },
+    timeout = conf.timeout / 1000, ca_file = conf.ca_file,
+  }
+end
+
+local CAUSES = {
+  [310000] = "keyword, signature or timestamp rejected (check `keyword`, the `sign` secret and this machine's clock)",
+  [300001] = "the access_token does not exist (check `webhook`)",
+  [300005] = "the access_token does not exist (check `webhook`)",
+}
+
+function M.response(resp)
+  if resp.error then return { result = "retry", message = resp.error } end
+  if resp.status == 429 or resp.status >= 500 then
+    return { result = "retry", after = resp.retry_after, message = "DingTalk answered HTTP " .. resp.status }
+  end
+  local ok, v = pcall(json.decode, resp.body)
+  local code = ok and type(v) == "table" and math.tointeger(v.errcode)
+  if not code then
+    if resp.status ~= 200 then
+      return { result = "failed", message = ("DingTalk answered HTTP %d"):format(resp.status) }
+    end
+    return { result = "retry", message = "DingTalk's answer is not its JSON: " .. resp.body:sub(1, 120) }
+  end
+  if code == 0 then return { result = "ok" } end
+  local errmsg = tostring(v.errmsg or "")
+  if code == 130101 then
+    return { result = "retry", after = 60, message = "DingTalk throttles this robot (130101): " .. errmsg }
+  end
+  local cause = CAUSES[code]
+  return { result = "failed", message = ("DingTalk refused the message: errcode %d, %s%s"):format(
+    code, errmsg, cause and (" - " .. cause) or "") }
+end
+
+return M

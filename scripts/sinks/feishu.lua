@@ -1,0 +1,138 @@
+-- sinks.feishu: alerts to a Feishu or Lark group through a custom bot.
+--
+--   sink "oncall" {
+--     type    = "feishu",
+--     webhook = secret "feishu-webhook",  -- https://open.feishu.cn/open-apis/bot/v2/hook/<token>
+--                                         -- (Lark: https://open.larksuite.com/open-apis/bot/v2/hook/<token>)
+--     sign    = secret "feishu-sign",     -- the bot's signing secret, if it signs
+--     keyword = "k8s",                    -- the bot's keyword, if it has one
+--     format  = "interactive",            -- a card; or "post" (rich text) or "text"
+--     mention = { users = { "ou_xxx" }, all = false },
+--   }
+--
+-- Signing puts "timestamp" (seconds) and "sign" in the JSON body: sign is
+-- Base64(HMAC-SHA256 with key timestamp + "\n" + secret over an empty
+-- message). Success is code 0; 19021 (signature or clock), 19022 (IP),
+-- 19024 (keyword) and 9499 (bad request) are reported; 11232 (throttled)
+-- backs off. Limits: 100 a minute and 5 a second per bot, 20 KB a body.
+local json = require "herald.json"
+local alert = require "herald.alert"
+local log = require "herald.log"
+
+local MAX_TEXT = 16000   -- leaves room for the JSON around it under 20 KB
+
+local M = {
+  output = "http",
+  alert = true,
+  options = {
+    webhook = { kind = "string", required = true },
+    sign = { kind = "string" },
+    keyword = { kind = "string" },
+    format = { kind = "string", default = "interactive" },
+    mention = { kind = "table" },
+    timeout = { kind = "duration", default = "10s" },
+    ca_file = { kind = "string" },
+    dead_letter = { kind = "string" },
+  },
+  alert_defaults = { limit = { "100/1m", "5/1s" } },
+}
+
+local FORMATS = { interactive = true, post = true, text = true }
+
+local function strings(v)
+  if v == nil then return {} end
+  if type(v) == "string" then return { v } end
+  return v
+end
+
+function M.init(conf)
+  if not FORMATS[conf.format] then
+    return ("format must be \"interactive\", \"post\" or \"text\", not %q"):format(conf.format)
+  end
+  if not conf.webhook:find("/open%-apis/bot/v2/hook/") and not conf.webhook:find("^<") then
+    return "webhook must be the bot's URL, as in https://open.feishu.cn/open-apis/bot/v2/hook/<token>"
+  end
+  log.redact(conf.webhook:match("/hook/([^/?#]+)") or conf.webhook)
+  return nil
+end
+
+-- Cards take lark_md (markdown); post and text take plain text.
+M.render = function(group, conf)
+  if conf.format == "interactive" then return alert.render_markdown(group) end
+  return alert.render_text(group)
+end
+M.render_digest = function(digest, conf)
+  if conf.format == "interactive" then return alert.digest_markdown(digest) end
+  return alert.digest_text(digest)
+end
+
+function M.request(msg, conf)
+  local m = conf.mention or {}
+  local users = strings(m.users)
+  if m.all then users[#users + 1] = "all" end
+  local text = msg.text
+  if conf.keyword and not text:find(conf.keyword, 1, true) and not msg.title:find(conf.keyword, 1, true) then
+    text = text .. "\n" .. conf.keyword
+  end
+  text = alert.truncate(text, MAX_TEXT)
+  local title = msg.title ~= "" and msg.title or "Kubernetes event"
+  local body
+  if conf.format == "text" then
+    for _, u in ipairs(users) do text = text .. ('\n<at user_id="%s"></at>'):format(u) end
+    body = { msg_type = "text", content = { text = text } }
+  elseif conf.format == "post" then
+    local line = { { tag = "text", text = text } }
+    for _, u in ipairs(users) do line[#line + 1] = { tag = "at", user_id = u } end
+    body = { msg_type = "post", content = { post = { zh_cn = { title = title, content = { line } } } } }
+  else
+    for _, u in ipairs(users) do text = text .. ('\n<at id=%s></at>'):format(u) end
+    -- lark_md reads markdown, but not headings or "  \n" line breaks.
+    text = text:gsub("  \n", "\n"):gsub("^####%s*", "")
+    body = { msg_type = "interactive", card = {
+      config = { wide_screen_mode = true },
+      header = { title = { tag = "plain_text", content = title },
+                 template = (msg.group and msg.group.type == "Warning") and "red" or "blue" },
+      elements = { { tag = "div", text = { tag = "lark_md", content = text } } },
+    } }
+  end
+  if conf.sign then
+    local ts = tostring(alert.now_ms() // 1000)
+    body.timestamp = ts
+    body.sign = alert.sign(ts .. "\n" .. conf.sign, "")
+  end
+  return {
+    method = "POST", url = conf.webhook, body = json.encode(body),
+    headers = { "Content-Type: application/json; charset=utf-8" },
+    timeout = conf.timeout / 1000, ca_file = conf.ca_file,
+  }
+end
+
+local CAUSES = {
+  [19021] = "signature or timestamp rejected (check the `sign` secret and this machine's clock)",
+  [19022] = "this address is not on the bot's IP allowlist",
+  [19024] = "the keyword is not in the message (check `keyword`)",
+  [9499] = "the bot refused the body",
+}
+
+function M.response(resp)
+  if resp.error then return { result = "retry", message = resp.error } end
+  if resp.status == 429 or resp.status >= 500 then
+    return { result = "retry", after = resp.retry_after, message = "Feishu answered HTTP " .. resp.status }
+  end
+  local ok, v = pcall(json.decode, resp.body)
+  local code = ok and type(v) == "table" and math.tointeger(v.code or v.StatusCode) or nil
+  if not code then
+    if resp.status ~= 200 then return { result = "failed", message = ("Feishu answered HTTP %d"):format(resp.status) } end
+    return { result = "retry", message = "Feishu's answer is not its JSON: " .. resp.body:sub(1, 120) }
+  end
+  if code == 0 then return { result = "ok" } end
+  local errmsg = tostring(v.msg or v.StatusMessage or "")
+  if code == 11232 then
+    return { result = "retry", after = 60, message = "Feishu throttles this bot (11232): " .. errmsg }
+  end
+  local cause = CAUSES[code]
+  return { result = "failed", message = ("Feishu refused the message: code %d, %s%s"):format(
+    code, errmsg, cause and (" - " .. cause) or "") }
+end
+
+return M

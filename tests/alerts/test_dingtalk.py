@@ -1,0 +1,158 @@
+"""The DingTalk sink against a robot that answers as DingTalk does: signed
+requests, the keyword, the schema, and 20 messages a minute."""
+import re
+import time
+
+from conftest import event
+
+SECRET = "SEC0123456789abcdef"
+SINKS = '''
+sink "oncall" {
+  type    = "dingtalk",
+  webhook = env "DT_URL",
+  sign    = secret "dingtalk-sign",
+  keyword = "k8s",
+  wait    = "1s",
+  %s
+}
+'''
+RULES = 'route { to = "oncall", when = { type = "Warning" } }\n'
+
+
+def start(herald, robot_url, extra="", rules=RULES, secret=SECRET, cluster="prod-a"):
+    return herald(SINKS % extra, rules, secrets={"dingtalk-sign": secret}, env={"DT_URL": robot_url},
+                  args=("--cluster-name", cluster))
+
+
+def events_in(text):
+    """The event count every default message carries ("**Events:** N")."""
+    return int(re.search(r"\*\*Events:\*\* (\d+)", text).group(1))
+
+
+def test_a_warning_becomes_one_signed_markdown_message(herald, robot):
+    r = robot("DingTalk", secret=SECRET, keywords=["k8s"])
+    h = start(herald, r.url, 'mention = { mobiles = { "13800000000" } },')
+    t = int(time.time())
+    ev = event("web-0", ns="shop", count=3, t=t,
+               message="Back-off restarting failed container app_1 in pod web-0")
+    h.send(ev, event("ok-pod", type_="Normal", reason="Pulled"))
+    r.wait(lambda: len(r.accepted) == 1, what="the alert")
+    body = r.messages()[0]
+    assert body["msgtype"] == "markdown"
+    md = body["markdown"]
+    text = md["text"]
+    assert "k8s" in md["title"] and "k8s" in text          # the keyword, always
+    assert "prod-a" in text and "shop" in text             # cluster, namespace
+    assert "Pod/web-0" in text                             # the involved object...
+    assert ev["metadata"]["name"] not in text              # ...not the Event's own name
+    assert "BackOff" in text and "**Count:** 3" in text
+    assert r"app\_1" in text                               # markdown-escaped
+    # first and last seen in the TZ of the pod (Asia/Shanghai here)
+    shanghai = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t + 8 * 3600))
+    first = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t - 120 + 8 * 3600))
+    assert f"**Last seen:** {shanghai} CST" in text, text
+    assert f"**First seen:** {first} CST" in text, text
+    assert body["at"]["atMobiles"] == ["13800000000"] and "@13800000000" in text
+    assert r.refused == []
+    # The same event again (its count went up) within `interval`, and a
+    # new one elsewhere: only the new one is alerted.
+    again = dict(ev, count=4, metadata=dict(ev["metadata"], resourceVersion="2"))
+    h.send(again, event("db-0", reason="Unhealthy"))
+    r.wait(lambda: len(r.accepted) == 2, what="the second group's alert")
+    assert h.finish() == 0
+    assert len(r.accepted) == 2
+    assert "Pod/db-0" in r.messages()[1]["markdown"]["text"]
+    assert "repeats of alerts already sent are not sent again" in h.log()
+
+
+def test_a_storm_stays_under_the_limit_and_digests_account_for_every_event(herald, robot):
+    r = robot("DingTalk", secret=SECRET, keywords=["k8s"])
+    h = herald(SINKS.replace('wait    = "1s",', 'wait = "5s", interval = "20s",') % "", RULES,
+               secrets={"dingtalk-sign": SECRET}, env={"DT_URL": r.url})
+    # 1,000 Warning events across 50 objects in 10 seconds.
+    t0 = time.monotonic()
+    for i in range(100):
+        h.send(*[event(f"pod-{(i * 10 + j) % 50}", ns=f"ns-{(i * 10 + j) % 50 % 3}") for j in range(10)])
+        pause = t0 + (i + 1) * 0.1 - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)    # pacing the input at 100 events/s, not waiting for a result
+
+    def counted():
+        return sum(events_in(m["markdown"]["text"]) for m in r.messages())
+    r.wait(lambda: counted() >= 1000, timeout=200, what="messages covering all 1,000 events")
+    assert h.finish() == 0
+    assert counted() == 1000
+    assert r.refused == [], r.refused                      # not one 130101
+    times = sorted(t for t, _ in r.accepted)
+    for i in range(len(times) - 20):
+        assert times[i + 20] - times[i] >= 60, "more than 20 messages in a minute"
+    digests = [m["markdown"]["text"] for m in r.messages() if "Alert digest" in m["markdown"]["text"]]
+    assert digests, "a storm this size needs a digest"
+    for d in digests:
+        by = [int(n) for n in re.findall(r"^- [^\n]* / [^\n]* / [^\n]*: (\d+)\s*$", d, re.M)]
+        if "more" not in d.split("**Top groups**")[0]:
+            assert sum(by) == events_in(d), d               # the counts add up
+    assert len(r.accepted) <= 2 * 20
+
+
+def test_a_wrong_signing_secret_is_reported_with_its_cause(herald, robot):
+    r = robot("DingTalk", secret=SECRET)
+    h = start(herald, r.url, secret="SECwrong-secret-value")
+    h.send(event("web-0"))
+    h.wait_log("310000")
+    assert h.finish() == 0
+    log = h.log()
+    assert "DingTalk refused the message: errcode 310000, sign not match" in log
+    assert "check `keyword`, the `sign` secret and this machine's clock" in log
+    assert "SECwrong-secret-value" not in log and r.token not in log
+    assert r.accepted == [] and len(r.refused) == 1        # refused for good: not retried
+
+
+def test_a_template_in_a_rules_file_changes_the_text(herald, robot):
+    r = robot("DingTalk", secret=SECRET, keywords=["k8s"])
+    rules = RULES + '''
+template "oncall" {
+  render = function(g)
+    return "custom", ("%s on %s/%s in %s (%d events)"):format(g.reason, g.kind, g.name, g.cluster, g.count)
+  end,
+}
+'''
+    h = start(herald, r.url, rules=rules, cluster="prod-b")
+    h.send(event("web-0"))
+    r.wait(lambda: len(r.accepted) == 1, what="the alert")
+    md = r.messages()[0]["markdown"]
+    assert md["text"].startswith("BackOff on Pod/web-0 in prod-b (1 events)")
+    assert "k8s" in md["text"]
+    assert h.finish() == 0
+
+
+def test_a_failing_template_falls_back_to_the_default_and_is_counted(herald, robot):
+    r = robot("DingTalk", secret=SECRET)
+    rules = RULES + 'template "oncall" { render = function(g) return nil .. "x" end }\n'
+    h = start(herald, r.url, rules=rules)
+    h.send(event("web-0"))
+    r.wait(lambda: len(r.accepted) == 1, what="the alert")
+    assert "**Reason:** BackOff" in r.messages()[0]["markdown"]["text"]
+    assert "rule error" in h.log() and "rules/10.lua:2" in h.log()
+    assert h.finish() == 0
+
+
+def test_server_errors_and_garbage_are_retried_until_delivered(herald, robot):
+    r = robot("DingTalk", secret=SECRET)
+    r.fail_next = [(502, "bad gateway", {}), (200, "<html>proxy</html>", {})]
+    h = start(herald, r.url)
+    h.send(event("web-0"))
+    r.wait(lambda: len(r.accepted) == 1, timeout=30, what="the alert after two failures")
+    assert len(r.arrivals) == 3
+    assert "DingTalk answered HTTP 502" in h.log() and "not its JSON" in h.log()
+    assert h.finish() == 0
+
+
+def test_a_wrong_token_is_a_clear_error(herald, robot):
+    r = robot("DingTalk", secret=SECRET)
+    h = start(herald, r.url.replace("dingtoken", "nosuchtoken"))
+    h.send(event("web-0"))
+    h.wait_log("300001")
+    assert "token is not exist - the access_token does not exist (check `webhook`)" in h.log()
+    assert "nosuchtoken" not in h.log()
+    assert h.finish() == 0
