@@ -2,6 +2,9 @@
  *
  *   watchgen PORT EVENTS_PER_STREAM FIXTURES.jsonl [RATE_PER_SECOND]
  *   watchgen bulk PORT       a search engine that accepts and discards bulk bodies
+ *   watchgen robot PORT      a DingTalk robot that answers every message errcode 0
+ *
+ * WATCHGEN_ONLY=Warning streams only the fixtures of that type.
  *
  * Speaks the part of the Kubernetes API herald uses, on 127.0.0.1:
  * a list answers an empty EventList; the first watch of each connection
@@ -31,6 +34,7 @@ static int ntemplates;
 static long per_stream;
 static long rate;
 static long next_stream;
+static bool robot;            /* bulk mode answers as a DingTalk robot */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void load_templates(const char *path)
@@ -44,6 +48,11 @@ static void load_templates(const char *path)
 		char *uid = strstr(line, "\"uid\":\"");
 		char *rv = strstr(line, "\"resourceVersion\":\"");
 		if (!uid || !rv || rv < uid || strstr(line, "\"regarding\""))
+			continue;
+		const char *only = getenv("WATCHGEN_ONLY");
+		char want[64];
+		snprintf(want, sizeof(want), "\"type\":\"%s\"", only ? only : "");
+		if (only && *only && !strstr(line, want))
 			continue;
 		line[strcspn(line, "\n")] = '\0';
 		char *uid_end = strchr(uid + 7, '"');
@@ -201,7 +210,8 @@ static void *serve_bulk(void *arg)
 		static const char root[] = "{\"version\":{\"distribution\":\"opensearch\",\"number\":\"2.19.6\"}}";
 		static const char ack[] = "{\"acknowledged\":true}";
 		static const char ok[] = "{\"errors\":false}";
-		const char *answer = is_get ? root : is_put ? ack : ok;
+		static const char dingtalk[] = "{\"errcode\":0,\"errmsg\":\"ok\"}";
+		const char *answer = robot ? dingtalk : is_get ? root : is_put ? ack : ok;
 		char resp[256];
 		int n = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
 				 strlen(answer), answer);
@@ -218,9 +228,10 @@ out:
 
 int main(int argc, char **argv)
 {
-	bool bulk = argc == 3 && strcmp(argv[1], "bulk") == 0;
+	robot = argc == 3 && strcmp(argv[1], "robot") == 0;
+	bool bulk = argc == 3 && (strcmp(argv[1], "bulk") == 0 || robot);
 	if (argc < 4 && !bulk) {
-		fprintf(stderr, "usage: watchgen PORT EVENTS_PER_STREAM FIXTURES.jsonl [RATE] | watchgen bulk PORT\n");
+		fprintf(stderr, "usage: watchgen PORT EVENTS_PER_STREAM FIXTURES.jsonl [RATE] | watchgen bulk|robot PORT\n");
 		return 2;
 	}
 	if (bulk)

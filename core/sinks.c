@@ -37,6 +37,7 @@ struct sink {
 	char *dead_letter;            /* http output: failed items go here */
 	struct alerts *alerts;        /* alert sinks: groups and the rate limit */
 	struct alert_msg *msg;        /* alert sinks: the message in flight or to retry */
+	int build_failures;           /* alert sinks: times the sink type could not build msg */
 	char *path;
 	size_t rotate_bytes;
 	int rotate_keep;
@@ -528,9 +529,22 @@ static void alert_flush(struct sink *k)
 	}
 	struct sink_request req;
 	if (runner_alert_request(s->host, k->index, k->name, k->msg, &req) != 0) {
-		back_off(k, 0);   /* the sink type failed: logged; keep the message */
+		/* The sink type failed (logged). A message it cannot build three
+		 * times running is given up, so it cannot block the ones after. */
+		if (++k->build_failures >= 3) {
+			log_error("sink %s: giving up a message of %zu events the sink type cannot build",
+				  k->name, k->msg->events);
+			metrics_inc("herald_alert_messages_total", 1, "sink", k->name, "kind",
+				    k->msg->digest ? "digest" : "group", "result", "failed", NULL);
+			alert_dead_letter(k, k->msg, "the sink type could not build the message");
+			alert_msg_free(k->msg);
+			k->msg = NULL;
+			k->build_failures = 0;
+		}
+		back_off(k, 0);
 		return;
 	}
+	k->build_failures = 0;
 	struct http_request hr = {
 		.method = req.method ? req.method : "POST",
 		.url = req.url,
@@ -654,10 +668,13 @@ int sinks_apply(struct sinks *s, const struct sink_spec *specs, size_t n)
 		for (size_t j = 0; j < n; j++)
 			kept = kept || next[j] == s->all[i];
 		if (!kept && s->all[i]) {
-			sink_flush(s->all[i], true);
-			if (s->all[i]->queue.count)
-				log_warn("sink %s removed with %zu events it could not write",
-					 s->all[i]->name, s->all[i]->queue.count);
+			struct sink *gone = s->all[i];
+			if (!gone->alerts)   /* a request started now would be cancelled at once */
+				sink_flush(gone, true);
+			size_t left = gone->queue.count +
+				      (gone->alerts ? alerts_held(gone->alerts) + (gone->msg ? gone->msg->events : 0) : 0);
+			if (left)
+				log_warn("sink %s removed with %zu events it could not write or alert", gone->name, left);
 			sink_free(s->all[i]);
 		}
 	}

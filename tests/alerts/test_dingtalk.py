@@ -156,3 +156,21 @@ def test_a_wrong_token_is_a_clear_error(herald, robot):
     assert "token is not exist - the access_token does not exist (check `webhook`)" in h.log()
     assert "nosuchtoken" not in h.log()
     assert h.finish() == 0
+
+
+def test_a_reloaded_template_takes_effect_and_keeps_the_groups(herald, robot):
+    r = robot("DingTalk", secret=SECRET, keywords=["k8s"])
+    h = start(herald, r.url)
+    first = event("web-0")
+    h.send(first)
+    r.wait(lambda: len(r.accepted) == 1, what="the first alert")
+    (h.config / "rules" / "10.lua").write_text(
+        RULES + 'template "oncall" { render = function(g) return "t", "reloaded: " .. g.name end }\n')
+    h.proc.send_signal(1)   # SIGHUP; the file watcher would notice within seconds too
+    h.wait_log("configuration reloaded")
+    # The group of web-0 survived the reload: its repeat is still a repeat.
+    h.send(dict(first, count=2, metadata=dict(first["metadata"], resourceVersion="2")), event("db-0"))
+    r.wait(lambda: len(r.accepted) == 2, what="the alert after the reload")
+    assert r.messages()[1]["markdown"]["text"].startswith("reloaded: db-0")
+    assert h.finish() == 0
+    assert len(r.accepted) == 2
