@@ -468,7 +468,8 @@ static void save_state(struct runner_state *st)
 			if (sinks_drain(st->sinks) > 0 || sinks_unsettled(st->sinks) > 0 ||
 			    !sinks_held_uids(st->sinks, &held, &nheld))
 				break; /* not everything is delivered yet: keep the old state */
-			qsort(held, nheld, sizeof(*held), compare_u64);
+			if (nheld)
+				qsort(held, nheld, sizeof(*held), compare_u64);
 			drained = true;
 		}
 		seen_save(c->seen, c->state_path, held, nheld);

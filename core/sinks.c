@@ -280,6 +280,27 @@ static void sink_flush(struct sink *k, bool everything)
 	arm_timer(k);
 }
 
+/* A dead-letter line: {"sink":..,"reason":.., then what failed, then "}\n". */
+static void dead_letter_start(struct buf *line, const struct sink *k, const char *why)
+{
+	buf_printf(line, "{\"sink\":");
+	json_append_string(line, k->name, strlen(k->name));
+	buf_printf(line, ",\"reason\":");
+	json_append_string(line, why, strlen(why));
+}
+
+static void dead_letter_write(struct buf *line, const struct sink *k)
+{
+	buf_printf(line, "}\n");
+	int fd = open(k->dead_letter, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0 || write_all(fd, line->data, line->len) < 0)
+		log_error("sink %s: cannot write the dead-letter file %s: %s", k->name, k->dead_letter,
+			  strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	buf_free(line);
+}
+
 /* Appends failed items, with why, to the dead-letter file (JSON lines). */
 static void dead_letter(struct sink *k, const struct sinkq_item *it, const char *why)
 {
@@ -288,20 +309,10 @@ static void dead_letter(struct sink *k, const struct sinkq_item *it, const char 
 	if (!k->dead_letter)
 		return;
 	struct buf line = BUF_INIT;
-	buf_printf(&line, "{\"sink\":");
-	json_append_string(&line, k->name, strlen(k->name));
-	buf_printf(&line, ",\"reason\":");
-	json_append_string(&line, why, strlen(why));
+	dead_letter_start(&line, k, why);
 	buf_printf(&line, ",\"item\":");
 	json_append_string(&line, it->data, it->len);
-	buf_printf(&line, "}\n");
-	int fd = open(k->dead_letter, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0 || write_all(fd, line.data, line.len) < 0)
-		log_error("sink %s: cannot write the dead-letter file %s: %s", k->name, k->dead_letter,
-			  strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	buf_free(&line);
+	dead_letter_write(&line, k);
 }
 
 static void on_http_done(void *arg, const struct http_response *r)
@@ -381,6 +392,24 @@ static void on_http_done(void *arg, const struct http_response *r)
 		sink_flush(k, false);
 }
 
+/* What the sink type built, as libcurl's side wants it (borrowing req). */
+static struct http_request http_request_of(const struct sink_request *req, long default_timeout_ms)
+{
+	return (struct http_request){
+		.method = req->method ? req->method : "POST",
+		.url = req->url,
+		.headers = (const char *const *)req->headers,
+		.nheaders = req->nheaders,
+		.body = req->body,
+		.body_len = req->body_len,
+		.timeout_ms = req->timeout_ms ? req->timeout_ms : default_timeout_ms,
+		.ca_file = req->ca_file,
+		.cert_file = req->cert_file,
+		.key_file = req->key_file,
+		.insecure = req->insecure,
+	};
+}
+
 static void http_send(struct sink *k)
 {
 	size_t count, bytes;
@@ -393,19 +422,7 @@ static void http_send(struct sink *k)
 			back_off(k, 0); /* a failure, or "not now" with nothing to wait for */
 		return;
 	}
-	struct http_request hr = {
-		.method = req.method ? req.method : "POST",
-		.url = req.url,
-		.headers = (const char *const *)req.headers,
-		.nheaders = req.nheaders,
-		.body = req.body,
-		.body_len = req.body_len,
-		.timeout_ms = req.timeout_ms ? req.timeout_ms : 30000,
-		.ca_file = req.ca_file,
-		.cert_file = req.cert_file,
-		.key_file = req.key_file,
-		.insecure = req.insecure,
-	};
+	struct http_request hr = http_request_of(&req, 30000);
 	struct send *sd = calloc(1, sizeof(*sd));
 	if (sd) {
 		sd->k = k;
@@ -447,10 +464,7 @@ static void alert_dead_letter(struct sink *k, const struct alert_msg *m, const c
 	if (!k->dead_letter)
 		return;
 	struct buf line = BUF_INIT;
-	buf_printf(&line, "{\"sink\":");
-	json_append_string(&line, k->name, strlen(k->name));
-	buf_printf(&line, ",\"reason\":");
-	json_append_string(&line, why, strlen(why));
+	dead_letter_start(&line, k, why);
 	buf_printf(&line, ",\"events\":%zu,\"groups\":[", m->events);
 	for (size_t i = 0; i < m->nparts; i++) {
 		const struct alert_part *p = &m->parts[i];
@@ -461,14 +475,8 @@ static void alert_dead_letter(struct sink *k, const struct alert_msg *m, const c
 			buf_printf(&line, "null");
 		buf_printf(&line, "}");
 	}
-	buf_printf(&line, "]}\n");
-	int fd = open(k->dead_letter, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0 || write_all(fd, line.data, line.len) < 0)
-		log_error("sink %s: cannot write the dead-letter file %s: %s", k->name, k->dead_letter,
-			  strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	buf_free(&line);
+	buf_printf(&line, "]");
+	dead_letter_write(&line, k);
 }
 
 static void on_alert_done(void *arg, const struct http_response *r)
@@ -545,17 +553,7 @@ static void alert_flush(struct sink *k)
 		return;
 	}
 	k->build_failures = 0;
-	struct http_request hr = {
-		.method = req.method ? req.method : "POST",
-		.url = req.url,
-		.headers = (const char *const *)req.headers,
-		.nheaders = req.nheaders,
-		.body = req.body,
-		.body_len = req.body_len,
-		.timeout_ms = req.timeout_ms ? req.timeout_ms : 10000,
-		.ca_file = req.ca_file,
-		.insecure = req.insecure,
-	};
+	struct http_request hr = http_request_of(&req, 10000);
 	struct send *sd = calloc(1, sizeof(*sd));
 	if (sd) {
 		sd->k = k;

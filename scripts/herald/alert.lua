@@ -8,6 +8,7 @@
 local time = require "herald.time"
 local base64 = require "herald.base64"
 local crypto = require "herald.crypto"
+local json = require "herald.json"
 
 local M = {}
 
@@ -63,6 +64,54 @@ function M.sign(key, message)
 end
 
 M.now_ms = crypto.now_ms
+
+-- An option that may be one string or a list of them, as a list.
+function M.list(v)
+  if v == nil then return {} end
+  if type(v) == "string" then return { v } end
+  return v
+end
+
+---------------------------------------------------------------- robots
+
+-- The POST of a JSON body, with the options every robot type takes.
+function M.post_json(url, body, conf, content_type)
+  return {
+    method = "POST", url = url, body = json.encode(body),
+    headers = { "Content-Type: " .. (content_type or "application/json") },
+    timeout = conf.timeout / 1000, ca_file = conf.ca_file,
+  }
+end
+
+-- Judges the answer of a robot that reports in a JSON code (DingTalk,
+-- WeCom, Feishu). robot = { name, field ("errcode"), code = function(v)
+-- return code, errmsg end, throttled = { [code] = true }, causes =
+-- { [code] = "what to check" } }. Network errors, 429 and 5xx are retried
+-- (Retry-After honoured); a throttle code waits a minute; code 0 is the
+-- only success; any other code fails for good with the robot's words.
+function M.judge(resp, robot)
+  local name = robot.name
+  if resp.error then return { result = "retry", message = resp.error } end
+  if resp.status == 429 or resp.status >= 500 then
+    return { result = "retry", after = resp.retry_after, message = ("%s answered HTTP %d"):format(name, resp.status) }
+  end
+  local ok, v = pcall(json.decode, resp.body)
+  local code, errmsg
+  if ok and type(v) == "table" then code, errmsg = robot.code(v) end
+  code = math.tointeger(code)
+  if not code then
+    if resp.status ~= 200 then return { result = "failed", message = ("%s answered HTTP %d"):format(name, resp.status) } end
+    return { result = "retry", message = ("%s's answer is not its JSON: %s"):format(name, resp.body:sub(1, 120)) }
+  end
+  if code == 0 then return { result = "ok" } end
+  errmsg = tostring(errmsg or "")
+  if robot.throttled[code] then
+    return { result = "retry", after = 60, message = ("%s throttles this robot (%d): %s"):format(name, code, errmsg) }
+  end
+  local cause = robot.causes[code]
+  return { result = "failed", message = ("%s refused the message: %s %d, %s%s"):format(
+    name, robot.field, code, errmsg, cause and (" - " .. cause) or "") }
+end
 
 ---------------------------------------------------------------- templates
 

@@ -38,12 +38,6 @@ local M = {
   defaults = { queue = { events = 10000, bytes = 16777216 } },
 }
 
-local function strings(v)
-  if v == nil then return {} end
-  if type(v) == "string" then return { v } end
-  return v
-end
-
 function M.init(conf)
   if conf.format ~= "markdown" and conf.format ~= "text" then
     return ("format must be \"markdown\" or \"text\", not %q"):format(conf.format)
@@ -79,8 +73,8 @@ end
 local function finish(text, conf)
   local m = conf.mention or {}
   local tail = {}
-  for _, mobile in ipairs(strings(m.mobiles)) do tail[#tail + 1] = "@" .. mobile end
-  for _, user in ipairs(strings(m.users)) do tail[#tail + 1] = "@" .. user end
+  for _, mobile in ipairs(alert.list(m.mobiles)) do tail[#tail + 1] = "@" .. mobile end
+  for _, user in ipairs(alert.list(m.users)) do tail[#tail + 1] = "@" .. user end
   local suffix = #tail > 0 and ("\n\n" .. table.concat(tail, " ")) or ""
   if conf.keyword and not text:find(conf.keyword, 1, true) then
     suffix = suffix .. "\n\n" .. conf.keyword
@@ -92,8 +86,8 @@ function M.request(msg, conf)
   local text = finish(msg.text, conf)
   local m = conf.mention or {}
   local at = {
-    atMobiles = json.array(strings(m.mobiles)),
-    atUserIds = json.array(strings(m.users)),
+    atMobiles = json.array(alert.list(m.mobiles)),
+    atUserIds = json.array(alert.list(m.users)),
     isAtAll = m.all == true,
   }
   local body
@@ -110,11 +104,7 @@ function M.request(msg, conf)
     url = url .. (url:find("?", 1, true) and "&" or "?") .. "timestamp=" .. ts
       .. "&sign=" .. alert.url_encode(alert.sign(conf.sign, ts .. "\n" .. conf.sign))
   end
-  return {
-    method = "POST", url = url, body = json.encode(body),
-    headers = { "Content-Type: application/json;charset=utf-8" },
-    timeout = conf.timeout / 1000, ca_file = conf.ca_file,
-  }
+  return alert.post_json(url, body, conf, "application/json;charset=utf-8")
 end
 
 local CAUSES = {
@@ -123,27 +113,13 @@ local CAUSES = {
   [300005] = "the access_token does not exist (check `webhook`)",
 }
 
+local ROBOT = {
+  name = "DingTalk", field = "errcode", causes = CAUSES, throttled = { [130101] = true },
+  code = function(v) return v.errcode, v.errmsg end,
+}
+
 function M.response(resp)
-  if resp.error then return { result = "retry", message = resp.error } end
-  if resp.status == 429 or resp.status >= 500 then
-    return { result = "retry", after = resp.retry_after, message = "DingTalk answered HTTP " .. resp.status }
-  end
-  local ok, v = pcall(json.decode, resp.body)
-  local code = ok and type(v) == "table" and math.tointeger(v.errcode)
-  if not code then
-    if resp.status ~= 200 then
-      return { result = "failed", message = ("DingTalk answered HTTP %d"):format(resp.status) }
-    end
-    return { result = "retry", message = "DingTalk's answer is not its JSON: " .. resp.body:sub(1, 120) }
-  end
-  if code == 0 then return { result = "ok" } end
-  local errmsg = tostring(v.errmsg or "")
-  if code == 130101 then
-    return { result = "retry", after = 60, message = "DingTalk throttles this robot (130101): " .. errmsg }
-  end
-  local cause = CAUSES[code]
-  return { result = "failed", message = ("DingTalk refused the message: errcode %d, %s%s"):format(
-    code, errmsg, cause and (" - " .. cause) or "") }
+  return alert.judge(resp, ROBOT)
 end
 
 return M

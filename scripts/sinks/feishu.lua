@@ -15,7 +15,6 @@
 -- message). Success is code 0; 19021 (signature or clock), 19022 (IP),
 -- 19024 (keyword) and 9499 (bad request) are reported; 11232 (throttled)
 -- backs off. Limits: 100 a minute and 5 a second per bot, 20 KB a body.
-local json = require "herald.json"
 local alert = require "herald.alert"
 local log = require "herald.log"
 
@@ -38,12 +37,6 @@ local M = {
 }
 
 local FORMATS = { interactive = true, post = true, text = true }
-
-local function strings(v)
-  if v == nil then return {} end
-  if type(v) == "string" then return { v } end
-  return v
-end
 
 function M.init(conf)
   if not FORMATS[conf.format] then
@@ -68,7 +61,8 @@ end
 
 function M.request(msg, conf)
   local m = conf.mention or {}
-  local users = strings(m.users)
+  local users = {}
+  for i, u in ipairs(alert.list(m.users)) do users[i] = u end
   if m.all then users[#users + 1] = "all" end
   local text = msg.text
   if conf.keyword and not text:find(conf.keyword, 1, true) and not msg.title:find(conf.keyword, 1, true) then
@@ -100,11 +94,7 @@ function M.request(msg, conf)
     body.timestamp = ts
     body.sign = alert.sign(ts .. "\n" .. conf.sign, "")
   end
-  return {
-    method = "POST", url = conf.webhook, body = json.encode(body),
-    headers = { "Content-Type: application/json; charset=utf-8" },
-    timeout = conf.timeout / 1000, ca_file = conf.ca_file,
-  }
+  return alert.post_json(conf.webhook, body, conf, "application/json; charset=utf-8")
 end
 
 local CAUSES = {
@@ -114,25 +104,13 @@ local CAUSES = {
   [9499] = "the bot refused the body",
 }
 
+local ROBOT = {
+  name = "Feishu", field = "code", causes = CAUSES, throttled = { [11232] = true },
+  code = function(v) return v.code or v.StatusCode, v.msg or v.StatusMessage end,
+}
+
 function M.response(resp)
-  if resp.error then return { result = "retry", message = resp.error } end
-  if resp.status == 429 or resp.status >= 500 then
-    return { result = "retry", after = resp.retry_after, message = "Feishu answered HTTP " .. resp.status }
-  end
-  local ok, v = pcall(json.decode, resp.body)
-  local code = ok and type(v) == "table" and math.tointeger(v.code or v.StatusCode) or nil
-  if not code then
-    if resp.status ~= 200 then return { result = "failed", message = ("Feishu answered HTTP %d"):format(resp.status) } end
-    return { result = "retry", message = "Feishu's answer is not its JSON: " .. resp.body:sub(1, 120) }
-  end
-  if code == 0 then return { result = "ok" } end
-  local errmsg = tostring(v.msg or v.StatusMessage or "")
-  if code == 11232 then
-    return { result = "retry", after = 60, message = "Feishu throttles this bot (11232): " .. errmsg }
-  end
-  local cause = CAUSES[code]
-  return { result = "failed", message = ("Feishu refused the message: code %d, %s%s"):format(
-    code, errmsg, cause and (" - " .. cause) or "") }
+  return alert.judge(resp, ROBOT)
 end
 
 return M

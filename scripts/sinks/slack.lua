@@ -10,7 +10,6 @@
 -- seconds); other answers (invalid_payload, channel_not_found,
 -- channel_is_archived, ...) are reported with Slack's own words. Slack
 -- takes about one message a second per webhook.
-local json = require "herald.json"
 local alert = require "herald.alert"
 local log = require "herald.log"
 
@@ -71,11 +70,7 @@ function M.request(msg, conf)
     body.text = alert.truncate(msg.title ~= "" and msg.title or msg.text, TEXT_MAX)
     body.blocks = { { type = "section", text = { type = "mrkdwn", text = alert.truncate(msg.text, SECTION_MAX) } } }
   end
-  return {
-    method = "POST", url = conf.webhook, body = json.encode(body),
-    headers = { "Content-Type: application/json" },
-    timeout = conf.timeout / 1000, ca_file = conf.ca_file,
-  }
+  return alert.post_json(conf.webhook, body, conf)
 end
 
 function M.response(resp)

@@ -30,12 +30,6 @@ local M = {
   alert_defaults = { limit = { "20/1m" } },
 }
 
-local function strings(v)
-  if v == nil then return {} end
-  if type(v) == "string" then return { v } end
-  return v
-end
-
 function M.init(conf)
   if not LIMIT[conf.format] then
     return ("format must be \"markdown\" or \"text\", not %q"):format(conf.format)
@@ -61,7 +55,7 @@ end
 
 function M.request(msg, conf)
   local m = conf.mention or {}
-  local users, mobiles = strings(m.users), strings(m.mobiles)
+  local users, mobiles = alert.list(m.users), alert.list(m.mobiles)
   local body
   if conf.format == "text" then
     local u, p = {}, {}
@@ -80,11 +74,7 @@ function M.request(msg, conf)
       content = alert.truncate(msg.text, LIMIT.markdown - #suffix) .. suffix,
     } }
   end
-  return {
-    method = "POST", url = conf.webhook, body = json.encode(body),
-    headers = { "Content-Type: application/json" },
-    timeout = conf.timeout / 1000, ca_file = conf.ca_file,
-  }
+  return alert.post_json(conf.webhook, body, conf)
 end
 
 local CAUSES = {
@@ -92,25 +82,13 @@ local CAUSES = {
   [40058] = "the content is too long",
 }
 
+local ROBOT = {
+  name = "WeCom", field = "errcode", causes = CAUSES, throttled = { [45009] = true },
+  code = function(v) return v.errcode, v.errmsg end,
+}
+
 function M.response(resp)
-  if resp.error then return { result = "retry", message = resp.error } end
-  if resp.status == 429 or resp.status >= 500 then
-    return { result = "retry", after = resp.retry_after, message = "WeCom answered HTTP " .. resp.status }
-  end
-  local ok, v = pcall(json.decode, resp.body)
-  local code = ok and type(v) == "table" and math.tointeger(v.errcode)
-  if not code then
-    if resp.status ~= 200 then return { result = "failed", message = ("WeCom answered HTTP %d"):format(resp.status) } end
-    return { result = "retry", message = "WeCom's answer is not its JSON: " .. resp.body:sub(1, 120) }
-  end
-  if code == 0 then return { result = "ok" } end
-  local errmsg = tostring(v.errmsg or "")
-  if code == 45009 then
-    return { result = "retry", after = 60, message = "WeCom throttles this robot (45009): " .. errmsg }
-  end
-  local cause = CAUSES[code]
-  return { result = "failed", message = ("WeCom refused the message: errcode %d, %s%s"):format(
-    code, errmsg, cause and (" - " .. cause) or "") }
+  return alert.judge(resp, ROBOT)
 end
 
 return M

@@ -57,15 +57,16 @@ FEISHU = '''sink "oncall" { type = "feishu", webhook = env "ROBOT_URL", sign = s
 def test_feishu_signed_card_with_keyword(herald, robot):
     r = robot("Feishu", secret="feishu-secret", keywords=["k8s"])
     h = run(herald, FEISHU % 'mention = { all = true }', r.url, secrets={"feishu-sign": "feishu-secret"})
-    h.send(event("web-0"))
-    r.wait(lambda: len(r.accepted) == 1, what="the Feishu card")
+    h.send(event("web-0"), event("web-1"))
+    r.wait(lambda: len(r.accepted) == 2, what="two Feishu cards")
     body = r.messages()[0]
     assert body["msg_type"] == "interactive"
     card = body["card"]
     assert card["header"]["template"] == "red"
-    assert "Pod/web-0" in card["header"]["title"]["content"]
-    content = card["elements"][0]["text"]["content"]
-    assert "**Cluster:** prod-a" in content and "<at id=all></at>" in content
+    assert "Pod/web-" in card["header"]["title"]["content"]
+    for b in r.messages():   # one mention each, however many messages
+        content = b["card"]["elements"][0]["text"]["content"]
+        assert "**Cluster:** prod-a" in content and content.count("<at id=all></at>") == 1
     assert h.finish() == 0 and r.refused == []
 
 
