@@ -1006,11 +1006,11 @@ out:
 	close_clusters(&st);
 	confwatch_free(st.confwatch);
 	httpd_free(st.httpd);
+	sinks_free(st.sinks);   /* cancels its requests in flight: before http */
 	http_free(st.http);
 	loop_timer_free(st.read_timer);
 	loop_timer_free(st.state_timer);
 	loop_timer_free(st.resume_timer);
-	sinks_free(st.sinks);
 	loop_free(st.loop);
 	runner_config_free(&st.cfg);
 	luahost_free(st.host);

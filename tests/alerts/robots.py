@@ -25,7 +25,9 @@ class Robot:
         self.accepted = []      # (arrival time, decoded body)
         self.refused = []       # (arrival time, code, message)
         self.arrivals = []      # arrival time of every request
-        self.fail_next = []     # scripted answers for the next requests: (status, body)
+        self.fail_next = []     # scripted answers for the next requests: (status, body, headers)
+        self.hang = False       # never answer (until close)
+        self.released = threading.Event()
         self.lock = threading.Condition()
         robot = self
 
@@ -38,7 +40,11 @@ class Robot:
                 now = time.time()
                 with robot.lock:
                     robot.arrivals.append(now)
+                    robot.lock.notify_all()
                     scripted = robot.fail_next.pop(0) if robot.fail_next else None
+                if robot.hang:
+                    robot.released.wait()
+                    return
                 if scripted:
                     status, body, headers = scripted
                 else:
@@ -64,6 +70,7 @@ class Robot:
         self.thread.start()
 
     def close(self):
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 

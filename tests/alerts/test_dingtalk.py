@@ -174,3 +174,17 @@ def test_a_reloaded_template_takes_effect_and_keeps_the_groups(herald, robot):
     assert r.messages()[1]["markdown"]["text"].startswith("reloaded: db-0")
     assert h.finish() == 0
     assert len(r.accepted) == 2
+
+
+def test_two_clusters_one_group_each_alert_names_its_cluster(herald, robot):
+    # The README's setup: one herald per cluster, one DingTalk group. The
+    # robot's 20 a minute is shared, so each herald takes half.
+    r = robot("DingTalk", secret=SECRET, keywords=["k8s"])
+    managed = start(herald, r.url, 'limit = "10/1m",', cluster="managed")
+    serverless = start(herald, r.url, 'limit = "10/1m",', cluster="serverless")
+    managed.send(event("api-0", ns="shop"))
+    serverless.send(event("job-7", ns="batch", reason="FailedScheduling"))
+    r.wait(lambda: len(r.accepted) == 2, what="one alert from each cluster")
+    titles = sorted(m["markdown"]["title"] for m in r.messages())
+    assert titles == ["k8s [managed] Warning BackOff Pod/api-0", "k8s [serverless] Warning FailedScheduling Pod/job-7"]
+    assert managed.finish() == 0 and serverless.finish() == 0

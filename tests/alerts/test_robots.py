@@ -1,6 +1,7 @@
 """WeCom, Feishu/Lark, Slack and a generic webhook: each robot's main path
 against a receiver that answers as that robot does."""
 import json
+import signal
 
 from conftest import event
 
@@ -144,3 +145,15 @@ def test_webhook_default_body(herald, robot):
     assert body["events"][0]["involvedObject"]["name"] == "web-0"
     assert "Pod/web-0" in body["title"]
     assert h.finish() == 0
+
+
+def test_stopping_with_a_message_in_flight_says_so_and_exits(herald, robot):
+    r = robot("Webhook")
+    r.hang = True                                         # accepts the request, never answers
+    h = run(herald, 'sink "oncall" { type = "webhook", url = env "ROBOT_URL", wait = "1s", timeout = "60s" }', r.url)
+    h.send(event("web-0"))
+    r.wait(lambda: len(r.arrivals) == 1, what="the request")
+    h.proc.send_signal(signal.SIGTERM)
+    assert h.proc.wait(timeout=30) == 4                   # after the 10 s drain, with the message still out
+    h.reader.join(timeout=10)
+    assert "1 event could not be delivered" in h.log()

@@ -346,7 +346,7 @@ def test_https_with_a_ca_and_a_client_certificate(opensearch, tmp_path):
         kube.wait_for(lambda: any("cannot reach the server" in l and "certificate" in l for l in err),
                       what="a certificate error")
         h.send_signal(signal.SIGTERM)
-        assert h.wait(timeout=30) == 4
+        assert h.wait(timeout=30) == 4, "".join(err[-30:])
         # insecure = true skips verification (never the default)
         insecure = es_config(tmp_path, url, "k8s-tls3",
                              f', insecure = true, cert_file = "{d}/client.crt", key_file = "{d}/client.key"')
