@@ -85,10 +85,11 @@ end
 
 -- Judges the answer of a robot that reports in a JSON code (DingTalk,
 -- WeCom, Feishu). robot = { name, field ("errcode"), code = function(v)
--- return code, errmsg end, throttled = { [code] = true }, causes =
--- { [code] = "what to check" } }. Network errors, 429 and 5xx are retried
--- (Retry-After honoured); a throttle code waits a minute; code 0 is the
--- only success; any other code fails for good with the robot's words.
+-- return code, errmsg end, throttled = { [code] = seconds to wait },
+-- causes = { [code] = "what to check" } }. Network errors, 429 and 5xx
+-- are retried (Retry-After honoured); a throttle code waits as long as the
+-- robot says it throttles; code 0 is the only success; any other code
+-- fails for good with the robot's words.
 function M.judge(resp, robot)
   local name = robot.name
   if resp.error then return { result = "retry", message = resp.error } end
@@ -106,7 +107,7 @@ function M.judge(resp, robot)
   if code == 0 then return { result = "ok" } end
   errmsg = tostring(errmsg or "")
   if robot.throttled[code] then
-    return { result = "retry", after = 60, message = ("%s throttles this robot (%d): %s"):format(name, code, errmsg) }
+    return { result = "retry", after = robot.throttled[code], message = ("%s throttles this robot (%d): %s"):format(name, code, errmsg) }
   end
   local cause = robot.causes[code]
   return { result = "failed", message = ("%s refused the message: %s %d, %s%s"):format(

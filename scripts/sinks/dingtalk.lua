@@ -12,7 +12,7 @@
 --
 -- Every request is signed afresh (timestamp in ms + "\n" + secret,
 -- HMAC-SHA256, Base64, URL-encoded). Success is errcode 0 only; 130101
--- (sent too fast) backs off; 310000 (keyword, signature or clock) and
+-- (sent too fast) waits out DingTalk's 10-minute throttle; 310000 (keyword, signature or clock) and
 -- 300001/300005 (token) are reported with DingTalk's own errmsg.
 -- The robot takes 20 messages a minute: herald's grouping keeps under it.
 local json = require "herald.json"
@@ -114,7 +114,7 @@ local CAUSES = {
 }
 
 local ROBOT = {
-  name = "DingTalk", field = "errcode", causes = CAUSES, throttled = { [130101] = true },
+  name = "DingTalk", field = "errcode", causes = CAUSES, throttled = { [130101] = 600 },   -- "throttled for 10 minutes"
   code = function(v) return v.errcode, v.errmsg end,
 }
 

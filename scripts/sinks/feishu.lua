@@ -105,7 +105,7 @@ local CAUSES = {
 }
 
 local ROBOT = {
-  name = "Feishu", field = "code", causes = CAUSES, throttled = { [11232] = true },
+  name = "Feishu", field = "code", causes = CAUSES, throttled = { [11232] = 60 },
   code = function(v) return v.code or v.StatusCode, v.msg or v.StatusMessage end,
 }
 

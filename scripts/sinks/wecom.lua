@@ -83,7 +83,7 @@ local CAUSES = {
 }
 
 local ROBOT = {
-  name = "WeCom", field = "errcode", causes = CAUSES, throttled = { [45009] = true },
+  name = "WeCom", field = "errcode", causes = CAUSES, throttled = { [45009] = 60 },
   code = function(v) return v.errcode, v.errmsg end,
 }
 
