@@ -25,6 +25,7 @@ struct loop_timer {
 	loop_timer_cb cb;
 	void *arg;
 	uint64_t due;
+	uint64_t turn;             /* the loop turn that started it */
 	bool active;
 	struct loop_timer *next;   /* in loop->timers, ordered by due */
 };
@@ -35,6 +36,7 @@ struct loop {
 	loop_signal_cb sig_cb;
 	void *sig_arg;
 	uint64_t now;
+	uint64_t turn;
 	bool stop;
 	struct watch *watches;
 	struct loop_timer *timers;
@@ -49,6 +51,7 @@ uint64_t loop_update_time(struct loop *loop)
 }
 
 uint64_t loop_now(struct loop *loop) { return loop->now; }
+uint64_t loop_turn(const struct loop *loop) { return loop->turn; }
 
 struct loop *loop_new(void)
 {
@@ -158,6 +161,7 @@ void loop_timer_start(struct loop_timer *t, uint64_t delay_ms)
 	if (t->active)
 		unlink_timer(t);
 	t->due = t->loop->now + delay_ms;
+	t->turn = t->loop->turn;
 	t->active = true;
 	struct loop_timer **p = &t->loop->timers;
 	while (*p && (*p)->due <= t->due)
@@ -210,9 +214,15 @@ void loop_stop(struct loop *loop) { loop->stop = true; }
 static void run_due_timers(struct loop *loop)
 {
 	loop_update_time(loop);
-	/* A timer callback may start or stop any timer; take one at a time. */
-	while (loop->timers && loop->timers->due <= loop->now && !loop->stop) {
+	/* A timer callback may start or stop any timer: take one at a time.
+	 * A timer started during this turn waits for the next, so a 0 ms
+	 * timer gives way to the fds: that is how long work yields. */
+	while (!loop->stop) {
 		struct loop_timer *t = loop->timers;
+		while (t && t->due <= loop->now && t->turn == loop->turn)
+			t = t->next;
+		if (!t || t->due > loop->now)
+			break;
 		unlink_timer(t);
 		t->cb(loop, t->arg);
 	}
@@ -222,6 +232,7 @@ int loop_run(struct loop *loop)
 {
 	loop->stop = false;
 	while (!loop->stop) {
+		loop->turn++;
 		run_due_timers(loop);
 		if (loop->stop)
 			break;

@@ -20,6 +20,9 @@ void loop_free(struct loop *loop);
 
 /* Monotonic milliseconds, cached per loop turn. */
 uint64_t loop_now(struct loop *loop);
+/* Counts loop turns: a callback that has done enough in this turn can
+ * yield (a 0 ms timer) so timers and other fds run. */
+uint64_t loop_turn(const struct loop *loop);
 uint64_t loop_update_time(struct loop *loop);
 
 /* Watches fd for the given events (LOOP_READ | LOOP_WRITE). Re-adding a

@@ -35,7 +35,10 @@ struct watch {
 	int failures;                  /* consecutive, for the backoff */
 	bool relist;                   /* an in-stream 410 / too large */
 	bool stream_error;             /* an in-stream ERROR other than 410 */
-	bool paused;                   /* the stream waits for a sink to drain */
+	bool paused;                   /* the stream waits for a sink to drain, or yields */
+	struct loop_timer *yield_timer;
+	uint64_t turn;                 /* the loop turn of turn_bytes */
+	size_t turn_bytes;             /* read in this turn */
 	char target[256];              /* connect_to for tls-server-name */
 	char base_url[512];
 };
@@ -281,9 +284,30 @@ static void start_list(struct watch *w)
 	send_request(w, &req, &url, on_list_done, start_list);
 }
 
+/* Bytes a watch reads in one loop turn before it yields. libcurl goes on
+ * reading a socket for as long as it has data, so a fast stream would
+ * otherwise hold the loop for its whole length: no batch timer, alert,
+ * retry, signal or /metrics request would run until it ended. */
+#define TURN_BYTES (256 * 1024)
+
+static void on_yield_timer(struct loop *loop, void *arg)
+{
+	watch_resume(arg);
+}
+
 static int on_watch_data(void *arg, const char *data, size_t len)
 {
 	struct watch *w = arg;
+	if (loop_turn(w->loop) != w->turn) {
+		w->turn = loop_turn(w->loop);
+		w->turn_bytes = 0;
+	}
+	if (w->turn_bytes >= TURN_BYTES && !w->paused && w->yield_timer) {
+		w->paused = true;
+		loop_timer_start(w->yield_timer, 0);
+		return HTTP_DATA_PAUSE;
+	}
+	w->turn_bytes += len;
 	if (w->cfg.blocked && w->cfg.blocked(w->cfg.arg)) {
 		/* Backpressure: curl keeps these bytes and offers them again
 		 * on watch_resume; nothing is dropped, memory stays bounded. */
@@ -391,6 +415,7 @@ struct watch *watch_new(struct loop *loop, struct http *http, struct luahost *ho
 	snprintf(w->source, sizeof(w->source), "%s%s%s", w->cluster, w->namespace ? "/" : "",
 		 w->namespace ? w->namespace : "");
 	w->timer = loop_timer_new(loop, on_backoff_timer, w);
+	w->yield_timer = loop_timer_new(loop, on_yield_timer, w);
 	struct runner_hooks hooks = { .arg = w, .emit = emit, .admit = admit };
 	ingest_init(&w->in, host, w->source, w->cluster, &hooks);
 	w->in.on_result = on_result;
@@ -414,6 +439,7 @@ void watch_free(struct watch *w)
 		return;
 	http_cancel(w->xfer);
 	loop_timer_free(w->timer);
+	loop_timer_free(w->yield_timer);
 	ingest_free(&w->in);
 	free(w->cont);
 	free(w->cluster);

@@ -111,6 +111,47 @@ static void send_hup(struct loop *loop, void *arg)
 	kill(getpid(), SIGHUP);
 }
 
+/* A 0 ms timer restarted from its own callback (how long work yields)
+ * gives way to ready fds every turn: it cannot starve them. */
+struct yielder {
+	struct loop_timer *t;
+	int timer_runs, fd_runs, fd;
+};
+
+static void yield_again(struct loop *loop, void *arg)
+{
+	struct yielder *y = arg;
+	y->timer_runs++;
+	loop_timer_start(y->t, 0);
+}
+
+static void fd_ready(struct loop *loop, int fd, int events, void *arg)
+{
+	struct yielder *y = arg;
+	if (++y->fd_runs == 3)
+		loop_stop(loop);
+}
+
+static void test_a_zero_timer_yields_to_fds(void **state)
+{
+	struct loop *loop = loop_new();
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);   /* stays readable */
+	struct yielder y = { .fd = p[0] };
+	y.t = loop_timer_new(loop, yield_again, &y);
+	loop_timer_start(y.t, 0);
+	assert_int_equal(loop_fd_watch(loop, p[0], LOOP_READ, fd_ready, &y), 0);
+	assert_int_equal(loop_run(loop), 0);
+	assert_int_equal(y.fd_runs, 3);
+	assert_true(y.timer_runs >= 2 && y.timer_runs <= 4);  /* once a turn, not a spin */
+	loop_fd_unwatch(loop, p[0]);
+	loop_timer_free(y.t);
+	loop_free(loop);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void test_signals(void **state)
 {
 	struct loop *loop = loop_new();
@@ -129,6 +170,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timers_in_deadline_order),
 		cmocka_unit_test(test_fd_wakes_the_loop),
+		cmocka_unit_test(test_a_zero_timer_yields_to_fds),
 		cmocka_unit_test(test_signals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
