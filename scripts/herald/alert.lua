@@ -74,6 +74,20 @@ end
 
 ---------------------------------------------------------------- robots
 
+-- The options of a chat robot's sink type: the webhook, a format (its
+-- default given), timeout, ca_file and dead_letter, plus the type's own.
+function M.robot_options(format, extra)
+  local o = {
+    webhook = { kind = "string", required = true },
+    format = { kind = "string", default = format },
+    timeout = { kind = "duration", default = "10s" },
+    ca_file = { kind = "string" },
+    dead_letter = { kind = "string" },
+  }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return o
+end
+
 -- The POST of a JSON body, with the options every robot type takes.
 function M.post_json(url, body, conf, content_type)
   return {

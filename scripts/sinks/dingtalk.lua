@@ -24,18 +24,10 @@ local MAX_BYTES = 4000   -- DingTalk publishes no limit for webhooks; stay under
 local M = {
   output = "http",
   alert = true,
-  options = {
-    webhook = { kind = "string", required = true },
-    sign = { kind = "string" },
-    keyword = { kind = "string" },
-    format = { kind = "string", default = "markdown" },
-    mention = { kind = "table" },
-    timeout = { kind = "duration", default = "10s" },
-    ca_file = { kind = "string" },
-    dead_letter = { kind = "string" },
-  },
+  options = alert.robot_options("markdown", {
+    sign = { kind = "string" }, keyword = { kind = "string" }, mention = { kind = "table" },
+  }),
   alert_defaults = { limit = { "20/1m" } },
-  defaults = { queue = { events = 10000, bytes = 16777216 } },
 }
 
 function M.init(conf)

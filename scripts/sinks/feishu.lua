@@ -23,16 +23,9 @@ local MAX_TEXT = 16000   -- leaves room for the JSON around it under 20 KB
 local M = {
   output = "http",
   alert = true,
-  options = {
-    webhook = { kind = "string", required = true },
-    sign = { kind = "string" },
-    keyword = { kind = "string" },
-    format = { kind = "string", default = "interactive" },
-    mention = { kind = "table" },
-    timeout = { kind = "duration", default = "10s" },
-    ca_file = { kind = "string" },
-    dead_letter = { kind = "string" },
-  },
+  options = alert.robot_options("interactive", {
+    sign = { kind = "string" }, keyword = { kind = "string" }, mention = { kind = "table" },
+  }),
   alert_defaults = { limit = { "100/1m", "5/1s" } },
 }
 

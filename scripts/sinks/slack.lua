@@ -19,13 +19,7 @@ local TEXT_MAX = 4000
 local M = {
   output = "http",
   alert = true,
-  options = {
-    webhook = { kind = "string", required = true },
-    format = { kind = "string", default = "blocks" },
-    timeout = { kind = "duration", default = "10s" },
-    ca_file = { kind = "string" },
-    dead_letter = { kind = "string" },
-  },
+  options = alert.robot_options("blocks"),
   alert_defaults = { limit = { "1/1s" } },
 }
 

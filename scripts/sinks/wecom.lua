@@ -19,14 +19,7 @@ local LIMIT = { text = 2048, markdown = 4096 }
 local M = {
   output = "http",
   alert = true,
-  options = {
-    webhook = { kind = "string", required = true },
-    format = { kind = "string", default = "markdown" },
-    mention = { kind = "table" },
-    timeout = { kind = "duration", default = "10s" },
-    ca_file = { kind = "string" },
-    dead_letter = { kind = "string" },
-  },
+  options = alert.robot_options("markdown", { mention = { kind = "table" } }),
   alert_defaults = { limit = { "20/1m" } },
 }
 
