@@ -133,7 +133,8 @@ def test_a_failing_template_falls_back_to_the_default_and_is_counted(herald, rob
     h.send(event("web-0"))
     r.wait(lambda: len(r.accepted) == 1, what="the alert")
     assert "**Reason:** BackOff" in r.messages()[0]["markdown"]["text"]
-    assert "rule error" in h.log() and "rules/10.lua:2" in h.log()
+    h.wait_log("rule error")
+    assert "rules/10.lua:2" in h.log()
     assert h.finish() == 0
 
 
@@ -144,7 +145,8 @@ def test_server_errors_and_garbage_are_retried_until_delivered(herald, robot):
     h.send(event("web-0"))
     r.wait(lambda: len(r.accepted) == 1, timeout=30, what="the alert after two failures")
     assert len(r.arrivals) == 3
-    assert "DingTalk answered HTTP 502" in h.log() and "not its JSON" in h.log()
+    h.wait_log("DingTalk answered HTTP 502")
+    h.wait_log("not its JSON")
     assert h.finish() == 0
 
 
