@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define KNOWN_MAX 256     /* uids a group remembers as already alerted */
 #define HELD_MAX 4096     /* uids of held events a group lists for the state file */
 #define SWEEP_MS 1000
@@ -44,14 +46,6 @@ struct alerts {
 	size_t nwin;
 	uint64_t last_sweep;
 };
-
-static uint64_t hash_key(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 /* ---------------------------------------------------------------- windows */
 
@@ -241,7 +235,7 @@ static void sweep(struct alerts *a, uint64_t now)
 
 static struct group *group_for(struct alerts *a, const char *key, uint64_t now)
 {
-	uint64_t h = hash_key(key);
+	uint64_t h = hash_string(key);
 	struct group *g = find_group(a, key, h);
 	if (g)
 		return g;

@@ -10,6 +10,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "hash.h"
 #include "log.h"
 
 #define WATCH_MASK (IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_CLOSE_WRITE | IN_DELETE | \
@@ -27,14 +28,6 @@ struct confwatch {
 	void *arg;
 };
 
-static uint64_t fnv(uint64_t h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
-	return h;
-}
-
 static int compare(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -42,9 +35,9 @@ static int compare(const void *a, const void *b)
 
 uint64_t confwatch_hash(const char *const *dirs, size_t ndirs)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = FNV_OFFSET;
 	for (size_t d = 0; d < ndirs; d++) {
-		h = fnv(h, dirs[d], strlen(dirs[d]) + 1);
+		h = fnv1a(h, dirs[d], strlen(dirs[d]) + 1);
 		DIR *dir = opendir(dirs[d]);
 		if (!dir)
 			continue;
@@ -62,13 +55,13 @@ uint64_t confwatch_hash(const char *const *dirs, size_t ndirs)
 		for (size_t i = 0; i < n; i++) {
 			char path[4096];
 			snprintf(path, sizeof(path), "%s/%s", dirs[d], names[i]);
-			h = fnv(h, names[i], strlen(names[i]) + 1);
+			h = fnv1a(h, names[i], strlen(names[i]) + 1);
 			FILE *f = fopen(path, "rb");
 			if (f) {
 				char chunk[8192];
 				size_t got;
 				while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-					h = fnv(h, chunk, got);
+					h = fnv1a(h, chunk, got);
 				fclose(f);
 			}
 			free(names[i]);

@@ -192,6 +192,11 @@ struct replay {
 	struct alerts **alerts;       /* per sink: the groups of alert sinks */
 };
 
+static bool is_alert_sink(const struct runner_config *cfg, int sink)
+{
+	return sink >= 1 && (size_t)sink <= cfg->nsinks && cfg->sinks[sink - 1].alert;
+}
+
 /* Alert sinks group what they get; replay shows their messages at the
  * end, one per group, as if every event had arrived at once with no rate
  * limit. */
@@ -208,7 +213,7 @@ static void replay_group(struct replay *r, const struct runner_item *it)
 		if (!(*a = alerts_new(&p)))
 			return;
 	}
-	alerts_add(*a, it->key ? it->key : "", it->uid ? seen_hash(it->uid) : 0, it->data, it->len, 0);
+	sinks_group(*a, it, 0);
 }
 
 /* scheme://host of a URL: the rest may hold a token (DingTalk's
@@ -256,7 +261,7 @@ static void replay_emit(void *arg, const struct runner_item *it)
 	size_t len = it->len;
 	if (r->json)
 		return;
-	if (sink >= 1 && (size_t)sink <= r->cfg->nsinks && r->cfg->sinks[sink - 1].alert)
+	if (is_alert_sink(r->cfg, sink))
 		replay_group(r, it);
 	if (r->nitems == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 8;
@@ -340,7 +345,7 @@ static void replay_routed(void *arg, const struct runner_event *ev)
 	putchar('\n');
 	for (size_t i = 0; i < r->nitems; i++) {
 		int sink = r->items[i].sink;
-		if (sink >= 1 && (size_t)sink <= r->cfg->nsinks && r->cfg->sinks[sink - 1].alert)
+		if (is_alert_sink(r->cfg, sink))
 			printf("  %s: grouped for an alert (messages below)\n", sink_name(r->cfg, sink));
 		else
 			printf("  %s would get: %s\n", sink_name(r->cfg, sink), r->items[i].item);
@@ -444,12 +449,6 @@ static bool run_blocked(void *arg)
 	return sinks_blocked(st->sinks);
 }
 
-static int compare_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* Writes what the local sinks hold, then what was delivered: a state file
  * never claims an event that is still in a queue or in flight to a server.
  * While a sink still has events queued or in flight the save waits for a
@@ -468,8 +467,6 @@ static void save_state(struct runner_state *st)
 			if (sinks_drain(st->sinks) > 0 || sinks_unsettled(st->sinks) > 0 ||
 			    !sinks_held_uids(st->sinks, &held, &nheld))
 				break; /* not everything is delivered yet: keep the old state */
-			if (nheld)
-				qsort(held, nheld, sizeof(*held), compare_u64);
 			drained = true;
 		}
 		seen_save(c->seen, c->state_path, held, nheld);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "hash.h"
 #include "log.h"
 
 #define MAGIC "herald-seen 2"
@@ -36,13 +37,7 @@ struct seen {
 
 uint64_t seen_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	h ^= h >> 29;         /* mix the low bits, which pick the index slot */
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 32;
-	return h ? h : 1;
+	return hash_string(s);
 }
 
 struct seen *seen_new(size_t capacity)
@@ -191,8 +186,10 @@ static int compare_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int seen_save(struct seen *s, const char *path, const uint64_t *skip, size_t nskip)
+int seen_save(struct seen *s, const char *path, uint64_t *skip, size_t nskip)
 {
+	if (nskip)
+		qsort(skip, nskip, sizeof(*skip), compare_u64);
 	struct buf tmp = BUF_INIT, out = BUF_INIT;
 	buf_printf(&tmp, "%s.tmp", path);
 	buf_printf(&out, "%s\n", MAGIC);

@@ -20,9 +20,9 @@ size_t seen_count(const struct seen *s);
 bool seen_dirty(const struct seen *s);
 
 /* Writes path.tmp, fsyncs, renames over path, leaving out the uids in
- * skip (seen_hash values, sorted): events an alert sink still holds, which
- * a restart must deliver again. -1 (logged) on failure. */
-int seen_save(struct seen *s, const char *path, const uint64_t *skip, size_t nskip);
+ * skip (seen_hash values; sorted here, in place): events an alert sink
+ * still holds, which a restart must deliver again. -1 (logged) on failure. */
+int seen_save(struct seen *s, const char *path, uint64_t *skip, size_t nskip);
 /* The hash seen keeps of a uid (never 0). */
 uint64_t seen_hash(const char *s);
 /* Reads a saved file; a missing file is not an error (returns 0, nothing

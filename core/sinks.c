@@ -692,6 +692,11 @@ fail:
 	return -1;
 }
 
+int sinks_group(struct alerts *a, const struct runner_item *it, uint64_t now)
+{
+	return alerts_add(a, it->key ? it->key : "", it->uid ? seen_hash(it->uid) : 0, it->data, it->len, now);
+}
+
 void sinks_push(struct sinks *s, const struct runner_item *it)
 {
 	int index = it->sink;
@@ -703,8 +708,7 @@ void sinks_push(struct sinks *s, const struct runner_item *it)
 	if (k->alerts) {
 		/* Alert sinks fold events into groups: never blocked, never full
 		 * (a group keeps counts past its samples). */
-		uint64_t now = loop_now(s->loop);
-		if (alerts_add(k->alerts, it->key ? it->key : "", it->uid ? seen_hash(it->uid) : 0, item, len, now) < 0)
+		if (sinks_group(k->alerts, it, loop_now(s->loop)) < 0)
 			log_error("sink %s: out of memory keeping an event's text (it is still counted)", k->name);
 		metrics_inc("herald_sink_events_total", 1, "sink", k->name, NULL);
 		if (!k->nsends && !(k->retry_ms && loop_timer_active(k->timer)))

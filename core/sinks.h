@@ -32,6 +32,9 @@ int sinks_apply(struct sinks *s, const struct sink_spec *specs, size_t n);
  * group instead. */
 void sinks_push(struct sinks *s, const struct runner_item *it);
 
+/* Folds an alert sink's item into its group (the item's key and uid). */
+int sinks_group(struct alerts *a, const struct runner_item *it, uint64_t now);
+
 /* A queue is over its bound (its output is failing): the source should
  * stop reading until this turns false. */
 bool sinks_blocked(const struct sinks *s);

@@ -139,18 +139,26 @@ local function num(v)
 end
 M.number = num
 
--- The object line: "Pod/web-1".
+-- The involved object: "Pod/web-1".
 local function object_of(ev)
   local o = type(ev.involvedObject) == "table" and ev.involvedObject or {}
   return ("%s/%s"):format(o.kind or "?", o.name or "?")
 end
+M.object = object_of
+
+-- A group's title (the chat preview): "[prod] Warning BackOff Pod/web-1".
+local function title_of(g)
+  local ev = g.event
+  return ("[%s] %s %s %s"):format(g.cluster or "-", ev.type or "-", ev.reason or "-", object_of(ev))
+end
+M.title = title_of
 
 -- The default alert for one group, in markdown (DingTalk, WeCom). Returns
 -- title, text. esc: the escaping of the markdown flavour.
 function M.render_markdown(g, esc)
   esc = esc or M.escape_markdown
   local ev = g.event
-  local title = ("[%s] %s %s %s"):format(g.cluster or "-", ev.type or "-", ev.reason or "-", object_of(ev))
+  local title = title_of(g)
   local lines = {
     ("#### %s: %s"):format(esc(ev.type or "Event"), esc(ev.reason or "-")),
     ("**%s** in **%s**"):format(esc(object_of(ev)), esc(g.namespace or "-")),
@@ -222,7 +230,7 @@ end
 -- Plain text (DingTalk/WeCom/Feishu text messages).
 function M.render_text(g)
   local ev = g.event
-  local title = ("[%s] %s %s %s"):format(g.cluster or "-", ev.type or "-", ev.reason or "-", object_of(ev))
+  local title = title_of(g)
   local lines = {
     title,
     ev.message or "",

@@ -1007,18 +1007,26 @@ return function(core)
     return d
   end
 
+  -- An operator's template: title (or nil) and text, or nil, nil and why.
+  local function call_template(fn, view)
+    local ok, title, text = guard(fn, view)
+    if not ok then return nil, nil, tostring(title) end
+    if type(title) == "string" and text == nil then title, text = nil, title end
+    if type(text) ~= "string" or (title ~= nil and type(title) ~= "string") then
+      return nil, nil, "render must return title, text (strings)"
+    end
+    return title, text
+  end
+
   -- Title and text of a message: the operator's template when there is one
   -- (a failing template is logged and counted, and the built-in one is
   -- used, so the alert still goes out), else the sink type's.
   local function render(s, view)
     local custom = view.digest and s.conf.render_digest or (not view.digest and s.conf.render)
     if custom then
-      local ok, title, text = guard(custom, view)
-      if ok and type(title) == "string" and text == nil then title, text = nil, title end
-      if ok and type(text) == "string" and (title == nil or type(title) == "string") then
-        return title, text
-      end
-      rule_error(s.template_where or s.where, ok and "render must return title, text (strings)" or title)
+      local title, text, err = call_template(custom, view)
+      if text then return title, text end
+      rule_error(s.template_where or s.where, err)
     end
     local ok, title, text = guard(view.digest and s.render_digest or s.render, view, s.conf)
     if not ok then return nil, nil, title end
@@ -1051,10 +1059,8 @@ return function(core)
   function check_template(s, ev)
     local item = alert_encode(ev)
     local view = group_view(s, { samples = { item }, count = 1, total = 1 })
-    local ok, title, text = guard(s.conf.render, view)
-    if not ok then return "its template failed: " .. tostring(title) end
-    if type(title) == "string" and text == nil then text = title end
-    if type(text) ~= "string" then return "its template must return title, text (strings)" end
+    local _, text, err = call_template(s.conf.render, view)
+    if not text then return "its template failed: " .. err end
     return nil
   end
 

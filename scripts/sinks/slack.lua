@@ -33,15 +33,12 @@ end
 
 local esc = alert.escape_slack
 
-local function object_of(ev)
-  local o = type(ev.involvedObject) == "table" and ev.involvedObject or {}
-  return ("%s/%s"):format(o.kind or "?", o.name or "?")
-end
+local object_of = alert.object
 
 -- Slack's mrkdwn: *bold*, _italic_, > quote.
 M.render = function(g)
   local ev = g.event
-  local title = ("[%s] %s %s %s"):format(g.cluster or "-", ev.type or "-", ev.reason or "-", object_of(ev))
+  local title = alert.title(g)
   local lines = {
     ("*%s: %s* %s in %s"):format(esc(ev.type or "Event"), esc(ev.reason or "-"), esc(object_of(ev)), esc(g.namespace or "-")),
     "> " .. esc(ev.message or ""):gsub("\n", "\n> "),
