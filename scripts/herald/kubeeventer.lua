@@ -496,7 +496,8 @@ function SINKS.elasticsearch(ctx, flag, u, used)
   lines[#lines + 1] = "  shape = \"kube-eventer\",   -- Count, Metadata, InvolvedObject, Source, Message, Reason, Type, EventTags"
   lines[#lines + 1] = ("  cluster_name = %s,   -- EventTags.cluster_name"):format(q(cluster))
   lines[#lines + 1] = "  type_name = \"events\",   -- _type, sent only to Elasticsearch 5 and 6, as kube-eventer names it"
-  lines[#lines + 1] = ("  template_name = %s,"):format(q(index))
+  lines[#lines + 1] = ("  template_name = %s,   -- the index template herald installs: herald-<this>"):format(q(index))
+  lines[#lines + 1] = ("  alias = %s,   -- the alias kube-eventer gave each index"):format(q(index .. "-events"))
   local user, pass = first(u, "esUserName"), first(u, "esUserSecret")
   if user and pass then
     lines[#lines + 1] = ("  auth  = { user = %s, password = %s },"):format(

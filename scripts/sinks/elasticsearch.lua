@@ -47,6 +47,7 @@ local M = {
     cluster_name = { kind = "string" },        -- kube-eventer shape: EventTags.cluster_name (default: the cluster)
     type_name = { kind = "string" },           -- _type for Elasticsearch 5 and 6 (default: event / _doc)
     template_name = { kind = "string" },       -- the index template is herald-<this> (default: events)
+    alias = { kind = "string" },               -- an alias every new index gets (kube-eventer: <index>-events)
   },
   defaults = {
     batch = { events = 1000, bytes = 5242880, wait_ms = 1000 },
@@ -172,13 +173,14 @@ local function template_request(conf, state, sinkname)
   end
   local composable = s.dist == "opensearch" or s.major > 7 or (s.major == 7 and s.minor >= 8)
   local name = "herald-" .. index_safe(conf.template_name or "events")
+  local aliases = conf.alias and { [conf.alias] = {} } or nil
   local body
   if composable then
     body = { index_patterns = { pattern(conf.index) }, priority = 200,
-             template = { settings = settings, mappings = mappings } }
+             template = { settings = settings, mappings = mappings, aliases = aliases } }
     return request(conf, "PUT", node(state, conf) .. "/_index_template/" .. name, "application/json", json.encode(body))
   end
-  body = { index_patterns = { pattern(conf.index) }, order = 200, settings = settings,
+  body = { index_patterns = { pattern(conf.index) }, order = 200, settings = settings, aliases = aliases,
            mappings = s.major < 7 and { [conf.type_name or "_doc"] = mappings } or mappings }
   return request(conf, "PUT", node(state, conf) .. "/_template/" .. name, "application/json", json.encode(body))
 end

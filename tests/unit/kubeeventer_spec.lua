@@ -311,5 +311,92 @@ for _, c in ipairs(checks) do
   if not ok then failures[#failures + 1] = c[1] .. ": " .. tostring(err) end
 end
 
+---------------------------------------------------------------- sink types
+
+local json = require "herald.json"
+local sink_checks = {
+  { "dingtalk style kube-eventer", function()
+      local d = require "sinks.dingtalk"
+      local conf = { style = "kube-eventer", format = "markdown", labels = { "cls-tke", "event" } }
+      local title, text = d.render({ event = ev, events = { ev }, count = 1, cluster = "cls-tke" }, conf)
+      assert(title == "[cls-tke] Warning BackOff Pod/web-0", title)
+      assert(text:sub(1, 21) == "label[0]: **cls-tke**" and not has(text, "Events:"), text)
+      conf.format = "text"
+      title, text = d.render({ event = ev, events = { ev }, count = 4, cluster = "cls-tke" }, conf)
+      assert(text:sub(1, 19) == "event\ncls-tke\nLevel", text)
+      assert(text:sub(-9) == "\nEvents:4", text)
+      assert(d.init({ style = "fancy", format = "text", webhook = "https://h/?access_token=a" }):find("style"))
+    end },
+  { "elasticsearch: cluster_name, type_name, alias, kube-eventer mapping", function()
+      local es = require "sinks.elasticsearch"
+      local conf = { url = { "http://es:9200" }, index = "cls-tke-event-%Y.%m.%d", shape = "kube-eventer",
+        cluster_name = "cls-tke", type_name = "events", template_name = "cls-tke-event", alias = "cls-tke-event-events",
+        template = true, timeout = 30000, concurrency = 1, insecure = false, gzip = false }
+      assert(es.init(conf) == nil)
+      local e = { cluster = "default" }
+      for k, x in pairs(ev) do e[k] = x end
+      e.metadata = { name = "web-0.1", namespace = "shop", uid = "u1", resourceVersion = "5" }
+      local item = assert(es.encode(e, conf))
+      local index, id, doc = item:match("^([^\n]*)\n([^\n]*)\n(.*)$")
+      assert(index == "cls-tke-event-2026.11.25", index)
+      doc = json.decode(doc)
+      assert(doc.EventTags.cluster_name == "cls-tke" and doc.Reason == "BackOff" and doc.Count == 3)
+      -- Elasticsearch 6: a legacy template with the alias and the type; _type "events"
+      local state = { server = { dist = "elasticsearch", major = 6, minor = 8 }, name = "es" }
+      local r = es.request({ item }, conf, state)
+      assert(r.url == "http://es:9200/_template/herald-cls-tke-event", r.url)
+      local body = json.decode(r.body)
+      assert(body.index_patterns[1] == "cls-tke-event-*" and body.aliases["cls-tke-event-events"])
+      assert(body.mappings.events.properties.Reason.fields.keyword.type == "keyword")
+      assert(es.response({ status = 200, body = "{}", kind = "template" }, { item }, conf, state).result == "again")
+      r = es.request({ item }, conf, state)
+      assert(has(r.body, '"_type":"events"') and has(r.body, '"_index":"cls-tke-event-2026.11.25"'), r.body)
+      -- OpenSearch: composable template, no _type
+      state = { server = { dist = "opensearch", major = 2, minor = 19 }, name = "es" }
+      r = es.request({ item }, conf, state)
+      body = json.decode(r.body)
+      assert(r.url:find("/_index_template/herald%-cls%-tke%-event$") and body.template.aliases["cls-tke-event-events"])
+      es.response({ status = 200, body = "{}", kind = "template" }, { item }, conf, state)
+      r = es.request({ item }, conf, state)
+      assert(not has(r.body, "_type"), r.body)
+    end },
+  { "wechat: the token is fetched once and kept, and again when it expires", function()
+      local w = require "sinks.wechat"
+      local conf = { corp_id = "ww1", corp_secret = "cs/+", agent_id = 1000002, to_user = { "a", "b" },
+        style = "kube-eventer", labels = { "c1" }, api = "http://127.0.0.1:1/", timeout = 10000 }
+      assert(w.init(conf) == nil)
+      local state, msg = {}, { title = "t", text = "hello" }
+      local r = w.request(msg, conf, state)
+      assert(r.method == "GET" and r.url == "http://127.0.0.1:1/cgi-bin/gettoken?corpid=ww1&corpsecret=cs%2F%2B", r.url)
+      local v = w.response({ status = 200, body = '{"errcode":0,"errmsg":"ok","access_token":"AT1","expires_in":7200}' }, msg, conf, state)
+      assert(v.result == "again")
+      for _ = 1, 2 do
+        r = w.request(msg, conf, state)
+        assert(r.method == "POST" and r.url == "http://127.0.0.1:1/cgi-bin/message/send?access_token=AT1", r.url)
+        local b = json.decode(r.body)
+        assert(b.touser == "a|b" and b.agentid == 1000002 and b.msgtype == "text" and b.text.content == "hello")
+        assert(w.response({ status = 200, body = '{"errcode":0,"errmsg":"ok"}' }, msg, conf, state).result == "ok")
+      end
+      r = w.request(msg, conf, state)
+      v = w.response({ status = 200, body = '{"errcode":42001,"errmsg":"access_token expired"}' }, msg, conf, state)
+      assert(v.result == "again" and state.token == nil)
+      r = w.request(msg, conf, state)
+      assert(r.url:find("gettoken", 1, true))
+      v = w.response({ status = 200, body = '{"errcode":40001,"errmsg":"invalid credential"}' }, msg, conf, state)
+      assert(v.result == "retry" and v.after == 60 and has(v.message, "corp_secret") and not has(v.message, "cs/+"))
+      r = w.request(msg, conf, state)
+      w.response({ status = 200, body = '{"errcode":0,"access_token":"AT2","expires_in":7200}' }, msg, conf, state)
+      r = w.request(msg, conf, state)
+      v = w.response({ status = 200, body = '{"errcode":81013,"errmsg":"user invalid"}' }, msg, conf, state)
+      assert(v.result == "failed" and has(v.message, "to_user"), v.message)
+      local title, text = w.render({ event = ev, events = { ev }, count = 1, cluster = "c" }, conf)
+      assert(text:sub(1, 9) == "c1\nLevel:" and text:match("Timestamp:%d+%-%d+%-%d+ %d+:%d+:%d+ [+-]%d%d%d%d"), text)
+    end },
+}
+for _, c in ipairs(sink_checks) do
+  local ok, err = pcall(c[2])
+  if not ok then failures[#failures + 1] = c[1] .. ": " .. tostring(err) end
+end
+
 if #failures > 0 then error(#failures .. " failed:\n" .. table.concat(failures, "\n"), 0) end
-return #CASES + #checks
+return #CASES + #checks + #sink_checks
