@@ -195,7 +195,7 @@ local function parse_flags(argv, errors)
     name = name or body
     local kind = FLAGS[name]
     if name == "" or name:sub(1, 1) == "-" or name:sub(1, 1) == "=" then
-      errors[#errors + 1] = ("bad flag syntax: %s"):format(a)
+      errors[#errors + 1] = ("bad flag syntax: %s"):format(M.mask(a))
     elseif not kind then
       errors[#errors + 1] = ("flag provided but not defined: -%s (kube-eventer has no such flag)"):format(name)
     else
@@ -257,7 +257,7 @@ end
 
 local function new_ctx(opts)
   return {
-    opts = opts, getenv = opts.getenv or os.getenv,
+    opts = opts, getenv = opts.getenv or os.getenv or function() return nil end,
     errors = {}, ignored = {}, changes = {}, secrets = {},
     sinks = {}, rules = {}, names = {}, requires = {},
   }
@@ -346,8 +346,18 @@ local function exact_lua(list)
   return #list == 1 and q(list[1]) or list_lua(list)
 end
 
-local function add_rule(ctx, name, comment, when)
-  ctx.rules[#ctx.rules + 1] = { name = name, comment = comment, when = when }
+-- sample: an event the rule must route (written as a rule example, so
+-- `herald check` proves the translation): { type, ns, kind, reason,
+-- normal_misses = a Normal event must not reach the sink }.
+local function add_rule(ctx, name, comment, when, sample)
+  ctx.rules[#ctx.rules + 1] = { name = name, comment = comment, when = when, sample = sample or {} }
+end
+
+-- The sample for kube-eventer's level/namespaces/kinds filters.
+local function sample_for(types, ns, kinds)
+  local only_warning = types and #types == 1
+  return { type = only_warning and "Warning" or "Normal", ns = ns and ns[1], kind = kinds and kinds[1],
+           normal_misses = only_warning }
 end
 
 ---------------------------------------------------------------- sinks
@@ -404,7 +414,7 @@ function SINKS.dingtalk(ctx, flag, u, used)
   if ns then when[#when + 1] = '["metadata.namespace"] = ' .. exact_lua(ns) end
   local kinds = values(u.query.kinds)
   if kinds then when[#when + 1] = "kind = " .. exact_lua(kinds) end
-  add_rule(ctx, name, notes, when)
+  add_rule(ctx, name, notes, when, sample_for(types, ns, kinds))
 end
 
 function SINKS.wechat(ctx, flag, u, used)
@@ -444,7 +454,7 @@ function SINKS.wechat(ctx, flag, u, used)
   if ns then when[#when + 1] = '["metadata.namespace"] = ' .. exact_lua(ns) end
   local kinds = values(u.query.kinds)
   if kinds then when[#when + 1] = "kind = " .. exact_lua(kinds) end
-  add_rule(ctx, name, notes, when)
+  add_rule(ctx, name, notes, when, sample_for(types, ns, kinds))
 end
 
 function SINKS.elasticsearch(ctx, flag, u, used)
@@ -615,6 +625,7 @@ function SINKS.webhook(ctx, flag, u, used)
   local kinds = values(u.query.kinds)
   if kinds then when[#when + 1] = "kind = " .. exact_lua(kinds) end
   local reasons = values(u.query.reason)
+  local reason_sample
   if reasons then
     local globs = {}
     for _, re in ipairs(reasons) do
@@ -622,13 +633,20 @@ function SINKS.webhook(ctx, flag, u, used)
       if not g then fail(ctx, "--sink=webhook: " .. gerr) else for _, x in ipairs(g) do globs[#globs + 1] = x end end
     end
     when[#when + 1] = "reason = " .. (#globs == 1 and q(globs[1] or "") or list_lua(globs))
+    reason_sample = globs[1] and globs[1]:gsub("%*", "")
+    if reason_sample == "" then reason_sample = nil end
     notes[#notes + 1] = ("reason=%s: kube-eventer's regexes, as herald globs"):format(first(u, "reason"))
   end
+  local sample = {
+    type = (level and level ~= "Normal") and "Warning" or "Normal",
+    normal_misses = level ~= nil and level ~= "Normal",
+    ns = ns and ns[1], kind = kinds and kinds[1], reason = reason_sample,
+  }
   if never then
     notes[#notes + 1] = "so no route is written for this sink"
-    add_rule(ctx, name, notes, nil)
+    add_rule(ctx, name, notes, nil, sample)
   else
-    add_rule(ctx, name, notes, when)
+    add_rule(ctx, name, notes, when, sample)
   end
   ctx.changes[#ctx.changes + 1] = ("%s: one request per alert group (the newest event rendered), not one per event; 429 and 5xx are retried"):format(name)
 end
@@ -760,12 +778,36 @@ local function rules_file(ctx)
     else
       out[#out + 1] = ("route { to = %s, when = { %s } }\n"):format(q(r.name), table.concat(r.when, ", "))
     end
+    local x = r.sample
+    local function ev(type_)
+      local ns, kind = x.ns or "default", x.kind or "Pod"
+      return ("{ type = %s, reason = %s, message = \"example\",\n"
+        .. "            metadata = { name = \"example.1\", namespace = %s },\n"
+        .. "            involvedObject = { kind = %s, name = \"example\", namespace = %s } }")
+        :format(q(type_), q(x.reason or "BackOff"), q(ns), q(kind), q(ns))
+    end
+    out[#out + 1] = ("example {\n  name = %s,\n  event = %s,\n  %s = { %s },\n}\n"):format(
+      q(("%s: a %s event %s it"):format(r.name, x.type or "Warning", r.when and "reaches" or "misses")),
+      ev(x.type or "Warning"), r.when and "reaches" or "misses", q(r.name))
+    if x.normal_misses and r.when then
+      out[#out + 1] = ("example {\n  name = %s,\n  event = %s,\n  misses = { %s },\n}\n"):format(
+        q(r.name .. ": a Normal event misses it"), ev("Normal"), q(r.name))
+    end
   end
   if #ctx.rules == 0 then out[#out + 1] = "-- no --sink: kube-eventer sends nothing anywhere\n" end
   return table.concat(out)
 end
 
 ---------------------------------------------------------------- entry
+
+-- kube-eventer's flags (its own and klog's), name -> "string" | "bool" |
+-- "int" | "duration": for the command line to tell them from herald's
+-- (a "bool" takes no separate value; the others may).
+function M.flags()
+  local t = {}
+  for k, v in pairs(FLAGS) do t[k] = v end
+  return t
+end
 
 local IGNORED_FLAG = {
   frequency = "herald delivers each event as it arrives, not every --frequency",
@@ -778,7 +820,7 @@ function M.translate(argv, opts)
   local ctx = new_ctx(opts)
   ctx.cluster_names = {}
   local flags, rest = parse_flags(argv, ctx.errors)
-  if #rest > 0 then fail(ctx, ("unexpected argument %q: kube-eventer takes only flags"):format(rest[1])) end
+  if #rest > 0 then fail(ctx, ("unexpected argument %q: kube-eventer takes only flags"):format(M.mask(rest[1]))) end
   local r = { ignored = ctx.ignored, changes = ctx.changes }
   local sources, sinks = {}, {}
   local ip, port = "0.0.0.0", 8084
@@ -851,6 +893,28 @@ function M.translate(argv, opts)
     ["rules/50-kube-eventer.lua"] = rules_file(ctx),
   }
   return r
+end
+
+-- What `herald migrate -- <kube-eventer args>` prints: each file under a
+-- "==> path <==" line, then the secret files to create (names only), what
+-- changed in meaning and what is ignored, as comments. Returns the text,
+-- or nil and the errors (one per line). Never contains a secret value.
+function M.migrate(argv, opts)
+  local r, err = M.translate(argv, opts)
+  if not r then return nil, err end
+  local out = {}
+  for _, path in ipairs({ "sinks.lua", "rules/50-kube-eventer.lua" }) do
+    out[#out + 1] = ("==> %s <==\n%s"):format(path, r.files[path])
+  end
+  local names = {}
+  for n in pairs(r.secrets) do names[#names + 1] = n end
+  table.sort(names)
+  if #names > 0 then
+    out[#out + 1] = "==> secrets <==\n-- Create these files under --secrets-dir (a Secret mounted there), one value each,\n"
+      .. "-- with the values the flags carried:\n"
+    for _, n in ipairs(names) do out[#out + 1] = "--   " .. n .. "\n" end
+  end
+  return table.concat(out)
 end
 
 return M

@@ -68,6 +68,8 @@ local CASES = {
   { name = "two sources", args = { SRC, SRC }, err = { "wrong number of sources specified: 2" } },
   { name = "another source type", args = { "--source=kubernetes.summary_api:" }, err = { "--source=kubernetes.summary_api" } },
   { name = "stray argument", args = { SRC, "extra" }, err = { "unexpected argument \"extra\"" } },
+  { name = "a stray sink without --sink= does not show its token", args = { SRC, "dingtalk:https://h/s?access_token=SEKRIT" },
+    err = { "unexpected argument", "access_token=***" }, never = "SEKRIT" },
 
   -- source options
   { name = "source: kubeconfig through auth=", args = { "--source=kubernetes:?inClusterConfig=false&auth=/etc/kube/config&insecure=true&useServiceAccount=1" },
@@ -261,6 +263,19 @@ for _, c in ipairs(CASES) do
     end
   end)
   if not ok then failures[#failures + 1] = c.name .. ": " .. tostring(err) end
+end
+
+do
+  local text, err = ke.migrate(SEED, { getenv = getenv, has_type = function() return false end })
+  local ok, why = pcall(function()
+    assert(text, err)
+    assert(has(text, "==> sinks.lua <==\n-- Translated") and has(text, "==> rules/50-kube-eventer.lua <==\n"))
+    assert(has(text, "==> secrets <==") and has(text, "--   dingtalk-access-token\n") and not has(text, "XXX"))
+    local f = ke.flags()
+    assert(f.sink == "string" and f.logtostderr == "bool" and f.frequency == "duration" and f["healthz-port"] == "int")
+    assert(select(2, ke.migrate({ SRC, "--sink=nope:x" })):find("no such sink"))
+  end)
+  if not ok then failures[#failures + 1] = "migrate: " .. tostring(why) end
 end
 
 ---------------------------------------------------------------- layouts

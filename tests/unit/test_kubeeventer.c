@@ -96,6 +96,8 @@ static const char *TRANSLATE =
 	"  '--sink=dingtalk:https://oapi.dingtalk.com/robot/send?access_token=XXX&label=cls-tke&label=event&level=Warning&msg_type=markdown&sign=SECxyz',\n"
 	"  '--sink=elasticsearch:http://172.16.0.20:9200?ver=7&index=cls-tke-event&cluster_name=cls-tke',\n"
 	"  '--sink=webhook:http://127.0.0.1:9/hook?level=Warning&reason=^Back',\n"
+	"  '--sink=dingtalk:https://oapi.dingtalk.com/robot/send?access_token=YYY&level=Normal&namespaces=kube-system&kinds=Node',\n"
+	"  '--sink=wechat:?corp_id=ww1&corp_secret=CSxyz&agent_id=1000002&namespaces=shop,data',\n"
 	"  '--v=2', '--frequency=30s',\n"
 	"}, { getenv = function() return nil end })\n"
 	"assert(r, err)\n"
@@ -167,6 +169,7 @@ static void test_files_check_and_route(void **state)
 	assert_non_null(sinks);
 	assert_null(strstr(sinks, "XXX"));
 	assert_null(strstr(sinks, "SECxyz"));
+	assert_null(strstr(sinks, "CSxyz"));
 	free(sinks);
 
 	char args[1024], out[512];
@@ -176,6 +179,9 @@ static void test_files_check_and_route(void **state)
 	char *said = read_all(out, &len);
 	if (rc != 0)
 		fail_msg("herald check exited %d:\n%s", rc, said ? said : "");
+	/* every sink's rule carries examples, and they pass */
+	if (!strstr(said, "5 sinks, 1 rule file, 5 rules, 8 examples (0 failed), 0 errors"))
+		fail_msg("herald check said:\n%s", said);
 	free(said);
 
 	/* Routing, with the secrets given as kube-eventer's flags gave them. */
@@ -198,11 +204,12 @@ static void test_files_check_and_route(void **state)
 	said = read_all(out, &len);
 	if (rc != 0)
 		fail_msg("herald replay exited %d:\n%s", rc, said ? said : "");
-	assert_routes(said, "u-warn", "[\"dingtalk\",\"elasticsearch\",\"webhook\"]");
+	assert_routes(said, "u-warn", "[\"dingtalk\",\"elasticsearch\",\"webhook\",\"wechat\"]");
 	assert_routes(said, "u-normal", "[\"elasticsearch\"]");
-	assert_routes(said, "u-fail", "[\"dingtalk\",\"elasticsearch\"]");
+	assert_routes(said, "u-fail", "[\"dingtalk\",\"elasticsearch\",\"wechat\"]");
 	assert_null(strstr(said, "XXX"));
 	assert_null(strstr(said, "SECxyz"));
+	assert_null(strstr(said, "CSxyz"));
 	free(said);
 
 	if (getenv("HERALD_KE_KEEP")) {   /* to read the files by hand */
