@@ -75,15 +75,12 @@ local function expand_env(s, getenv)
   return out, used
 end
 
+-- Query unescaping as Go's url.QueryUnescape: "+" is a space, "%XX" a
+-- byte; a "%" without two hex digits makes the pair invalid (nil).
 local function unescape(s)
+  if s:gsub("%%%x%x", ""):find("%", 1, true) then return nil end
   s = s:gsub("+", " ")
-  local bad = false
-  s = s:gsub("%%(..)", function(h)
-    if not h:match("^%x%x$") then bad = true; return "" end
-    return string.char(tonumber(h, 16))
-  end)
-  if bad or s:find("%", 1, true) then return nil end
-  return s
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
 -- url.Parse + Query(), as kube-eventer's sinks read them: scheme, host,
@@ -364,6 +361,24 @@ end
 
 local SINKS = {}
 
+-- The route of a dingtalk or wechat sink, as kube-eventer filters them:
+-- level by score (default Warning), namespaces on the Event's own
+-- namespace, kinds on the involved object's; exact matches; empty: none.
+local function robot_route(ctx, name, u)
+  local when, notes = {}, {}
+  local level = first(u, "level")
+  local types = types_for_score(level and level_score(level) or 2)
+  if types then when[#when + 1] = "type = " .. (#types == 1 and q(types[1]) or list_lua(types)) end
+  if level and level_score(level) == 0 then
+    notes[#notes + 1] = ("level=%s scores 0 in kube-eventer (only Warning and Normal score), so every event alerts"):format(level)
+  end
+  local ns = values(u.query.namespaces)
+  if ns then when[#when + 1] = '["metadata.namespace"] = ' .. exact_lua(ns) end
+  local kinds = values(u.query.kinds)
+  if kinds then when[#when + 1] = "kind = " .. exact_lua(kinds) end
+  add_rule(ctx, name, notes, when, sample_for(types, ns, kinds))
+end
+
 function SINKS.dingtalk(ctx, flag, u, used)
   local known = { access_token = true, level = true, sign = true, label = true, msg_type = true,
     cluster_id = true, region = true, namespaces = true, kinds = true, at_mobiles = true }
@@ -402,19 +417,7 @@ function SINKS.dingtalk(ctx, flag, u, used)
       :format(name)
   end
   ctx.sinks[#ctx.sinks + 1] = { name = name, type = "dingtalk", flag = flag, raw = u.raw, lines = lines }
-  -- Filters: level (score), namespaces (the Event's own namespace), kinds.
-  local when, notes = {}, {}
-  local level = first(u, "level")
-  local types = types_for_score(level and level_score(level) or 2)
-  if types then when[#when + 1] = "type = " .. (#types == 1 and q(types[1]) or list_lua(types)) end
-  if level and level_score(level) == 0 then
-    notes[#notes + 1] = ("level=%s scores 0 in kube-eventer (only Warning and Normal score), so every event alerts"):format(level)
-  end
-  local ns = values(u.query.namespaces)
-  if ns then when[#when + 1] = '["metadata.namespace"] = ' .. exact_lua(ns) end
-  local kinds = values(u.query.kinds)
-  if kinds then when[#when + 1] = "kind = " .. exact_lua(kinds) end
-  add_rule(ctx, name, notes, when, sample_for(types, ns, kinds))
+  robot_route(ctx, name, u)
 end
 
 function SINKS.wechat(ctx, flag, u, used)
@@ -443,18 +446,7 @@ function SINKS.wechat(ctx, flag, u, used)
     ctx.changes[#ctx.changes + 1] = ("%s: one message to all of to_user (WeCom's touser a|b), not one per user"):format(name)
   end
   ctx.sinks[#ctx.sinks + 1] = { name = name, type = "wechat", flag = flag, raw = u.raw, lines = lines }
-  local when, notes = {}, {}
-  local level = first(u, "level")
-  local types = types_for_score(level and level_score(level) or 2)
-  if types then when[#when + 1] = "type = " .. (#types == 1 and q(types[1]) or list_lua(types)) end
-  if level and level_score(level) == 0 then
-    notes[#notes + 1] = ("level=%s scores 0 in kube-eventer, so every event alerts"):format(level)
-  end
-  local ns = values(u.query.namespaces)
-  if ns then when[#when + 1] = '["metadata.namespace"] = ' .. exact_lua(ns) end
-  local kinds = values(u.query.kinds)
-  if kinds then when[#when + 1] = "kind = " .. exact_lua(kinds) end
-  add_rule(ctx, name, notes, when, sample_for(types, ns, kinds))
+  robot_route(ctx, name, u)
 end
 
 function SINKS.elasticsearch(ctx, flag, u, used)

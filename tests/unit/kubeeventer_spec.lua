@@ -157,6 +157,11 @@ local CASES = {
       assert(has(ig, "healthCheck") and has(ig, "sniff") and has(ig, "startupHealthcheckTimeout"))
       assert(has(ch, "maxRetries=3") and has(ch, "ver=6"))
     end },
+  { name = "es: query escapes as Go reads them", args = { SRC, "--sink=elasticsearch:http://es:9200?index=a%25b+c&pipeline=p%zz&cluster_name=x" },
+    ok = function(r, sinks)
+      assert(has(sinks, '"a%b c-%Y.%m.%d"'), sinks)
+      assert(not has(sinks, "pipeline = "), "a pair with a bad escape is dropped, as url.Query does")
+    end },
   { name = "es: ${VAR} host", args = { SRC, "--sink=elasticsearch:http://${ES}?index=x" },
     ok = function(r, sinks) assert(has(sinks, '"http://10.0.0.1:9200"')) end },
   { name = "es: a user without a secret is ignored as kube-eventer does", args = { SRC, "--sink=elasticsearch:http://es:9200?esUserName=u" },
