@@ -164,7 +164,7 @@ local KLOG = {
   v = "int", vmodule = "string", logtostderr = "bool", alsologtostderr = "bool",
   stderrthreshold = "string", log_dir = "string", log_file = "string", log_file_max_size = "int",
   skip_headers = "bool", skip_log_headers = "bool", add_dir_header = "bool", one_output = "bool",
-  log_backtrace_at = "string", legacy_stderr_threshold_behavior = "bool",
+  log_backtrace_at = "string", legacy_stderr_threshold_behavior = "bool", alsologtostderrthreshold = "string",
 }
 local FLAGS = {
   source = "string", sink = "string", frequency = "duration", max_procs = "int",
@@ -827,7 +827,7 @@ function M.translate(argv, opts)
       if port < 0 or port > 65534 then fail(ctx, ("invalid port supplied for healthz %d"):format(port)) end
     elseif n == "frequency" then
       local d = parse_duration(val)
-      if d < 5 then fail(ctx, ("--frequency=%s: kube-eventer requires at least 5s"):format(val)) end
+      if d < 5 or d > 180 then fail(ctx, ("--frequency=%s: kube-eventer requires 5s to 3m"):format(val)) end
       ctx.ignored[#ctx.ignored + 1] = "--frequency: " .. IGNORED_FLAG.frequency
     elseif IGNORED_FLAG[n] then
       ctx.ignored[#ctx.ignored + 1] = ("--%s: %s"):format(n, IGNORED_FLAG[n])

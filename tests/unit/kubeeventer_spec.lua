@@ -52,7 +52,7 @@ local CASES = {
       assert(has(table.concat(r.ignored, "\n"), "--event-metrics"))
     end },
   { name = "klog and other flags accepted, listed as ignored",
-    args = { SRC, "--frequency=30s", "--max_procs=2", "--v=2", "--logtostderr", "--stderrthreshold=INFO", "--healthz-port=9091", "--healthz-ip=127.0.0.1" },
+    args = { SRC, "--frequency=30s", "--max_procs=2", "--v=2", "--logtostderr", "--stderrthreshold=INFO", "-alsologtostderrthreshold", "WARNING", "--log_file_max_size=10", "--healthz-port=9091", "--healthz-ip=127.0.0.1" },
     ok = function(r)
       local ig = table.concat(r.ignored, "\n")
       for _, f in ipairs({ "--frequency", "--max_procs", "--v:", "--logtostderr", "--stderrthreshold" }) do
@@ -61,7 +61,9 @@ local CASES = {
       assert(r.listen == "127.0.0.1:9091")
     end },
   { name = "unknown flag", args = { SRC, "--sinks=x" }, err = { "flag provided but not defined: -sinks" } },
-  { name = "frequency below 5s", args = { SRC, "--frequency=2s" }, err = { "--frequency=2s", "at least 5s" } },
+  { name = "frequency below 5s", args = { SRC, "--frequency=2s" }, err = { "--frequency=2s", "5s to 3m" } },
+  { name = "frequency above 3m", args = { SRC, "--frequency=1h" }, err = { "--frequency=1h" } },
+  { name = "frequency 1m30s", args = { SRC, "--frequency=1m30s" }, ok = function() end },
   { name = "bad duration", args = { SRC, "--frequency=soon" }, err = { "invalid value \"soon\" for flag -frequency" } },
   { name = "healthz port too big", args = { SRC, "--healthz-port=70000" }, err = { "healthz 70000" } },
   { name = "no source", args = { "--sink=elasticsearch:http://es:9200" }, err = { "wrong number of sources specified: 0" } },
