@@ -285,15 +285,17 @@ local function value_parts(ctx, s, used, secret_name)
   return { { lit = s } }
 end
 
--- Options a sink understood; the others are refused with their names.
+-- An option kube-eventer does not read is ignored by kube-eventer, so
+-- herald ignores it too (a drop-in must start where kube-eventer did),
+-- and says so once, naming it and what the sink reads (a typo shows).
 local function check_known(ctx, flag, u, known)
   for _, k in ipairs(u.keys) do
     if not known[k] then
       local names = {}
       for n in pairs(known) do names[#names + 1] = n end
       table.sort(names)
-      fail(ctx, ("--sink=%s: option %q is not a %s option kube-eventer reads (it reads: %s)")
-        :format(flag, k, flag, table.concat(names, ", ")))
+      ctx.ignored[#ctx.ignored + 1] = ("--sink=%s: %q is not an option kube-eventer reads, so it had no effect there either (it reads: %s)")
+        :format(flag, k, table.concat(names, ", "))
     end
   end
 end
@@ -650,7 +652,7 @@ function SINKS.kafka(ctx, flag, u)
     return
   end
   local known = { brokers = true, eventstopic = true, compression = true, user = true, password = true,
-    cacert = true, cert = true, key = true, insecuressl = true, sasl = true, mechanism = true }
+    cacert = true, cert = true, key = true, insecuressl = true }
   check_known(ctx, flag, u, known)
   local name = sink_name(ctx, "kafka")
   local lines = {}
@@ -658,7 +660,7 @@ function SINKS.kafka(ctx, flag, u)
   if #brokers == 0 then fail(ctx, "--sink=kafka: brokers is required") return end
   lines[#lines + 1] = "  brokers = " .. list_lua(brokers) .. ","
   lines[#lines + 1] = ("  topic   = %s,"):format(q(first(u, "eventstopic") or "heapster-events"))
-  for _, k in ipairs({ "compression", "user", "cacert", "cert", "key", "mechanism" }) do
+  for _, k in ipairs({ "compression", "user", "cacert", "cert", "key", "insecuressl" }) do
     if first(u, k) then lines[#lines + 1] = ("  %s = %s,"):format(k, q(first(u, k))) end
   end
   if first(u, "password") then
@@ -688,7 +690,7 @@ local function translate_source(ctx, uri)
     localKubeConfig = true, kubeletPort = true, kubeletHttps = true }
   for _, k in ipairs(u.keys) do
     if not known[k] then
-      fail(ctx, ("--source=kubernetes: option %q is not one kube-eventer reads (it reads: auth, inClusterConfig, insecure, localKubeConfig, useServiceAccount)"):format(k))
+      ctx.ignored[#ctx.ignored + 1] = ("--source=kubernetes: %q is not an option kube-eventer reads, so it had no effect there either (it reads: auth, inClusterConfig, insecure, localKubeConfig, useServiceAccount)"):format(k)
     end
   end
   local src = { in_cluster = true, insecure = false, use_service_account = false }
