@@ -66,9 +66,9 @@
  * digits; RV and F are decimal. A file that is not this format, another
  * version, another cluster's, or fails its end line is refused whole.
  * Size: checkpoint_size_bound() (44 bytes an entry); with 4096 in flight
- * and 4096 exact entries on 64 streams it is under 370 KB, so one
- * cluster's checkpoint and its alert ledger (alerts.h) fit one 1 MiB
- * ConfigMap (issue 14). The bound holds while the caller pauses at
+ * and 4096 exact entries on 64 streams it is under 370 KB, leaving room
+ * in a 1 MiB ConfigMap (issue 14) for an alert ledger capped by
+ * alerts_export's max_bytes. The bound holds while the caller pauses at
  * checkpoint_full(). */
 #ifndef HERALD_CHECKPOINT_H
 #define HERALD_CHECKPOINT_H
