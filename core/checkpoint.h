@@ -40,14 +40,20 @@
  *                                            410, continue-expired relist)
  *   checkpoint_check(ck, s, uid, rv)         per item or watch event:
  *                                            CHECKPOINT_NEW routes it
- *   checkpoint_note(ck, s, uid, rv, n)       every admitted event with the
- *                                            number of sink deliveries it
- *                                            was routed to (0 = dropped)
+ *   checkpoint_note(ck, s, uid, rv, n)       every event the stream gave,
+ *                                            with the number of sink
+ *                                            deliveries it was routed to
+ *                                            (0 = dropped, or skipped as
+ *                                            delivered / in flight: a
+ *                                            watch event still moves F)
  *   checkpoint_ack(ck, s, uid, rv, dead)     once per sink delivery, in any
  *                                            order (dead = failed for good)
  *   checkpoint_list_done(ck, s, list_rv)     after the list's last item
  *   checkpoint_progress(ck, s, rv)           a BOOKMARK's rv
  *   checkpoint_full(ck)                      pause the watch while true
+ * An alert sink acknowledges when it folds the event into a group; that
+ * is durable only if the caller saves the ledger (alerts.h) serialized in
+ * the same loop turn as the checkpoint, and writes it first.
  * After checkpoint_load a stream must be listed before it is watched: the
  * "unsent" exceptions are delivered again by that list and dropped at its
  * end when the list no longer holds them.

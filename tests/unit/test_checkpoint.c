@@ -352,11 +352,31 @@ static void test_memory_and_size_are_bounded(void **state)
 	assert_true(checkpoint_size_bound(4096, 4096, CHECKPOINT_MAX_STREAMS) < 370 * 1000);
 }
 
+static void test_skipped_and_dropped_watch_events_move_the_frontier(void **state)
+{
+	struct checkpoint *ck = checkpoint_new("prod", 100, 1000);
+	int s = checkpoint_stream(ck, "");
+	first_list(ck, s, 10);
+	checkpoint_note(ck, s, uid(11), rvs(11), 1);
+	checkpoint_note(ck, s, uid(12), rvs(12), 0);   /* dropped by the rules */
+	checkpoint_note(ck, s, uid(11), rvs(11), 0);   /* the same one again: skipped, still owed */
+	checkpoint_progress(ck, s, "20");                /* a BOOKMARK */
+	assert_int_equal(checkpoint_check(ck, s, uid(11), rvs(11)), CHECKPOINT_IN_FLIGHT);
+	assert_int_equal(checkpoint_check(ck, s, uid(12), rvs(12)), CHECKPOINT_DELIVERED);
+	assert_int_equal(checkpoint_check(ck, s, uid(19), rvs(19)), CHECKPOINT_DELIVERED);
+	assert_int_equal(checkpoint_ack(ck, s, uid(11), rvs(11), false), 1);
+	struct checkpoint_stats st;
+	checkpoint_stats(ck, &st);
+	assert_int_equal(st.in_flight + st.exact, 0);
+	checkpoint_free(ck);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_out_of_order_acks),
 		cmocka_unit_test(test_several_sinks_and_dead_letters),
+		cmocka_unit_test(test_skipped_and_dropped_watch_events_move_the_frontier),
 		cmocka_unit_test(test_relist_after_410),
 		cmocka_unit_test(test_store_went_back_resends_instead_of_skipping),
 		cmocka_unit_test(test_unsent_events_gone_from_the_list_are_dropped),
