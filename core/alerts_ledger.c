@@ -166,6 +166,7 @@ struct reader {
 	const char *p, *end;
 	const char *why;       /* the first damage found */
 	uint64_t now, now_wall;
+	bool overflow_seen;    /* the saved overflow group was read */
 };
 
 /* The next line, without its '\n' (NUL-terminated copy in buf). */
@@ -315,10 +316,12 @@ static bool read_group(struct reader *r, struct alerts *a, const char *text)
 	struct group *g = NULL;
 	bool ok = k && uid_line(r, 'k', nknown, &known) && uid_line(r, 'h', nheld, &held);
 	if (ok && overflow) {
-		ok = a->overflow == NULL && keylen == 0 && overflow_of(a);
+		/* Groups past a smaller max_groups may have started it already. */
+		ok = !r->overflow_seen && keylen == 0 && overflow_of(a);
 		g = a->overflow;
+		r->overflow_seen = true;
 		if (!ok)
-			r->why = r->why ? r->why : "two overflow groups";
+			r->why = r->why ? r->why : "has two overflow groups";
 	} else if (ok && has_key(a, k)) {
 		ok = false;
 		r->why = "a group key appears twice";
@@ -468,7 +471,7 @@ int alerts_import(struct alerts *a, const char *data, size_t len, uint64_t now, 
 	struct alerts *next = alerts_new(&a->p);
 	if (!next)
 		return refuse(err, errlen, "could not be loaded: out of memory");
-	struct reader r = { nl + 1, data + last, NULL, now, now_wall };
+	struct reader r = { nl + 1, data + last, NULL, now, now_wall, false };
 	size_t text_size = (size_t)(r.end - r.p) + 1;   /* a window line can be long */
 	char *text = malloc(text_size);
 	if (!text)
