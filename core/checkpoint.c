@@ -43,7 +43,7 @@ struct checkpoint {
 	int nstreams;
 	struct entry *table;
 	size_t size, used;       /* size: a power of two; used <= size / 2 */
-	size_t exceptions, exact;
+	size_t in_flight, unsent, exact;   /* entries in each state */
 	uint32_t done_seq;
 	struct checkpoint_stats st;
 };
@@ -164,14 +164,9 @@ static struct entry *find(const struct checkpoint *ck, int stream, const struct 
 static void count(struct checkpoint *ck, const struct entry *e, int delta)
 {
 	int st = e->state & ~OPAQUE;
-	if (st == ST_DONE)
-		ck->exact += (size_t)delta;
-	else
-		ck->exceptions += (size_t)delta;
-	if (delta > 0)
-		ck->used++;
-	else
-		ck->used--;
+	size_t *n = st == ST_DONE ? &ck->exact : st == ST_UNSENT ? &ck->unsent : &ck->in_flight;
+	*n += (size_t)delta;
+	ck->used += (size_t)delta;
 }
 
 static void remove_at(struct checkpoint *ck, size_t i)
@@ -200,7 +195,7 @@ static int rebuild(struct checkpoint *ck, size_t size, bool (*drop)(const struct
 		return -1;
 	ck->table = next;
 	ck->size = size;
-	ck->used = ck->exceptions = ck->exact = 0;
+	ck->used = ck->in_flight = ck->unsent = ck->exact = 0;
 	for (size_t i = 0; i < old_size; i++) {
 		if (!old[i].uid || (drop && drop(ck, &old[i], arg)))
 			continue;
@@ -405,18 +400,16 @@ void checkpoint_progress(struct checkpoint *ck, int stream, const char *rv)
 
 bool checkpoint_full(const struct checkpoint *ck)
 {
-	return ck->exceptions >= ck->max_in_flight;
+	/* Unsent entries leave as the first list re-sends them or finds them
+	 * gone: counting them could stop that list for good. */
+	return ck->in_flight >= ck->max_in_flight;
 }
 
 void checkpoint_stats(const struct checkpoint *ck, struct checkpoint_stats *out)
 {
 	*out = ck->st;
-	out->in_flight = out->unsent = 0;
-	for (size_t i = 0; i < ck->size; i++) {
-		int st = ck->table[i].uid ? ck->table[i].state & ~OPAQUE : 0;
-		out->in_flight += st == ST_IN_FLIGHT;
-		out->unsent += st == ST_UNSENT;
-	}
+	out->in_flight = ck->in_flight;
+	out->unsent = ck->unsent;
 	out->exact = ck->exact;
 }
 

@@ -107,8 +107,11 @@ struct checkpoint_stats {
 struct checkpoint;
 
 /* max_in_flight: the bound checkpoint_full() reports (the README's
- * "re-sent after a kill -9" number per cluster); max_exact: the exact set's
- * bound. NULL when out of memory. Caller frees with checkpoint_free. */
+ * "re-sent after a kill -9" number per cluster, plus what a load left
+ * unsent); max_exact: the exact set's bound. Memory: 24 bytes an entry in
+ * a table kept a quarter to half full: under 100 bytes x the peak of (in
+ * flight + unsent + exact). NULL when out of memory. Caller frees with
+ * checkpoint_free. */
 struct checkpoint *checkpoint_new(const char *cluster, size_t max_in_flight, size_t max_exact);
 void checkpoint_free(struct checkpoint *ck);
 
@@ -137,7 +140,9 @@ void checkpoint_list_done(struct checkpoint *ck, int stream, const char *list_rv
 /* A BOOKMARK (or any rv the watch stream reached with nothing to note). */
 void checkpoint_progress(struct checkpoint *ck, int stream, const char *rv);
 
-/* The in-flight bound is reached: the source should pause its watches. */
+/* The in-flight bound is reached: the source should pause its watches
+ * (unsent entries from a load do not count: the list that clears them
+ * must be able to run). */
 bool checkpoint_full(const struct checkpoint *ck);
 void checkpoint_stats(const struct checkpoint *ck, struct checkpoint_stats *out);
 
