@@ -309,12 +309,18 @@ int checkpoint_note(struct checkpoint *ck, int stream, const char *uid, const ch
 	return 0;
 }
 
-int checkpoint_ack(struct checkpoint *ck, int stream, const char *uid, const char *rv, bool dead)
+struct checkpoint_id checkpoint_id_of(int stream, const char *uid, const char *rv)
 {
-	struct stream *s = stream_at(ck, stream);
 	struct key k = key_of(uid, rv);
+	return (struct checkpoint_id){ k.uid, k.rv, (int16_t)stream, k.opaque };
+}
+
+int checkpoint_ack_id(struct checkpoint *ck, const struct checkpoint_id *id, bool dead)
+{
+	struct stream *s = stream_at(ck, id->stream);
+	struct key k = { id->uid, id->rv, (uint8_t)(id->flags & OPAQUE) };
 	size_t slot;
-	struct entry *e = s ? find(ck, stream, &k, &slot) : NULL;
+	struct entry *e = s ? find(ck, id->stream, &k, &slot) : NULL;
 	if (!e || (e->state & ~OPAQUE) != ST_IN_FLIGHT || e->remaining == 0) {
 		ck->st.unknown_acks++;
 		return -1;
@@ -333,6 +339,12 @@ int checkpoint_ack(struct checkpoint *ck, int stream, const char *uid, const cha
 	count(ck, e, 1);
 	bound_exact(ck);
 	return 1;
+}
+
+int checkpoint_ack(struct checkpoint *ck, int stream, const char *uid, const char *rv, bool dead)
+{
+	struct checkpoint_id id = checkpoint_id_of(stream, uid, rv);
+	return checkpoint_ack_id(ck, &id, dead);
 }
 
 /* ---------------------------------------------------------------- lists */

@@ -47,7 +47,7 @@
  *                                            delivered / in flight: a
  *                                            watch event still moves F)
  *   checkpoint_ack(ck, s, uid, rv, dead)     once per sink delivery, in any
- *                                            order (dead = failed for good)
+ *   (or checkpoint_ack_id)                   order (dead = failed for good)
  *   checkpoint_list_done(ck, s, list_rv)     after the list's last item
  *   checkpoint_progress(ck, s, rv)           a BOOKMARK's rv
  *   checkpoint_full(ck)                      pause the watch while true
@@ -129,6 +129,16 @@ int checkpoint_note(struct checkpoint *ck, int stream, const char *uid, const ch
  * was the event's last one, 0 when others remain, -1 when no such event is
  * in flight (counted in unknown_acks). */
 int checkpoint_ack(struct checkpoint *ck, int stream, const char *uid, const char *rv, bool dead);
+
+/* An event's identity in 24 bytes, for queue items to carry until their
+ * ack instead of the uid and rv strings. */
+struct checkpoint_id {
+	uint64_t uid, rv;
+	int16_t stream;
+	uint8_t flags;
+};
+struct checkpoint_id checkpoint_id_of(int stream, const char *uid, const char *rv);
+int checkpoint_ack_id(struct checkpoint *ck, const struct checkpoint_id *id, bool dead);
 
 /* A list starts (list_rv: its resourceVersion when already known, else
  * NULL). Until list_done, F stays where it is. */

@@ -100,7 +100,9 @@ static void test_several_sinks_and_dead_letters(void **state)
 	int s = checkpoint_stream(ck, "");
 	first_list(ck, s, 10);
 	watch(ck, s, 10, 11, 3);   /* archive, file, robot */
-	assert_int_equal(checkpoint_ack(ck, s, uid(11), rvs(11), false), 0);
+	/* Queue items carry the compact id, not the strings. */
+	struct checkpoint_id id = checkpoint_id_of(s, uid(11), rvs(11));
+	assert_int_equal(checkpoint_ack_id(ck, &id, false), 0);
 	assert_int_equal(checkpoint_ack(ck, s, uid(11), rvs(11), true), 0);   /* dead-lettered: done for good */
 	assert_int_equal(checkpoint_check(ck, s, uid(11), rvs(11)), CHECKPOINT_IN_FLIGHT);
 	struct buf mid = BUF_INIT;
