@@ -45,6 +45,7 @@ struct checkpoint {
 	size_t size, used;       /* size: a power of two; used <= size / 2 */
 	size_t in_flight, unsent, exact;   /* entries in each state */
 	uint32_t done_seq;
+	uint64_t noted, saved;    /* events noted to sinks; the count at the last durable save */
 	struct checkpoint_stats st;
 };
 
@@ -301,6 +302,7 @@ int checkpoint_note(struct checkpoint *ck, int stream, const char *uid, const ch
 			s->frozen = true;
 			return -1;
 		}
+		ck->noted++;
 		unsigned n = e->remaining + sinks;
 		e->remaining = (uint16_t)(n > UINT16_MAX ? UINT16_MAX : n);
 	}
@@ -415,6 +417,22 @@ bool checkpoint_full(const struct checkpoint *ck)
 	/* Unsent entries leave as the first list re-sends them or finds them
 	 * gone: counting them could stop that list for good. */
 	return ck->in_flight >= ck->max_in_flight;
+}
+
+uint64_t checkpoint_mark(const struct checkpoint *ck)
+{
+	return ck->noted;
+}
+
+void checkpoint_saved(struct checkpoint *ck, uint64_t mark)
+{
+	if (mark > ck->saved && mark <= ck->noted)
+		ck->saved = mark;
+}
+
+uint64_t checkpoint_unsaved(const struct checkpoint *ck)
+{
+	return ck->noted - ck->saved;
 }
 
 void checkpoint_stats(const struct checkpoint *ck, struct checkpoint_stats *out)
@@ -589,6 +607,7 @@ int checkpoint_load(struct checkpoint *ck, const char *data, size_t len, char *e
 	}
 	bound_exact(next);
 	next->st = ck->st;
+	next->noted = next->saved = ck->noted;   /* what was loaded is saved */
 	free(ck->table);
 	*ck = *next;
 	free(next);

@@ -154,6 +154,18 @@ void checkpoint_progress(struct checkpoint *ck, int stream, const char *rv);
  * (unsent entries from a load do not count: the list that clears them
  * must be able to run). */
 bool checkpoint_full(const struct checkpoint *ck);
+
+/* What a kill -9 would re-send: the exceptions the last saved file lists,
+ * plus every event noted to a sink since it was serialized. The caller
+ * takes checkpoint_mark() when it serializes, and hands it back to
+ * checkpoint_saved() once those bytes are durable (written and renamed,
+ * or stored in the ConfigMap); checkpoint_unsaved() then counts the
+ * events noted to sinks after that mark. Saving when it reaches a bound
+ * (and pausing while a save is under way) makes "re-sent after a kill -9
+ * <= in flight at the save + that bound" hold at any rate. */
+uint64_t checkpoint_mark(const struct checkpoint *ck);
+void checkpoint_saved(struct checkpoint *ck, uint64_t mark);
+uint64_t checkpoint_unsaved(const struct checkpoint *ck);
 void checkpoint_stats(const struct checkpoint *ck, struct checkpoint_stats *out);
 
 /* Appends the file format above to out. 0, or -1 when out of memory. */

@@ -425,6 +425,35 @@ static void test_damage_behind_a_valid_checksum(void **state)
 	checkpoint_free(ck);
 }
 
+static void test_unsaved_counts_what_a_kill_would_resend(void **state)
+{
+	struct checkpoint *ck = checkpoint_new("prod", 100, 1000);
+	int s = checkpoint_stream(ck, "");
+	first_list(ck, s, 10);
+	watch(ck, s, 10, 15, 1);
+	for (unsigned long r = 11; r <= 15; r++)
+		checkpoint_ack(ck, s, uid(r), rvs(r), false);
+	assert_int_equal(checkpoint_unsaved(ck), 5);
+	struct buf b = BUF_INIT;
+	uint64_t mark = checkpoint_mark(ck);
+	assert_int_equal(checkpoint_save(ck, &b), 0);
+	watch(ck, s, 15, 17, 1);   /* noted while the write is under way */
+	checkpoint_saved(ck, mark);
+	assert_int_equal(checkpoint_unsaved(ck), 2);
+	/* A kill -9 now re-sends exactly those two. */
+	char err[256];
+	struct checkpoint *after = checkpoint_new("prod", 100, 1000);
+	assert_int_equal(checkpoint_load(after, b.data, b.len, err, sizeof(err)), 0);
+	int resent = 0;
+	for (unsigned long r = 11; r <= 17; r++)
+		resent += checkpoint_check(after, 0, uid(r), rvs(r)) == CHECKPOINT_NEW;
+	assert_int_equal(resent, 2);
+	assert_int_equal(checkpoint_unsaved(after), 0);
+	buf_free(&b);
+	checkpoint_free(after);
+	checkpoint_free(ck);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_several_sinks_and_dead_letters),
 		cmocka_unit_test(test_skipped_and_dropped_watch_events_move_the_frontier),
 		cmocka_unit_test(test_relist_after_410),
+		cmocka_unit_test(test_unsaved_counts_what_a_kill_would_resend),
 		cmocka_unit_test(test_store_went_back_resends_instead_of_skipping),
 		cmocka_unit_test(test_unsent_events_gone_from_the_list_are_dropped),
 		cmocka_unit_test(test_two_clusters_and_namespaces),
