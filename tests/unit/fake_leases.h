@@ -20,7 +20,7 @@ struct fake_api {
 	struct buf resp;
 };
 
-static struct lease_record *fake_find(struct fake_api *api, const char *name)
+static inline struct lease_record *fake_find(struct fake_api *api, const char *name)
 {
 	for (size_t i = 0; i < api->n; i++)
 		if (strcmp(api->objs[i].name, name) == 0)
@@ -29,7 +29,7 @@ static struct lease_record *fake_find(struct fake_api *api, const char *name)
 }
 
 /* Answers one request; the response body is in api->resp. */
-static enum lease_result fake_call(struct fake_api *api, const char *name, enum lease_op op, const char *body)
+static inline enum lease_result fake_call(struct fake_api *api, const char *name, enum lease_op op, const char *body)
 {
 	struct lease_record in, *cur = fake_find(api, name);
 	char err[128];
@@ -64,7 +64,7 @@ static enum lease_result fake_call(struct fake_api *api, const char *name, enum 
 }
 
 /* Another writer changes the object (its resourceVersion moves on). */
-static void fake_touch(struct fake_api *api, const char *name)
+static inline void fake_touch(struct fake_api *api, const char *name)
 {
 	struct lease_record *cur = fake_find(api, name);
 	if (cur)
