@@ -353,6 +353,13 @@ void lease_done(struct lease *l, uint64_t now, enum lease_result res, const char
 	case PENDING_CREATE:
 	case PENDING_ACQUIRE:
 	case PENDING_RENEW:
+		if (res == LEASE_NOT_FOUND && p == PENDING_CREATE) {
+			/* The namespace is missing: not a reason to spin. */
+			failed(l, "create answered 404 (does the namespace exist?)");
+			l->want_get = true;
+			l->next_ms = now + jittered(l);
+			return;
+		}
 		if (res == LEASE_NOT_FOUND) {  /* deleted under us: read, then create */
 			l->want_get = true;
 			l->next_ms = now;

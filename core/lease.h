@@ -17,7 +17,9 @@
  * Pure logic: no I/O, no clock of its own. Callers pass now_ms (monotonic)
  * and wall_us (the realtime clock, written into acquireTime/renewTime
  * only), send the request lease_next asks for, and report its answer with
- * lease_done; at most one request is in flight. */
+ * lease_done; at most one request is in flight. Time each request out
+ * after the retry period: a request that hangs holds up the renewals (the
+ * holder still stops at the deadline, but cannot renew meanwhile). */
 #ifndef HERALD_LEASE_H
 #define HERALD_LEASE_H
 #include <stdbool.h>

@@ -25,7 +25,6 @@ struct member {
 struct cluster {
 	struct lease *lease;
 	char name[NAME_MAX_LEN + 1];
-	bool handoff;              /* stepped down by us to give it away */
 };
 
 struct shard {
@@ -41,6 +40,7 @@ struct shard {
 	struct member self;        /* scratch for the share */
 	char rv[LEASE_RV_MAX];
 	bool members_read, members_absent, want_get, inflight, leaving, left;
+	bool writing_leave;        /* the write in flight drops our entry */
 	int64_t beat;
 	uint64_t next_ms, rng;
 	struct buf body;
@@ -246,8 +246,6 @@ static void rebalance(struct shard *s, uint64_t now)
 		struct cluster *k = &s->clusters[i];
 		if (lease_state(k->lease, now) == LEASE_LEADER)
 			keep++;
-		else if (!lease_held(k->lease, now))
-			k->handoff = false;
 	}
 	/* Give away the highest-numbered first, the same choice every time. */
 	for (size_t i = s->m; i-- > 0 && keep > target;) {
@@ -255,7 +253,6 @@ static void rebalance(struct shard *s, uint64_t now)
 		if (lease_state(k->lease, now) == LEASE_LEADER) {
 			lease_stepdown(k->lease);
 			lease_set_candidate(k->lease, false);
-			k->handoff = true;
 			keep--;
 		}
 	}
@@ -335,6 +332,7 @@ static bool members_request(struct shard *s, uint64_t now, int64_t wall_us, stru
 		out->body = NULL;
 	} else {
 		members_body(s, now, wall_us);
+		s->writing_leave = s->leaving;
 		out->op = s->members_absent ? LEASE_CREATE : LEASE_UPDATE;
 		out->body = s->body.data ? s->body.data : "";
 	}
@@ -391,12 +389,21 @@ static void members_done(struct shard *s, uint64_t now, enum lease_result r, con
 		snprintf(s->rv, sizeof(s->rv), "%s", rec.rv);
 		s->members_absent = false;
 		read_members(s, rec.members, now);
-		if (wrote && s->leaving)
+		if (wrote && s->writing_leave)
 			s->left = true;
-		s->want_get = false;
+		/* With two or more replicas beating, the resourceVersion of our
+		 * own write is almost always stale by the next beat: read first
+		 * (GET + PUT, not PUT + 409 + GET + PUT). */
+		s->want_get = wrote;
 		s->next_ms = wrote ? now + jittered(s) : now;
 		return;
 	case LEASE_NOT_FOUND:
+		if (wrote) {          /* a write answered 404: the namespace is missing */
+			s->stats.member_failures++;
+			s->want_get = true;
+			s->next_ms = now + jittered(s);
+			return;
+		}
 		s->members_absent = true;
 		s->members_read = true;
 		s->nmembers = 0;
@@ -410,7 +417,7 @@ static void members_done(struct shard *s, uint64_t now, enum lease_result r, con
 		return;
 	case LEASE_FAILED:
 		s->stats.member_failures++;
-		if (wrote && s->leaving)
+		if (wrote && s->writing_leave)
 			s->left = true;   /* give up: the entry expires in a duration */
 		s->want_get = true;
 		s->next_ms = now + jittered(s);

@@ -236,6 +236,19 @@ static void test_late_answer_counts_from_send_time(void **state)
 	lease_done(a.l, 15000, r, api.resp.data, api.resp.len);
 	assert_false(lease_may_deliver(a.l, 15000));
 	assert_int_equal(lease_state(a.l, 15000), LEASE_STANDBY);
+	assert_int_equal(lease_term(a.l), 1);     /* no new term from it */
+	assert_int_equal(lease_stats(a.l)->lost, 1);
+
+	/* Slow but in time: the deadline still counts from the send. A
+	 * standby may have seen this write just after it was sent. */
+	step(&a, 20000);                          /* re-acquired: its own */
+	assert_int_equal(lease_term(a.l), 2);
+	lease_next(a.l, 22000, WALL0 + 22000000, &act);
+	assert_int_equal(act.op, LEASE_UPDATE);
+	r = fake_call(&api, "herald-prod", act.op, act.body);
+	lease_done(a.l, 29000, r, api.resp.data, api.resp.len);
+	assert_true(lease_may_deliver(a.l, 31999));
+	assert_false(lease_may_deliver(a.l, 32000));
 	lease_free(a.l);
 }
 
@@ -275,6 +288,53 @@ static void test_skewed_clocks_do_not_matter(void **state)
 	assert_true(took >= 60000 + 15000 - 2000 && took <= 60000 + 15000 + 2000);
 	lease_free(a.l);
 	lease_free(b.l);
+}
+
+static void test_two_creates_one_wins(void **state)
+{
+	reset();
+	struct lease *a = elector("pod-a", 1), *b = elector("pod-b", 2);
+	struct lease_action x, y;
+	lease_next(a, 0, WALL0, &x);
+	lease_next(b, 0, WALL0, &y);
+	assert_int_equal(x.op, LEASE_GET);
+	assert_int_equal(y.op, LEASE_GET);
+	lease_done(a, 1, fake_call(&api, "herald-prod", x.op, x.body), NULL, 0);
+	lease_done(b, 1, fake_call(&api, "herald-prod", y.op, y.body), NULL, 0);
+	lease_next(a, 2, WALL0, &x);
+	lease_next(b, 2, WALL0, &y);
+	assert_int_equal(x.op, LEASE_CREATE);
+	assert_int_equal(y.op, LEASE_CREATE);
+	enum lease_result ra = fake_call(&api, "herald-prod", x.op, x.body);
+	lease_done(a, 3, ra, api.resp.data, api.resp.len);
+	enum lease_result rb = fake_call(&api, "herald-prod", y.op, y.body);
+	assert_int_equal(rb, LEASE_CONFLICT);   /* AlreadyExists */
+	lease_done(b, 3, rb, NULL, 0);
+	struct node nb = { .l = b };
+	step(&nb, 3);                             /* reads: held by a */
+	assert_true(lease_may_deliver(a, 3));
+	assert_int_equal(lease_state(b, 3), LEASE_STANDBY);
+	assert_string_equal(lease_record(b)->holder, "pod-a");
+	lease_free(a);
+	lease_free(b);
+}
+
+static void test_missing_namespace_does_not_spin(void **state)
+{
+	reset();
+	struct lease *l = elector("pod-a", 1);
+	struct lease_action a;
+	lease_next(l, 0, WALL0, &a);
+	lease_done(l, 1, LEASE_NOT_FOUND, NULL, 0);
+	lease_next(l, 1, WALL0, &a);
+	assert_int_equal(a.op, LEASE_CREATE);
+	lease_done(l, 2, LEASE_NOT_FOUND, NULL, 0);   /* namespaces/x not found */
+	lease_next(l, 2, WALL0, &a);
+	assert_int_equal(a.op, LEASE_WAIT);
+	assert_true(a.wake_ms >= 2 + 1600);
+	assert_non_null(strstr(lease_last_error(l), "namespace"));
+	assert_int_equal(lease_stats(l)->failures, 1);
+	lease_free(l);
 }
 
 static void test_config_rules(void **state)
@@ -383,6 +443,8 @@ int main(void)
 		cmocka_unit_test(test_late_answer_counts_from_send_time),
 		cmocka_unit_test(test_release_hands_over_at_once),
 		cmocka_unit_test(test_skewed_clocks_do_not_matter),
+		cmocka_unit_test(test_two_creates_one_wins),
+		cmocka_unit_test(test_missing_namespace_does_not_spin),
 		cmocka_unit_test(test_config_rules),
 		cmocka_unit_test(test_json_both_ways),
 		cmocka_unit_test(test_bad_answer_is_counted),
