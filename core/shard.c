@@ -52,24 +52,40 @@ static bool name_char(char c)
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
 }
 
+/* An object name as the apiserver wants it (RFC 1123 subdomain): at most
+ * 253 bytes of dot-separated labels of a-z, 0-9 and '-', each starting
+ * and ending with a letter or digit. */
+static bool valid_name(const char *s)
+{
+	size_t len = strlen(s);
+	if (!len || len > NAME_MAX_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		bool edge = i == 0 || i == len - 1 || s[i - 1] == '.' || s[i + 1] == '.';
+		if (!name_char(s[i]) || (edge && (s[i] == '-' || s[i] == '.')))
+			return false;
+	}
+	return true;
+}
+
 void shard_lease_name(const char *prefix, const char *cluster, char *out, size_t outlen)
 {
-	size_t n = (size_t)snprintf(out, outlen, "%s-%s", prefix, cluster);
-	bool clean = n < outlen && n <= NAME_MAX_LEN;
-	for (size_t i = 0; out[i]; i++)
-		if (!name_char(out[i])) {
-			clean = false;
-			out[i] = isupper((unsigned char)out[i]) ? (char)tolower((unsigned char)out[i]) : '-';
-		}
-	size_t len = strlen(out);
-	if (clean && len && name_char(out[len - 1]) && out[len - 1] != '-' && out[len - 1] != '.')
+	snprintf(out, outlen, "%s-%s", prefix, cluster);
+	if (valid_name(out))
 		return;
-	/* Room for "-" and 16 hex digits, and end on an alphanumeric. */
-	if (len + 18 > outlen)
-		len = outlen > 18 ? outlen - 18 : 0;
-	if (len > NAME_MAX_LEN - 17)
-		len = NAME_MAX_LEN - 17;
-	snprintf(out + len, outlen - len, "-%016" PRIx64, hash_string(cluster));
+	/* Lowercased, every other byte as '-', cut to leave room for "-" and
+	 * 16 hex digits of the original name's hash: distinct and valid. */
+	size_t room = outlen < NAME_MAX_LEN + 1 ? outlen : NAME_MAX_LEN + 1;
+	size_t len = (size_t)snprintf(out, room, "%s-", prefix), plen = len;
+	for (const char *p = cluster; *p && len + 18 < room; p++) {
+		char c = (char)tolower((unsigned char)*p);
+		out[len++] = c >= 'a' && c <= 'z' ? c : c >= '0' && c <= '9' ? c : '-';
+	}
+	while (len > plen && out[len - 1] == '-')
+		len--;
+	if (len + 18 > room)
+		len = room > 18 ? room - 18 : 0;
+	snprintf(out + len, room - len, "-%016" PRIx64, hash_string(cluster));
 }
 
 int shard_config_check(const struct shard_config *c, char *err, size_t errlen)
@@ -82,14 +98,27 @@ int shard_config_check(const struct shard_config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "lease prefix must be 1 to 200 bytes");
 		return -1;
 	}
-	for (const char *p = c->prefix; *p; p++)
-		if (!name_char(*p)) {
-			snprintf(err, errlen, "lease prefix \"%s\": only a-z, 0-9, '-' and '.'", c->prefix);
-			return -1;
-		}
+	if (!valid_name(c->prefix)) {
+		snprintf(err, errlen, "lease prefix \"%s\": a-z, 0-9, '-' and '.', starting and ending "
+			 "with a letter or digit", c->prefix);
+		return -1;
+	}
 	struct lease_config lc = { c->namespace, c->prefix, c->identity, c->duration_ms, c->renew_deadline_ms,
 				   c->retry_ms, c->seed };
-	return lease_config_check(&lc, err, errlen);
+	if (lease_config_check(&lc, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < c->nclusters; i++)
+		for (size_t j = 0; j < i; j++) {
+			char a[NAME_MAX_LEN + 1], b[NAME_MAX_LEN + 1];
+			shard_lease_name(c->prefix, c->clusters[i], a, sizeof(a));
+			shard_lease_name(c->prefix, c->clusters[j], b, sizeof(b));
+			if (strcmp(a, b) == 0) {
+				snprintf(err, errlen, "clusters \"%s\" and \"%s\" would share the Lease %s",
+					 c->clusters[j], c->clusters[i], a);
+				return -1;
+			}
+		}
+	return 0;
 }
 
 struct shard *shard_new(const struct shard_config *c)
@@ -108,7 +137,9 @@ struct shard *shard_new(const struct shard_config *c)
 	s->offset = (size_t)(hash_string(c->identity) % s->m);
 	s->rng = c->seed * 6364136223846793005ull + 1442695040888963407ull;
 	s->want_get = true;
-	shard_lease_name(c->prefix, "members", s->members_name, sizeof(s->members_name));
+	/* A '.' where cluster Leases have "<prefix>-": no cluster's name
+	 * can make a Lease of the same name. */
+	snprintf(s->members_name, sizeof(s->members_name), "%s.members", c->prefix);
 	for (size_t i = 0; i < s->m; i++) {
 		struct cluster *k = &s->clusters[i];
 		shard_lease_name(c->prefix, c->clusters[i], k->name, sizeof(k->name));

@@ -2,7 +2,7 @@
  * Lease (core/lease.h) named <prefix>-<cluster>; a replica holds at most
  * ceil(M/N) of them.
  *
- * How replicas learn N: one more Lease, <prefix>-members, whose annotation
+ * How replicas learn N: one more Lease, <prefix>.members, whose annotation
  * herald/members lists "identity=beat" for every replica. Each replica
  * rewrites it every retry period (an update on the resourceVersion it
  * read, so concurrent writers never lose each other's entries), putting a
@@ -44,7 +44,7 @@
 struct shard_config {
 	const char *namespace;       /* where the Leases live: herald's own */
 	const char *identity;        /* the pod name */
-	const char *prefix;          /* Lease names: "<prefix>-<cluster>", "<prefix>-members" */
+	const char *prefix;          /* Lease names: "<prefix>-<cluster>", "<prefix>.members" */
 	const char *const *clusters; /* the --cluster names, M of them */
 	size_t nclusters;
 	uint64_t duration_ms, renew_deadline_ms, retry_ms; /* as lease_config */
@@ -65,7 +65,7 @@ struct shard_stats {
 struct shard;
 
 /* 0, or -1 with why (lease_config_check's rules, no clusters, a prefix
- * that makes no valid Lease name). */
+ * that makes no valid Lease name, two clusters on one Lease name). */
 int shard_config_check(const struct shard_config *c, char *err, size_t errlen);
 /* Copies what it needs from c. NULL when memory ran out. */
 struct shard *shard_new(const struct shard_config *c);

@@ -21,17 +21,27 @@
 static struct fake_api api;
 static const char *const five[] = { "alpha", "beta", "gamma", "delta", "epsilon" };
 
+struct answer {
+	size_t target;
+	enum lease_result r;
+	char *body;
+	uint64_t at;
+};
+
 struct replica {
 	struct shard *s;
 	bool alive;             /* false: crashed (never runs again) */
 	bool down;              /* partitioned: its requests fail */
 	uint64_t wake;
+	struct answer answers[8]; /* with latency: applied at once, answered later */
+	size_t nanswers;
 };
 
 struct sim {
 	struct replica r[MAXR];
 	size_t nr, m;
 	const char *const *clusters;
+	uint64_t latency;       /* 0: answers at once */
 };
 
 static void add_replica(struct sim *sim, size_t i, uint64_t now)
@@ -54,6 +64,16 @@ static void add_replica(struct sim *sim, size_t i, uint64_t now)
 
 static void step(struct sim *sim, struct replica *r, uint64_t now)
 {
+	for (size_t k = 0; k < r->nanswers;) {
+		struct answer *a = &r->answers[k];
+		if (a->at > now) {
+			k++;
+			continue;
+		}
+		shard_done(r->s, a->target, now, a->r, a->body, a->body ? strlen(a->body) : 0);
+		free(a->body);
+		*a = r->answers[--r->nanswers];
+	}
 	for (int round = 0; round < 16; round++) {
 		struct shard_request req[8];
 		size_t n = shard_next(r->s, now, WALL0 + (int64_t)now * 1000, req, 8, &r->wake);
@@ -61,9 +81,19 @@ static void step(struct sim *sim, struct replica *r, uint64_t now)
 			break;
 		for (size_t k = 0; k < n; k++) {
 			enum lease_result res = r->down ? LEASE_FAILED : fake_call(&api, req[k].lease, req[k].op, req[k].body);
-			shard_done(r->s, req[k].target, now, res, api.resp.data, api.resp.len);
+			if (!sim->latency) {
+				shard_done(r->s, req[k].target, now, res, api.resp.data, api.resp.len);
+				continue;
+			}
+			assert_true(r->nanswers < 8);
+			r->answers[r->nanswers++] = (struct answer){ req[k].target, res,
+				api.resp.data ? strdup(api.resp.data) : NULL, now + sim->latency };
 		}
+		if (sim->latency)
+			break;
 	}
+	if (r->nanswers)
+		r->wake = now + TICK;
 	/* The caller's part of a step-down: checkpoint, then hand off. */
 	for (size_t i = 0; i < sim->m; i++)
 		if (shard_state(r->s, i, now) == LEASE_STEPPING_DOWN)
@@ -119,8 +149,11 @@ static void assert_spread(struct sim *sim, uint64_t now, size_t live)
 
 static void done(struct sim *sim)
 {
-	for (size_t i = 0; i < sim->nr; i++)
+	for (size_t i = 0; i < sim->nr; i++) {
 		shard_free(sim->r[i].s);
+		for (size_t k = 0; k < sim->r[i].nanswers; k++)
+			free(sim->r[i].answers[k].body);
+	}
 	buf_free(&api.resp);
 	memset(&api, 0, sizeof(api));
 }
@@ -218,7 +251,7 @@ static void test_single_cluster_two_replicas(void **state)
 	add_replica(&sim, 1, 0);
 	run(&sim, 0, 20000);
 	assert_non_null(fake_find(&api, "herald-prod"));
-	assert_null(fake_find(&api, "herald-members"));  /* M = 1: no members Lease */
+	assert_null(fake_find(&api, "herald.members"));  /* M = 1: no members Lease */
 	size_t leader = shard_may_deliver(sim.r[0].s, 0, 20000) ? 0 : 1;
 	assert_true(shard_may_deliver(sim.r[leader].s, 0, 20000));
 	sim.r[leader].alive = false;
@@ -226,6 +259,53 @@ static void test_single_cluster_two_replicas(void **state)
 	assert_true(settled <= 20000 + 15000 + 2000 + TICK);
 	assert_true(shard_may_deliver(sim.r[1 - leader].s, 0, 60000));
 	assert_int_equal(shard_term(sim.r[1 - leader].s, 0), 1);
+	done(&sim);
+}
+
+/* Answers 100 ms after each request (the write lands at once): members
+ * beats race and answer 409, renewals overlap with reads. */
+static void test_slow_apiserver(void **state)
+{
+	struct sim sim = { .m = 5, .clusters = five, .latency = 100 };
+	for (size_t i = 0; i < 3; i++)
+		add_replica(&sim, i, 0);
+	run(&sim, 0, 30000);
+	assert_spread(&sim, 30000, 3);
+	unsigned long conflicts = 0;
+	for (size_t i = 0; i < 3; i++)
+		conflicts += shard_stats(sim.r[i].s)->member_conflicts;
+	assert_true(conflicts > 0);       /* the races did happen */
+	sim.r[0].alive = false;
+	uint64_t settled = run(&sim, 30000, 80000);
+	assert_true(settled <= 30000 + 15000 + 2000 + 2 * 100 + TICK);
+	assert_spread(&sim, 80000, 2);
+	add_replica(&sim, 3, 80000);
+	run(&sim, 80000, 120000);
+	assert_spread(&sim, 120000, 3);
+	done(&sim);
+}
+
+/* M = 1 through a rolling update: a new pod starts, the leader leaves on
+ * SIGTERM; the standby takes over at its next read. */
+static void test_single_cluster_rolling_update(void **state)
+{
+	static const char *const one[] = { "prod" };
+	struct sim sim = { .m = 1, .clusters = one };
+	add_replica(&sim, 0, 0);
+	run(&sim, 0, 5000);
+	add_replica(&sim, 1, 5000);
+	run(&sim, 5000, 20000);
+	assert_true(shard_may_deliver(sim.r[0].s, 0, 20000));  /* the first stays */
+	add_replica(&sim, 2, 20000);
+	run(&sim, 20000, 25000);
+	assert_true(shard_may_deliver(sim.r[0].s, 0, 25000));
+	shard_leave(sim.r[0].s);
+	sim.r[0].wake = 25000;
+	uint64_t settled = run(&sim, 25000, 40000);
+	assert_true(shard_left(sim.r[0].s, 40000));
+	assert_true(settled <= 25000 + 2000 + TICK);
+	sim.r[0].alive = false;
+	assert_spread(&sim, 40000, 1);   /* M = 1 keeps no members list: N seen is 1 */
 	done(&sim);
 }
 
@@ -240,6 +320,29 @@ static void test_lease_names(void **state)
 	char other[300];
 	shard_lease_name("herald", "prod-eu", other, sizeof(other));
 	assert_string_not_equal(out, other);
+
+	shard_lease_name("herald", "a..b", other, sizeof(other));
+	assert_int_equal(strncmp(other, "herald-a--b-", 12), 0);
+	shard_lease_name("herald", "edge-", other, sizeof(other));
+	assert_int_equal(strncmp(other, "herald-edge-", 12), 0);
+	assert_int_equal(strlen(other), 12 + 16);
+	char longname[400];
+	memset(longname, 'a', 399);
+	longname[399] = '\0';
+	shard_lease_name("herald", longname, other, sizeof(other));
+	assert_int_equal(strlen(other), 253);
+
+	/* Two cluster names on one Lease: refused with both names. */
+	char name[320], err[400];
+	snprintf(name, sizeof(name), "prod-eu-%s", out + 15);
+	const char *clash[] = { "Prod_EU", name };
+	struct shard_config c = { .namespace = "herald", .identity = "pod", .prefix = "herald",
+				  .clusters = clash, .nclusters = 2, .duration_ms = 15000,
+				  .renew_deadline_ms = 10000, .retry_ms = 2000 };
+	assert_int_equal(shard_config_check(&c, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "\"Prod_EU\" and"));
+	clash[1] = "members";                     /* fine: the members Lease is herald.members */
+	assert_int_equal(shard_config_check(&c, err, sizeof(err)), 0);
 }
 
 int main(void)
@@ -251,6 +354,8 @@ int main(void)
 		cmocka_unit_test(test_crash_clusters_move_within_lease_duration),
 		cmocka_unit_test(test_partition_and_return),
 		cmocka_unit_test(test_single_cluster_two_replicas),
+		cmocka_unit_test(test_slow_apiserver),
+		cmocka_unit_test(test_single_cluster_rolling_update),
 		cmocka_unit_test(test_lease_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
