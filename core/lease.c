@@ -213,7 +213,7 @@ void lease_next(struct lease *l, uint64_t now, int64_t wall_us, struct lease_act
 			out->wake_ms = l->renewed_ms + l->cfg.renew_deadline_ms;
 		return;
 	}
-	if (l->want_get) {
+	if (l->want_get || (!holding(l) && !l->acquire_now)) {
 		ask(l, now, PENDING_GET, LEASE_GET, out);
 		return;
 	}
@@ -348,6 +348,7 @@ void lease_done(struct lease *l, uint64_t now, enum lease_result res, const char
 		l->releasing = false;
 		l->released = true;
 		l->stats.released++;
+		l->want_get = true;
 		l->next_ms = now + jittered(l);
 		return;
 	case PENDING_CREATE:

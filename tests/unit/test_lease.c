@@ -271,6 +271,26 @@ static void test_release_hands_over_at_once(void **state)
 	lease_free(b.l);
 }
 
+static void test_released_lease_is_not_taken_back(void **state)
+{
+	reset();
+	struct node a = { .l = elector("pod-a", 1) };
+	struct node *nodes[] = { &a };
+	run(nodes, 1, 0, 5000, NULL);
+	lease_release(a.l);
+	a.wake = 0;
+	assert_int_equal(run(nodes, 1, 5010, 40000, &a), UINT64_MAX);
+	assert_string_equal(fake_find(&api, "herald-prod")->holder, "");
+	assert_int_equal(fake_find(&api, "herald-prod")->duration_s, 1);
+	/* A candidate again (the share changed): it acquires. */
+	lease_set_candidate(a.l, true);
+	lease_poke(a.l);
+	a.wake = 0;
+	assert_true(run(nodes, 1, 40010, 42000, &a) != UINT64_MAX);
+	assert_int_equal(lease_term(a.l), 2);
+	lease_free(a.l);
+}
+
 static void test_skewed_clocks_do_not_matter(void **state)
 {
 	reset();
@@ -442,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_partitioned_leader_comes_back_as_standby),
 		cmocka_unit_test(test_late_answer_counts_from_send_time),
 		cmocka_unit_test(test_release_hands_over_at_once),
+		cmocka_unit_test(test_released_lease_is_not_taken_back),
 		cmocka_unit_test(test_skewed_clocks_do_not_matter),
 		cmocka_unit_test(test_two_creates_one_wins),
 		cmocka_unit_test(test_missing_namespace_does_not_spin),
