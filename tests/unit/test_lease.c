@@ -433,6 +433,35 @@ static void test_json_both_ways(void **state)
 	assert_non_null(strstr(err, "holderIdentity longer than 253 bytes"));
 }
 
+/* Every truncation and many one-byte changes of a real answer: a result
+ * or a reason, never a crash (the ASan build runs this too). */
+static void test_json_mangled(void **state)
+{
+	struct lease_record r = { .duration_s = 15, .transitions = 2, .acquire_us = WALL0, .renew_us = WALL0 + 1 };
+	snprintf(r.holder, sizeof(r.holder), "pod-\"a\"\\");
+	snprintf(r.rv, sizeof(r.rv), "99");
+	snprintf(r.members, sizeof(r.members), "pod-a=1 pod-b=2");
+	struct buf good = BUF_INIT;
+	assert_int_equal(leasejson_write(&good, "herald", "herald-prod", &r), 0);
+	char *text = malloc(good.len + 1);
+	static const char subst[] = "\"{}[]:,\\0-eu ";
+	char err[128];
+	struct lease_record out;
+	for (size_t cut = 0; cut < good.len; cut++)
+		assert_int_equal(leasejson_parse(good.data, cut, &out, err, sizeof(err)), -1);
+	for (size_t i = 0; i < good.len; i++)
+		for (size_t k = 0; k < sizeof(subst) - 1; k++) {
+			memcpy(text, good.data, good.len + 1);
+			text[i] = subst[k];
+			if (leasejson_parse(text, good.len, &out, err, sizeof(err)) < 0)
+				assert_true(err[0] != '\0');
+		}
+	assert_int_equal(leasejson_parse(good.data, good.len, &out, err, sizeof(err)), 0);
+	assert_string_equal(out.holder, r.holder);
+	free(text);
+	buf_free(&good);
+}
+
 static void test_bad_answer_is_counted(void **state)
 {
 	reset();
@@ -468,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_missing_namespace_does_not_spin),
 		cmocka_unit_test(test_config_rules),
 		cmocka_unit_test(test_json_both_ways),
+		cmocka_unit_test(test_json_mangled),
 		cmocka_unit_test(test_bad_answer_is_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
