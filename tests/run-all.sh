@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
-deploy/install-deps.sh
+deploy/install-deps.sh --test
 echo "== real test servers (built once, cached in ${HERALD_CACHE:-~/.cache/herald})"
 time tests/servers/build-kube.sh
 time tests/servers/build-opensearch.sh
