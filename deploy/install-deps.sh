@@ -12,7 +12,7 @@
 #   deploy/install-deps.sh --test     everything tests/run-all.sh needs: the
 #                                     above, cmocka, Python with pytest, the
 #                                     test servers' toolchains (Go, Java 17,
-#                                     Maven)
+#                                     Maven), debootstrap and buildah (image)
 # Python modules come from Debian's python3-* packages, never pip, so PEP 668
 # does not apply.
 set -euo pipefail
@@ -20,7 +20,7 @@ set -euo pipefail
 runtime=(liblua5.4-0 lua-cjson libcurl4 libssl3 libyaml-0-2 zlib1g ca-certificates tzdata)
 build=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev libcurl4-openssl-dev
        libssl-dev libyaml-dev zlib1g-dev)
-test=(libcmocka-dev python3 openssl curl lua5.4)
+test=(libcmocka-dev python3 openssl curl lua5.4 debootstrap debian-archive-keyring buildah)
 # Test servers: Go builds kube-apiserver and etcd, Java 17 + Maven run
 # OpenSearch (tests/servers/). COMMAND:PACKAGE, installed where the machine
 # has no such command (a toolchain installed another way is kept).
