@@ -13,8 +13,8 @@
 #                                     above, cmocka, Python with pytest, the
 #                                     test servers' toolchains (Go, Java 17,
 #                                     Maven), debootstrap and buildah (image)
-# Python modules come from Debian's python3-* packages, never pip, so PEP 668
-# does not apply.
+# Python modules come from Debian's python3-* packages, so PEP 668 does not
+# apply; pip only serves a python3 that is not Debian's.
 set -euo pipefail
 
 runtime=(liblua5.4-0 lua-cjson libcurl4 libssl3 libyaml-0-2 zlib1g ca-certificates tzdata)
@@ -26,8 +26,10 @@ test=(libcmocka-dev python3 openssl curl lua5.4 debootstrap debian-archive-keyri
 # has no such command (a toolchain installed another way is kept).
 tools=(go:golang java:openjdk-17-jdk-headless mvn:maven)
 # pytest, PyYAML to read deploy/ manifests, prometheus_client to parse
-# /metrics. MODULE:PACKAGE, installed where python3 cannot import MODULE.
-pymods=(pytest:python3-pytest yaml:python3-yaml prometheus_client:python3-prometheus-client)
+# /metrics. MODULE:DEBIAN-PACKAGE:PIP-NAME, installed where python3 cannot
+# import MODULE; pip only for a python3 that Debian's packages do not reach.
+pymods=(pytest:python3-pytest:pytest yaml:python3-yaml:pyyaml
+        prometheus_client:python3-prometheus-client:prometheus_client)
 
 case "${1:-}" in
   --runtime) want=("${runtime[@]}") ;;
@@ -40,20 +42,30 @@ esac
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 
+if [ "${1:-}" = "--test" ]; then
+  for t in "${tools[@]}"; do
+    command -v "${t%%:*}" >/dev/null 2>&1 || want+=("${t#*:}")
+  done
+  for m in "${pymods[@]}"; do
+    IFS=: read -r mod deb _ <<< "$m"
+    python3 -c "import $mod" >/dev/null 2>&1 || want+=("$deb")
+  done
+fi
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ "${1:-}" = "--test" ]; then
-  for t in "${tools[@]}"; do
-    command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
-  done
-  for m in "${pymods[@]}"; do
-    python3 -c "import ${m%%:*}" >/dev/null 2>&1 || missing+=("${m#*:}")
-  done
-fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+# A python3 of its own (pyenv, a virtualenv) does not see python3-* packages.
+if [ "${1:-}" = "--test" ]; then
+  for m in "${pymods[@]}"; do
+    IFS=: read -r mod _ pip <<< "$m"
+    python3 -c "import $mod" >/dev/null 2>&1 && continue
+    echo "installing with pip: $pip" >&2
+    python3 -m pip install -q "$pip" >&2
+  done
 fi
