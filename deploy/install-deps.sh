@@ -6,8 +6,10 @@
 set -euo pipefail
 
 runtime=(liblua5.4-0 lua-cjson libcurl4 libssl3 libyaml-0-2 zlib1g ca-certificates tzdata)
+runtime+=(librdkafka1)
 build=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev libcurl4-openssl-dev
        libssl-dev libyaml-dev zlib1g-dev libcmocka-dev python3 python3-pip openssl curl lua5.4)
+build+=(librdkafka-dev)
 
 want=("${runtime[@]}")
 [ "${1:-}" = "--runtime" ] || want+=("${build[@]}")
@@ -39,9 +41,10 @@ if [ "${1:-}" != "--runtime" ]; then
   fi
 fi
 
-# Tests: pytest, PyYAML to read deploy/ manifests, prometheus_client to parse /metrics.
+# Tests: pytest, PyYAML to read deploy/ manifests, prometheus_client to parse /metrics,
+# confluent-kafka to read back what herald produced to Kafka.
 if [ "${1:-}" != "--runtime" ]; then
-  for mod in pytest:pytest yaml:pyyaml prometheus_client:prometheus_client; do
+  for mod in pytest:pytest yaml:pyyaml prometheus_client:prometheus_client confluent_kafka:confluent-kafka; do
     if ! python3 -c "import ${mod%%:*}" >/dev/null 2>&1; then
       echo "installing: ${mod#*:}" >&2
       python3 -m pip install -q "${mod#*:}" >&2 || python3 -m pip install -q --break-system-packages "${mod#*:}" >&2
