@@ -146,12 +146,14 @@ class Kafka:
     def _format(self):
         if (self.dir / "data" / "meta.properties").exists():
             return
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster = "-"
+        while cluster.startswith("-"):   # as Kafka's own ids: never an option's look
+            cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         scram = []
         for user, pw in self.users.items():
             for mech in ("SCRAM-SHA-256", "SCRAM-SHA-512"):
                 scram += ["--add-scram", f"{mech}=[name={user},password={pw}]"]
-        subprocess.run(self._java("kafka.tools.StorageTool", "format", "-t", cluster,
+        subprocess.run(self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster}",
                                   "-c", str(self.dir / "server.properties"), *scram),
                        check=True, stdout=self.log, stderr=subprocess.STDOUT, timeout=120)
 
@@ -223,7 +225,7 @@ class Kafka:
 
 
 if __name__ == "__main__":
-    # Starts a broker in a temporary directory and waits for Ctrl-C:
+    # Starts a broker in a temporary directory and waits for Ctrl-C or SIGTERM:
     #   python3 tests/servers/kafka.py
     import tempfile
     with tempfile.TemporaryDirectory() as d:
@@ -231,8 +233,8 @@ if __name__ == "__main__":
         k = Kafka(pathlib.Path(d))
         print(f"ready in {time.monotonic() - t0:.1f}s: PLAINTEXT {k.bootstrap} "
               f"SASL_PLAINTEXT {k.sasl_bootstrap} SSL {k.ssl_bootstrap} CA {k.ca}", flush=True)
-        try:
-            signal.pause()
-        except KeyboardInterrupt:
-            pass
+        stop = lambda *_: None
+        for sig in (signal.SIGINT, signal.SIGTERM):   # also when started with &
+            signal.signal(sig, stop)
+        signal.pause()
         k.close()
