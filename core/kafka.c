@@ -277,7 +277,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	reason_name(k->reason, sizeof(k->reason), m->err);
 	r.reason = k->reason;
 	if (m->err) {
-		mask(k->detail, sizeof(k->detail), rd_kafka_message_errstr(m), &k->secrets);
+		/* not rd_kafka_message_errstr: for a delivery report its payload is
+		 * the record, not a message */
+		mask(k->detail, sizeof(k->detail), rd_kafka_err2str(m->err), &k->secrets);
 		if (r.outcome == KAFKA_PERMANENT)
 			k->failed_permanent++;
 		else

@@ -418,6 +418,73 @@ static void test_broker_restart_loses_nothing(void **state)
 	run_done(&run);
 }
 
+/* ---- the loop, with no broker listening ---- */
+
+static void free_in_last_report(void *arg, void *opaque, const struct kafka_report *r)
+{
+	struct run *run = arg;
+	on_delivered(arg, opaque, r);
+	if (run->retriable == run->want) {
+		kafka_free(run->k);   /* from inside its own callback: deferred */
+		run->k = NULL;
+	}
+}
+
+static void test_reports_arrive_through_the_loop(void **state)
+{
+	struct run run;
+	struct kafka_prop props[] = {{"bootstrap.servers", "127.0.0.1:1"},
+				     {"message.timeout.ms", "300"}};
+	struct kafka_callbacks cb = {.delivered = free_in_last_report, .error = on_client_error,
+				     .arg = &run};
+	struct kafka_report refused;
+	char err[512];
+	size_t bad;
+
+	run_init(&run, 3);
+	run.topic = "nowhere";
+	run.k = kafka_new(run.loop, "offline", props, NPROPS(props), &cb, err, sizeof(err), &bad);
+	assert_non_null(run.k);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(produce_one(&run, i, &refused), 0);
+	run_loop(&run, 20000);
+	assert_false(run.timed_out);
+	assert_int_equal(run.retriable, 3);
+	assert_string_equal(run.last_reason, "msg_timed_out");
+	assert_true(run.errors > 0);
+	assert_null(run.k);
+	run_done(&run);
+}
+
+static void stop_loop(struct loop *loop, void *arg) { loop_stop(loop); }
+
+static void test_free_with_records_in_flight_reports_nothing(void **state)
+{
+	struct run run;
+	struct kafka_prop props[] = {{"bootstrap.servers", "127.0.0.1:1"}};
+	struct kafka_report refused;
+	struct kafka_stats st;
+
+	run_init(&run, 5);
+	run.topic = "nowhere";
+	run.k = producer(&run, props, NPROPS(props));
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(produce_one(&run, i, &refused), 0);
+	run.ticker = loop_timer_new(run.loop, stop_loop, NULL);
+	loop_timer_start(run.ticker, 300);
+	run_loop(&run, 20000);
+	kafka_stats(run.k, &st);
+	assert_int_equal(st.in_flight, 5);
+	assert_int_equal(st.queue_depth, 5);
+	assert_int_equal(kafka_flush(run.k, 100), -1);
+	uint64_t t0 = loop_update_time(run.loop);
+	kafka_free(run.k);
+	run.k = NULL;
+	assert_true(loop_update_time(run.loop) - t0 < 3000);
+	assert_int_equal(run.ok + run.retriable + run.permanent, 0);
+	run_done(&run);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest offline[] = {
@@ -426,6 +493,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_secret_values_never_appear_in_errors),
 		cmocka_unit_test(test_new_refuses_what_librdkafka_refuses),
 		cmocka_unit_test(test_outcome_classes),
+		cmocka_unit_test(test_reports_arrive_through_the_loop),
+		cmocka_unit_test(test_free_with_records_in_flight_reports_nothing),
 	};
 	const struct CMUnitTest produce[] = {
 		cmocka_unit_test(test_records_are_delivered),
