@@ -196,6 +196,25 @@ fail:
 	return -1;
 }
 
+/* The checks librdkafka makes only when a client is created (acks=1 with
+ * idempotence, ...): create one with no brokers to contact, and destroy it. */
+static int conf_try(const rd_kafka_conf_t *conf, const struct secrets *s,
+		    char *err, size_t errlen)
+{
+	char text[KAFKA_TEXT];
+	rd_kafka_conf_t *dry = rd_kafka_conf_dup(conf);
+	rd_kafka_t *rk;
+
+	if (rd_kafka_conf_set(dry, "bootstrap.servers", "", text, sizeof(text)) != RD_KAFKA_CONF_OK ||
+	    !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, dry, text, sizeof(text)))) {
+		rd_kafka_conf_destroy(dry);
+		mask(err, errlen, text, s);
+		return -1;
+	}
+	rd_kafka_destroy(rk);
+	return 0;
+}
+
 int kafka_check(const struct kafka_prop *props, size_t nprops,
 		char *err, size_t errlen, size_t *bad)
 {
@@ -208,7 +227,8 @@ int kafka_check(const struct kafka_prop *props, size_t nprops,
 		snprintf(err, errlen, "too many secret properties (at most %d)", KAFKA_MAX_SECRETS);
 		goto out;
 	}
-	rc = conf_fill(conf, props, nprops, &s, err, errlen, bad);
+	if ((rc = conf_fill(conf, props, nprops, &s, err, errlen, bad)) == 0)
+		rc = conf_try(conf, &s, err, errlen);
 out:
 	rd_kafka_conf_destroy(conf);
 	secrets_free(&s);

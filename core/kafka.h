@@ -73,12 +73,14 @@ struct kafka_callbacks {
 	void *arg;
 };
 
-/* Validates properties without creating a client (`herald check`):
+/* Validates properties without contacting a broker (`herald check`):
  * defaults first, then each property in order through librdkafka's
- * rd_kafka_conf_set, then that bootstrap.servers is given. On error
- * writes librdkafka's own text (secrets masked) to err, sets *bad to the
- * index of the property at fault (nprops when none is: a missing
- * bootstrap.servers) and returns -1. */
+ * rd_kafka_conf_set, then that bootstrap.servers is given, then the
+ * combination, by creating (and destroying at once) a client with no
+ * brokers. On error writes librdkafka's own text (secrets masked) to err,
+ * sets *bad to the index of the property at fault (nprops when none is: a
+ * missing bootstrap.servers, a bad combination such as acks=1 with the
+ * idempotent default) and returns -1. */
 int kafka_check(const struct kafka_prop *props, size_t nprops,
 		char *err, size_t errlen, size_t *bad);
 

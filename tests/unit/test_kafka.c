@@ -51,8 +51,14 @@ static void test_unknown_property_is_refused_with_librdkafka_text(void **state)
 
 	struct kafka_prop ok[] = {{"bootstrap.servers", "127.0.0.1:1"}, {"linger.ms", "20"},
 				  {"compression.type", "lz4"}, {"security.protocol", "SASL_SSL"},
-				  {"sasl.mechanisms", "SCRAM-SHA-256"}};
-	assert_int_equal(kafka_check(ok, NPROPS(ok), err, sizeof(err), &bad), 0);
+				  {"sasl.mechanisms", "SCRAM-SHA-256"}, {"sasl.username", "u"},
+				  {"sasl.password", "p4ssw0rd"}};
+	if (kafka_check(ok, NPROPS(ok), err, sizeof(err), &bad) != 0)
+		fail_msg("%s", err);
+	/* What librdkafka checks only when a client is made, check sees too. */
+	assert_int_equal(kafka_check(ok, NPROPS(ok) - 2, err, sizeof(err), &bad), -1);
+	assert_int_equal(bad, NPROPS(ok) - 2);
+	assert_string_equal(err, "sasl.username and sasl.password must be set");
 }
 
 static void test_missing_brokers_is_refused(void **state)
@@ -97,6 +103,13 @@ static void test_new_refuses_what_librdkafka_refuses(void **state)
 	assert_null(kafka_new(loop, "t", props, NPROPS(props), &cb, err, sizeof(err), &bad));
 	assert_int_equal(bad, NPROPS(props));
 	assert_non_null(strstr(err, "acks"));
+	/* herald check sees it too, without a broker. */
+	bad = 99;
+	err[0] = '\0';
+	assert_int_equal(kafka_check(props, NPROPS(props), err, sizeof(err), &bad), -1);
+	assert_int_equal(bad, NPROPS(props));
+	assert_non_null(strstr(err, "acks"));
+	printf("COMBINATION %s\n", err);
 	loop_free(loop);
 }
 
