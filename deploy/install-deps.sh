@@ -18,8 +18,10 @@
 set -euo pipefail
 
 runtime=(liblua5.4-0 lua-cjson libcurl4 libssl3 libyaml-0-2 zlib1g ca-certificates tzdata)
+runtime+=(librdkafka1)
 build=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev libcurl4-openssl-dev
        libssl-dev libyaml-dev zlib1g-dev)
+build+=(librdkafka-dev)
 test=(libcmocka-dev python3 openssl curl lua5.4 debootstrap debian-archive-keyring buildah)
 # Test servers: Go builds kube-apiserver and etcd, Java 17 + Maven run
 # OpenSearch (tests/servers/). COMMAND:PACKAGE, installed where the machine
@@ -30,6 +32,8 @@ tools=(go:golang java:openjdk-17-jdk-headless mvn:maven)
 # import MODULE; pip only for a python3 that Debian's packages do not reach.
 pymods=(pytest:python3-pytest:pytest yaml:python3-yaml:pyyaml
         prometheus_client:python3-prometheus-client:prometheus_client)
+# confluent-kafka: the tests' Kafka consumer (tests/servers/kafka.py).
+pymods+=(confluent_kafka:python3-confluent-kafka:confluent-kafka)
 
 case "${1:-}" in
   --runtime) want=("${runtime[@]}") ;;

@@ -11,6 +11,7 @@ deploy/install-deps.sh --test
 echo "== real test servers (built once, cached in ${HERALD_CACHE:-~/.cache/herald})"
 time tests/servers/build-kube.sh
 time tests/servers/build-opensearch.sh
+time tests/servers/build-kafka.sh
 
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
