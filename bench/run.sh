@@ -5,7 +5,7 @@
 #   BENCH_N=200000 bench/run.sh  a quicker run
 set -euo pipefail
 cd "$(dirname "$0")/.."
-deploy/install-deps.sh
+deploy/install-deps.sh --test
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DHERALD_TESTS=OFF >/dev/null
 cmake --build build-release -j"$(nproc)" >/dev/null
 mkdir -p build-release/bench

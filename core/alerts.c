@@ -5,47 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts_impl.h"
 #include "hash.h"
-
-#define KNOWN_MAX 256     /* uids a group remembers as already alerted */
-#define HELD_MAX 4096     /* uids of held events a group lists for the state file */
-#define SWEEP_MS 1000
-#define DIGEST_AFTER_MS 5000   /* a token back sooner than this is worth waiting for */
-
-struct group {
-	char *key;
-	uint64_t hash;
-	bool overflow;
-	struct alert_sample *samples;  /* ring of policy.samples, oldest at `head` */
-	size_t nsamples, head;
-	size_t pending, total, messages;
-	bool pending_new;              /* a held event is not a repeat */
-	uint64_t first_ms, last_ms, last_sent_ms;
-	uint64_t *known;               /* uids in earlier messages */
-	size_t nknown;
-	uint64_t *held;                /* uids of held events */
-	size_t nheld, heldcap;
-	bool held_untracked;           /* more than HELD_MAX */
-};
-
-struct window {
-	struct alert_rate rate;
-	uint64_t *free_at;             /* per token: when it is free again */
-	size_t inflight;               /* the slot of the request in flight */
-	bool busy;
-};
-
-struct alerts {
-	struct alert_policy p;
-	struct group **groups;
-	size_t ngroups, cap;
-	uint32_t *index;               /* group position + 1; 0 = empty */
-	size_t index_size;             /* a power of two */
-	struct group *overflow;
-	struct window win[ALERT_MAX_RATES];
-	size_t nwin;
-	uint64_t last_sweep;
-};
 
 /* ---------------------------------------------------------------- windows */
 
@@ -428,6 +389,17 @@ static uint64_t last_token_wait(const struct alerts *a, uint64_t now)
 struct alert_msg *alerts_next(struct alerts *a, uint64_t now, bool all, uint64_t *wake)
 {
 	*wake = UINT64_MAX;
+	if (a->resend) {
+		/* A message a previous process had not seen answered (the ledger). */
+		if (alerts_tokens(a, now) == 0) {
+			*wake = alerts_token_at(a, now);
+			return NULL;
+		}
+		struct alert_msg *m = a->resend;
+		a->resend = NULL;
+		*wake = now;
+		return m;
+	}
 	if (now >= a->last_sweep + SWEEP_MS)
 		sweep(a, now);
 	size_t ndue = 0;
@@ -551,6 +523,7 @@ void alerts_free(struct alerts *a)
 	group_free(a->overflow);
 	for (size_t i = 0; i < a->nwin; i++)
 		free(a->win[i].free_at);
+	alert_msg_free(a->resend);
 	free(a->groups);
 	free(a->index);
 	free(a);
@@ -606,4 +579,32 @@ bool alerts_held_uids(const struct alerts *a, uint64_t **out, size_t *n, size_t 
 		}
 	}
 	return complete;
+}
+
+/* ---------------------------------------------------------------- for the ledger
+ * (alerts_ledger.c): the same steps the grouping takes, nothing more. */
+
+struct group *alerts_impl_group_new(const struct alerts *a, const char *key, uint64_t h)
+{
+	return new_group(a, key, h);
+}
+
+void alerts_impl_group_free(struct group *g)
+{
+	group_free(g);
+}
+
+int alerts_impl_rebuild_index(struct alerts *a)
+{
+	return rebuild_index(a);
+}
+
+int alerts_impl_keep_sample(struct alerts *a, struct group *g, uint64_t uid, const char *item, size_t len)
+{
+	return keep_sample(a, g, uid, item, len);
+}
+
+struct alert_msg *alerts_impl_msg_new(size_t nparts)
+{
+	return new_msg(nparts);
 }

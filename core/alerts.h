@@ -94,4 +94,62 @@ bool alerts_held_uids(const struct alerts *a, uint64_t **out, size_t *n, size_t 
 
 void alert_msg_free(struct alert_msg *m);
 
+/* ---------------------------------------------------------------- the ledger
+ * (alerts_ledger.c) The whole state of one alert sink, saved so that a
+ * restarted herald neither alerts again what was sent (each group keeps
+ * when it last sent, its counts, and which uids it sent), nor loses what
+ * groups held (their encoded items go out when due, as if herald had not
+ * stopped), nor exceeds the robot's rate (the tokens in use in every
+ * window). Times are written as wall-clock ms since the epoch and mapped
+ * to the caller's clock on import (a past time older than that clock's
+ * zero becomes 1: a group can then be due early by the missing uptime).
+ *
+ * FILE FORMAT (version 1; text lines, blobs length-prefixed):
+ *   herald-ledger 1
+ *   window COUNT PERIOD N T1 .. TN     tokens in use, each free again at Ti
+ *   group O PENDING TOTAL MESSAGES NEW FIRST LAST SENT NKNOWN NHELD CUT NSAMPLES KEYLEN
+ *   KEY                                KEYLEN bytes, then '\n'
+ *   k UID ..                           NKNOWN uids already alerted
+ *   h UID ..                           NHELD uids held (CUT 1: not all)
+ *   s UID LEN                          NSAMPLES of these, oldest first,
+ *   ITEM                               each LEN bytes, then '\n'
+ *   message DIGEST ATTEMPTS NPARTS     at most one: a message taken but not
+ *   part O REPEAT COUNT TOTAL SENT_BEFORE FIRST LAST NSAMPLES KEYLEN
+ *   KEY, then NSAMPLES "s" records     known answered; sent first on import
+ *   end SUM                            FNV-1a 64 (hex) of every byte before
+ * O is 1 for the overflow group; NEW 1 when a held event is not a repeat;
+ * times are wall ms (0 = never); UID is herald's 64-bit hash in 16 hex.
+ *
+ * SIZE: per group about 130 bytes + key + 17 per uid (at most 256 known
+ * and 256 held are useful) + per sample 24 + the item; windows 14 bytes a
+ * token in use. Under max_bytes the ledger degrades in steps instead of
+ * failing (info->trimmed): 1 keeps the newest 16 uids of each list (a
+ * later repeat of a forgotten one alerts as new), 2 also one sample a
+ * group, 3 no sample text (counts only). With max_groups 200, samples 5,
+ * keys up to 100 bytes and items up to 512 bytes, step 1 fits 700 KB
+ * (the worst whole ledger is 2.3 MB): a ConfigMap's caller passes
+ * max_bytes, a local file's SIZE_MAX. */
+#include "buf.h"
+
+#define ALERTS_LEDGER_VERSION 1
+
+struct alerts_ledger_info {
+	int trimmed;               /* 0: whole; 1..3 as above */
+	size_t groups, held;       /* groups written, events they hold */
+};
+
+/* Appends the ledger to out. unsent: the sink's message taken from the
+ * groups whose delivery is not known (NULL: none); it is sent again
+ * after an import (at least once). now: the caller's clock, now_wall:
+ * the same instant in wall ms. 0, or -1 (out of memory, or over
+ * max_bytes even at step 3; out is then left as it was). */
+int alerts_export(const struct alerts *a, const struct alert_msg *unsent, uint64_t now, uint64_t now_wall,
+		  size_t max_bytes, struct buf *out, struct alerts_ledger_info *info);
+/* Replaces a's groups, tokens in use and unsent message with a ledger's,
+ * under a's policy (groups past max_groups fold into the overflow group;
+ * windows match by period). On any error: -1, a one-line reason in err,
+ * a untouched. */
+int alerts_import(struct alerts *a, const char *data, size_t len, uint64_t now, uint64_t now_wall, char *err,
+		  size_t errlen);
+
 #endif

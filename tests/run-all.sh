@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone on a fresh machine:
 # dependencies, a normal build and an ASan+UBSan build, every CTest test
-# (C units, Lua through herald, the command line end to end) in both.
+# (C units, Lua through herald, the command line end to end) in both, and
+# the container image built from deploy/Dockerfile with buildah and checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 
-deploy/install-deps.sh
+deploy/install-deps.sh --test
 echo "== real test servers (built once, cached in ${HERALD_CACHE:-~/.cache/herald})"
 time tests/servers/build-kube.sh
 time tests/servers/build-opensearch.sh
+time tests/servers/build-kafka.sh
 
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 echo "== tests"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== image (deploy/Dockerfile, buildah with chroot isolation; needs root)"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+time $sudo tests/image/build.sh
+$sudo python3 -m pytest -q -p no:cacheprovider tests/image
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHERALD_SANITIZE=ON >/dev/null
