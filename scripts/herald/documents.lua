@@ -75,6 +75,7 @@ end
 
 local kw = { type = "keyword" }
 local date = { type = "date" }
+local tk = { type = "text", fields = { keyword = { type = "keyword", ignore_above = 256 } } }
 
 -- Index template mappings for each shape: keywords for identifiers, text
 -- for the message, dates for times.
@@ -90,13 +91,20 @@ M.mappings = {
       metadata = { properties = { name = kw, namespace = kw, uid = kw, resourceVersion = kw, creationTimestamp = date } },
     },
   },
+  -- What Elasticsearch 7+ maps kube-eventer's documents to by itself
+  -- (kube-eventer creates its indices without a mapping there): strings
+  -- as text with a .keyword field, so dashboards that filter on
+  -- Reason.keyword or EventTags.cluster_name.keyword work across old and
+  -- new indices.
   kube_eventer = {
     properties = {
-      Count = { type = "long" }, Message = { type = "text" }, Reason = kw, Type = kw,
+      Count = { type = "long" }, Message = tk, Reason = tk, Type = tk,
       FirstOccurrenceTimestamp = date, LastOccurrenceTimestamp = date,
-      EventTags = { properties = { eventID = kw, cluster_name = kw, hostname = kw, pod_id = kw, pod_name = kw } },
-      InvolvedObject = { properties = { kind = kw, namespace = kw, name = kw, uid = kw, fieldPath = kw, apiVersion = kw } },
-      Source = { properties = { component = kw, host = kw } },
+      EventTags = { properties = { eventID = tk, cluster_name = tk, hostname = tk, pod_id = tk, pod_name = tk } },
+      InvolvedObject = { properties = { kind = tk, namespace = tk, name = tk, uid = tk, fieldPath = tk,
+        apiVersion = tk, resourceVersion = tk } },
+      Source = { properties = { component = tk, host = tk } },
+      Metadata = { properties = { name = tk, namespace = tk, uid = tk, resourceVersion = tk, creationTimestamp = date } },
     },
   },
 }

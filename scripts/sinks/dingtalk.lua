@@ -8,6 +8,7 @@
 --     keyword = "k8s",                       -- the robot's keyword, if it has one
 --     format  = "markdown",                  -- or "text"
 --     mention = { mobiles = { "13800000000" }, users = { "manager01" }, all = false },
+--     -- style = "kube-eventer", labels = { "cls-tke" },  -- kube-eventer's layout
 --   }
 --
 -- Every request is signed afresh (timestamp in ms + "\n" + secret,
@@ -18,6 +19,7 @@
 local json = require "herald.json"
 local alert = require "herald.alert"
 local log = require "herald.log"
+local ke = require "herald.kubeeventer_format"
 
 local MAX_BYTES = 4000   -- DingTalk publishes no limit for webhooks; stay under ~4 KB
 
@@ -26,6 +28,8 @@ local M = {
   alert = true,
   options = alert.robot_options("markdown", {
     sign = { kind = "string" }, keyword = { kind = "string" }, mention = { kind = "table" },
+    style = { kind = "string", default = "herald" },   -- or "kube-eventer": its layout
+    labels = { kind = "strings" },                      -- kube-eventer's label=, shown first
   }),
   alert_defaults = { limit = { "20/1m" } },
 }
@@ -33,6 +37,9 @@ local M = {
 function M.init(conf)
   if conf.format ~= "markdown" and conf.format ~= "text" then
     return ("format must be \"markdown\" or \"text\", not %q"):format(conf.format)
+  end
+  if conf.style ~= "herald" and conf.style ~= "kube-eventer" then
+    return ("style must be \"herald\" or \"kube-eventer\", not %q"):format(conf.style)
   end
   if not conf.webhook:find("access_token=", 1, true) and not conf.webhook:find("^<") then
     return "webhook must be the robot's URL with its access_token, as in https://oapi.dingtalk.com/robot/send?access_token=..."
@@ -50,7 +57,22 @@ function M.init(conf)
   return nil
 end
 
+-- kube-eventer's layout shows the newest event of the group as
+-- kube-eventer showed each event, and how many the message stands for.
+function M.kube_eventer_render(group, conf)
+  local title = alert.title(group)
+  if conf.format == "text" then
+    local text = ke.text(group.event, conf.labels)
+    if group.count > 1 then text = text .. ("\nEvents:%d"):format(group.count) end
+    return title, text
+  end
+  local text = ke.markdown(group.event, conf.labels)
+  if group.count > 1 then text = text .. ("\n\nEvents: **%d**"):format(group.count) end
+  return title, text
+end
+
 M.render = function(group, conf)
+  if conf.style == "kube-eventer" then return M.kube_eventer_render(group, conf) end
   if conf.format == "text" then return alert.render_text(group) end
   return alert.render_markdown(group)
 end

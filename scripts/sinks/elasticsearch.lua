@@ -44,6 +44,10 @@ local M = {
     gzip = { kind = "boolean", default = false },  -- compress bulk bodies
     concurrency = { kind = "number", default = 1 },  -- bulk requests in flight at once
     retention_days = { kind = "number" },      -- delete indices this old (ILM / ISM policy)
+    cluster_name = { kind = "string" },        -- kube-eventer shape: EventTags.cluster_name (default: the cluster)
+    type_name = { kind = "string" },           -- _type for Elasticsearch 5 and 6 (default: event / _doc)
+    template_name = { kind = "string" },       -- the index template is herald-<this> (default: events)
+    alias = { kind = "string" },               -- an alias every new index gets (kube-eventer: <index>-events)
   },
   defaults = {
     batch = { events = 1000, bytes = 5242880, wait_ms = 1000 },
@@ -104,6 +108,7 @@ function M.encode(ev, conf)
   local shape = conf.document or SHAPES[conf.shape]
   local doc = shape(ev)
   if type(doc) ~= "table" then return nil, "document() must return a table" end
+  if conf.cluster_name and type(doc.EventTags) == "table" then doc.EventTags.cluster_name = conf.cluster_name end
   local t = time.parse(ev.lastTimestamp) or time.parse(ev.firstTimestamp) or os.time()
   local name = conf.index:gsub("{cluster}", index_safe(ev.cluster))
     :gsub("{namespace}", index_safe(event.namespace(ev)))
@@ -168,14 +173,15 @@ local function template_request(conf, state, sinkname)
   end
   local composable = s.dist == "opensearch" or s.major > 7 or (s.major == 7 and s.minor >= 8)
   local name = "herald-" .. index_safe(conf.template_name or "events")
+  local aliases = conf.alias and { [conf.alias] = {} } or nil
   local body
   if composable then
     body = { index_patterns = { pattern(conf.index) }, priority = 200,
-             template = { settings = settings, mappings = mappings } }
+             template = { settings = settings, mappings = mappings, aliases = aliases } }
     return request(conf, "PUT", node(state, conf) .. "/_index_template/" .. name, "application/json", json.encode(body))
   end
-  body = { index_patterns = { pattern(conf.index) }, order = 200, settings = settings,
-           mappings = s.major < 7 and { _doc = mappings } or mappings }
+  body = { index_patterns = { pattern(conf.index) }, order = 200, settings = settings, aliases = aliases,
+           mappings = s.major < 7 and { [conf.type_name or "_doc"] = mappings } or mappings }
   return request(conf, "PUT", node(state, conf) .. "/_template/" .. name, "application/json", json.encode(body))
 end
 
@@ -207,7 +213,8 @@ function M.request(items, conf, state)
   end
   local s = state.server
   -- _type only where the server requires one: Elasticsearch 5 and 6.
-  local type_name = s.dist == "elasticsearch" and s.major < 7 and (s.major == 6 and "_doc" or "event") or nil
+  local type_name = s.dist == "elasticsearch" and s.major < 7
+    and (conf.type_name or (s.major == 6 and "_doc" or "event")) or nil
   local parts = {}
   for i = 1, #items do
     local index, id, doc = items[i]:match("^([^\n]*)\n([^\n]*)\n(.*)$")

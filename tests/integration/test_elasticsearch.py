@@ -10,6 +10,7 @@ import os
 import pathlib
 import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -174,6 +175,48 @@ def test_kube_eventer_shape(opensearch, tmp_path):
     assert d["EventTags"]["cluster_name"] == "c9" and d["EventTags"]["hostname"] == "node-b2"
     assert d["LastOccurrenceTimestamp"] == "2026-11-20T08:00:00Z" and d["Count"] == 1
     assert d["InvolvedObject"]["kind"] == "Node"
+
+
+def test_kube_eventer_flags_for_two_clusters(opensearch, tmp_path):
+    # The seed's --sink=elasticsearch line, translated by herald.kubeeventer,
+    # for two clusters writing to one OpenSearch: kube-eventer's index names,
+    # documents, cluster_name, alias, and the mapping ES 7 gave its indices.
+    sys.path.insert(0, str(kube.SOURCE / "tests" / "alerts"))
+    from ke_translate import translate
+    clusters = ("cls-tke", "cls-eks")
+    cfgs = {}
+    for cluster in clusters:
+        files, secrets = translate(["--source=kubernetes:https://kubernetes.default",
+                                    f"--sink=elasticsearch:{opensearch.url}?ver=7&index={cluster}-event"
+                                    f"&cluster_name={cluster}"])
+        assert secrets == []
+        cfg = cfgs[cluster] = tmp_path / f"ke-{cluster}"
+        for name, text in files.items():
+            (cfg / name).parent.mkdir(parents=True, exist_ok=True)
+            (cfg / name).write_text(text)
+        r = run(cfg, "--from", EVENTS, "--cluster-name", cluster)
+        assert r.returncode == 0, r.stderr
+    for cluster in clusters:
+        idx = f"{cluster}-event-*"
+        assert sorted(i["index"] for i in opensearch.get(f"/_cat/indices/{idx}?format=json")) == \
+            [f"{cluster}-event-2026.11.20"]
+        assert opensearch.count(idx) == 15
+        assert opensearch.count(idx, {"term": {"EventTags.cluster_name.keyword": cluster}}) == 15
+        assert opensearch.count(idx, {"term": {"Reason.keyword": "BackOff"}}) == 4
+        assert opensearch.count(idx, {"match": {"Message": "back-off"}}) >= 1
+        props = opensearch.get(f"/{cluster}-event-2026.11.20/_mapping")[f"{cluster}-event-2026.11.20"]["mappings"]["properties"]
+        assert props["Reason"]["type"] == "text" and props["Reason"]["fields"]["keyword"]["type"] == "keyword"
+        assert props["LastOccurrenceTimestamp"]["type"] == "date"
+        assert props["EventTags"]["properties"]["cluster_name"]["fields"]["keyword"]["type"] == "keyword"
+        assert f"{cluster}-event-2026.11.20" in opensearch.get(f"/_alias/{cluster}-event-events")
+        hits = opensearch.get(f"/{idx}/_search", {"query": {"term": {"Reason.keyword": "OOMKilling"}}})["hits"]["hits"]
+        d = hits[0]["_source"]
+        assert d["EventTags"]["cluster_name"] == cluster and d["EventTags"]["hostname"] == "node-b2"
+        assert set(d) == {"Count", "Metadata", "InvolvedObject", "Source", "FirstOccurrenceTimestamp",
+                          "LastOccurrenceTimestamp", "Message", "Reason", "Type", "EventTags"}
+    # every event once: the same events again store nothing new
+    assert run(cfgs["cls-tke"], "--from", EVENTS, "--cluster-name", "cls-tke").returncode == 0
+    assert opensearch.count("cls-tke-event-*") == 15
 
 
 def test_a_refused_document_is_dead_lettered_and_the_others_stored(opensearch, tmp_path):
