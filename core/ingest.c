@@ -85,7 +85,7 @@ static void on_record(void *arg, const struct framer_record *rec)
 	};
 	struct ingest_result res;
 	in->line = rec->line;
-	if (runner_ingest(in->host, &input, &hooks, &res) < 0) {
+	if (runner_ingest(runtime_host(in->rt), &input, &hooks, &res) < 0) {
 		in->stats.failed++;
 		metrics_inc("herald_ingest_failures_total", 1, NULL);
 		log_error("%s:%lu: %s", in->source, rec->line, res.message);
@@ -108,11 +108,11 @@ static void on_record(void *arg, const struct framer_record *rec)
 		in->on_result(in->caller_arg, &res);
 }
 
-void ingest_init(struct ingest *in, struct luahost *host, const char *source,
+void ingest_init(struct ingest *in, struct runtime *rt, const char *source,
 		 const char *cluster, const struct runner_hooks *hooks)
 {
 	memset(in, 0, sizeof(*in));
-	in->host = host;
+	in->rt = rt;
 	in->source = source;
 	in->cluster = cluster;
 	in->hooks = *hooks;

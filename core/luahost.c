@@ -558,6 +558,18 @@ void luahost_register(struct luahost *h, const char *name, lua_CFunction fn)
 	lua_pop(h->L, 1);
 }
 
+void luahost_register_list(struct luahost *h, const char *name, const char *const *list)
+{
+	lua_getfield(h->L, LUA_REGISTRYINDEX, KEY_CORE);                /* core */
+	lua_newtable(h->L);                                             /* core list */
+	for (lua_Integer i = 0; list[i]; i++) {
+		lua_pushstring(h->L, list[i]);
+		lua_rawseti(h->L, -2, i + 1);
+	}
+	lua_setfield(h->L, -2, name);                                   /* core */
+	lua_pop(h->L, 1);
+}
+
 void luahost_runtime_fn(struct luahost *h, const char *name)
 {
 	lua_getfield(h->L, LUA_REGISTRYINDEX, KEY_RUNTIME);
@@ -622,6 +634,8 @@ struct luahost *luahost_new(const struct luahost_opts *opts)
 		log_error("lua: cannot set up the state: %s", luahost_error(h));
 		goto fail;
 	}
+	if (opts->extend)
+		opts->extend(h);
 	/* runtime = require("herald.runtime")(core) */
 	lua_getglobal(h->L, "require");                                 /* core require */
 	lua_pushliteral(h->L, "herald.runtime");

@@ -57,7 +57,7 @@ struct send {
 
 struct sinks {
 	struct loop *loop;
-	struct luahost *host;
+	struct runtime *rt;           /* asked for the Lua state in force */
 	struct http *http;
 	bool draining;                /* shutting down: send what is queued now */
 	struct sink **all;            /* by runtime index - 1 */
@@ -65,13 +65,24 @@ struct sinks {
 	struct buf scratch;
 };
 
-struct sinks *sinks_new(struct loop *loop, struct luahost *host, struct http *http)
+/* Once per loop turn, before it waits: write or send the batches that
+ * came due during the turn. */
+static void before_wait(struct loop *loop, void *arg)
+{
+	sinks_flush_due(arg);
+}
+
+struct sinks *sinks_new(struct loop *loop, struct runtime *rt, struct http *http)
 {
 	struct sinks *s = calloc(1, sizeof(*s));
-	if (s) {
-		s->loop = loop;
-		s->host = host;
-		s->http = http;
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	s->rt = rt;
+	s->http = http;
+	if (loop_before_wait(loop, before_wait, s) < 0) {
+		free(s);
+		return NULL;
 	}
 	return s;
 }
@@ -122,6 +133,7 @@ void sinks_free(struct sinks *s)
 {
 	if (!s)
 		return;
+	loop_before_wait_remove(s->loop, before_wait, s);
 	for (size_t i = 0; i < s->n; i++)
 		sink_free(s->all[i]);
 	free(s->all);
@@ -182,7 +194,7 @@ static int render(struct sink *k, struct sinkq_item *batch, size_t bytes, size_t
 {
 	buf_reset(b);
 	if (k->lua_batch)
-		return runner_batch(k->owner->host, k->index, k->name, batch, count, b);
+		return runner_batch(runtime_host(k->owner->rt), k->index, k->name, batch, count, b);
 	if (buf_reserve(b, bytes + count) < 0)
 		return -1;
 	for (struct sinkq_item *it = batch; it; it = it->next) {
@@ -328,7 +340,7 @@ static void on_http_done(void *arg, const struct http_response *r)
 		}
 	k->nsends--;
 	struct sink_verdict v;
-	runner_http_response(k->owner->host, k->index, k->name, r, sd->kind, batch, count, &v);
+	runner_http_response(runtime_host(k->owner->rt), k->index, k->name, r, sd->kind, batch, count, &v);
 	free(sd->kind);
 	free(sd);
 	switch (v.kind) {
@@ -402,6 +414,7 @@ static struct http_request http_request_of(const struct sink_request *req, long 
 		.nheaders = req->nheaders,
 		.body = req->body,
 		.body_len = req->body_len,
+		.body_given = req->body != NULL,
 		.timeout_ms = req->timeout_ms ? req->timeout_ms : default_timeout_ms,
 		.ca_file = req->ca_file,
 		.cert_file = req->cert_file,
@@ -415,7 +428,7 @@ static void http_send(struct sink *k)
 	size_t count, bytes;
 	struct sinkq_item *batch = sinkq_take(&k->queue, &count, &bytes);
 	struct sink_request req;
-	int rc = runner_http_request(k->owner->host, k->index, k->name, batch, &req);
+	int rc = runner_http_request(runtime_host(k->owner->rt), k->index, k->name, batch, &req);
 	if (rc != 0) {
 		sinkq_requeue(&k->queue, batch);
 		if (rc < 0 || k->nsends == 0)
@@ -423,6 +436,7 @@ static void http_send(struct sink *k)
 		return;
 	}
 	struct http_request hr = http_request_of(&req, 30000);
+	req.body = NULL;   /* handed to http with hr */
 	struct send *sd = calloc(1, sizeof(*sd));
 	if (sd) {
 		sd->k = k;
@@ -431,6 +445,8 @@ static void http_send(struct sink *k)
 		sd->kind = req.kind;
 		req.kind = NULL;
 		sd->xfer = http_start(k->owner->http, &hr, on_http_done, sd);
+	} else {
+		free((char *)hr.body);
 	}
 	sink_request_free(&req);
 	if (!sd || !sd->xfer) {
@@ -438,7 +454,7 @@ static void http_send(struct sink *k)
 		 * for the answer to a setup step), then retry later. */
 		struct http_response none = { .error = "the request could not be started" };
 		struct sink_verdict v;
-		runner_http_response(k->owner->host, k->index, k->name, &none, sd ? sd->kind : NULL, batch, count, &v);
+		runner_http_response(runtime_host(k->owner->rt), k->index, k->name, &none, sd ? sd->kind : NULL, batch, count, &v);
 		sink_verdict_free(&v);
 		if (sd)
 			free(sd->kind);
@@ -491,7 +507,7 @@ static void on_alert_done(void *arg, const struct http_response *r)
 	struct alert_msg *m = k->msg;
 	const char *kind = m->digest ? "digest" : "group";
 	struct sink_verdict v;
-	runner_http_response(k->owner->host, k->index, k->name, r, NULL, NULL, 0, &v);
+	runner_http_response(runtime_host(k->owner->rt), k->index, k->name, r, NULL, NULL, 0, &v);
 	if (v.kind == VERDICT_OK) {
 		metrics_inc("herald_alert_messages_total", 1, "sink", k->name, "kind", kind, "result", "sent", NULL);
 		metrics_inc("herald_sink_events_written_total", (long)m->events, "sink", k->name, NULL);
@@ -536,7 +552,7 @@ static void alert_flush(struct sink *k)
 		return;
 	}
 	struct sink_request req;
-	if (runner_alert_request(s->host, k->index, k->name, k->msg, &req) != 0) {
+	if (runner_alert_request(runtime_host(s->rt), k->index, k->name, k->msg, &req) != 0) {
 		/* The sink type failed (logged). A message it cannot build three
 		 * times running is given up, so it cannot block the ones after. */
 		if (++k->build_failures >= 3) {
@@ -554,12 +570,15 @@ static void alert_flush(struct sink *k)
 	}
 	k->build_failures = 0;
 	struct http_request hr = http_request_of(&req, 10000);
+	req.body = NULL;   /* handed to http with hr */
 	struct send *sd = calloc(1, sizeof(*sd));
 	if (sd) {
 		sd->k = k;
 		alerts_sending(k->alerts, now);   /* the token is taken whatever happens next */
 		k->msg->attempts++;
 		sd->xfer = http_start(s->http, &hr, on_alert_done, sd);
+	} else {
+		free((char *)hr.body);
 	}
 	sink_request_free(&req);
 	if (!sd || !sd->xfer) {
@@ -811,11 +830,6 @@ size_t sinks_drain(struct sinks *s)
 		left += k->queue.count;
 	}
 	return left;
-}
-
-void sinks_set_host(struct sinks *s, struct luahost *host)
-{
-	s->host = host;
 }
 
 void sinks_export_metrics(struct sinks *s)
