@@ -179,8 +179,8 @@ static void reload(struct daemon *d, bool forced)
 										: "a sink's output could not be opened");
 		d->refused_hash = hash;
 		d->rejected = true;
-		metrics_inc("herald_config_reloads_total", 1, "result", "refused", NULL);
-		metrics_set("herald_config_rejected", 1, NULL);
+		metrics_inc(M_CONFIG_RELOADS_TOTAL, 1, "result", "refused", NULL);
+		metrics_set(M_CONFIG_REJECTED, 1, NULL);
 		log_error("reload refused; the previous configuration keeps running");
 		post_rejection(d);
 		return;
@@ -190,9 +190,9 @@ static void reload(struct daemon *d, bool forced)
 	d->refused_hash = 0;
 	d->rejected = false;
 	d->loaded_at = time(NULL);
-	metrics_inc("herald_config_reloads_total", 1, "result", "ok", NULL);
-	metrics_set("herald_config_rejected", 0, NULL);
-	metrics_set("herald_config_last_reload_success_timestamp_seconds", (double)d->loaded_at, NULL);
+	metrics_inc(M_CONFIG_RELOADS_TOTAL, 1, "result", "ok", NULL);
+	metrics_set(M_CONFIG_REJECTED, 0, NULL);
+	metrics_set(M_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, (double)d->loaded_at, NULL);
 	log_info("configuration reloaded: %zu sink%s, %zu rule%s, %zu example%s", cfg->nsinks,
 		 cfg->nsinks == 1 ? "" : "s", cfg->rules, cfg->rules == 1 ? "" : "s", cfg->examples,
 		 cfg->examples == 1 ? "" : "s");
@@ -235,9 +235,9 @@ static int setup(struct daemon *d)
 		return EXIT_CONFIG;
 	const struct runner_config *cfg = runtime_config(d->rt);
 	d->loaded_at = time(NULL);
-	metrics_set("herald_build_info", 1, "version", HERALD_VERSION, NULL);
-	metrics_set("herald_config_last_reload_success_timestamp_seconds", (double)d->loaded_at, NULL);
-	metrics_set("herald_config_rejected", 0, NULL);
+	metrics_set(M_BUILD_INFO, 1, "version", HERALD_VERSION, NULL);
+	metrics_set(M_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, (double)d->loaded_at, NULL);
+	metrics_set(M_CONFIG_REJECTED, 0, NULL);
 	d->http = http_new(d->loop);
 	d->sinks = d->http ? sinks_new(d->loop, d->rt, d->http) : NULL;
 	d->state_timer = loop_timer_new(d->loop, on_state_timer, d);

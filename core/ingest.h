@@ -5,6 +5,7 @@
 #define HERALD_INGEST_H
 #include <stddef.h>
 #include "framer.h"
+#include "metrics.h"
 #include "runner.h"
 #include "runtime.h"
 
@@ -30,6 +31,7 @@ struct ingest {
 	void (*on_result)(void *arg, const struct ingest_result *res);
 	unsigned long line;         /* of the record being routed */
 	struct ingest_stats stats;
+	struct metrics_series *m_routed;   /* looked up once */
 };
 
 /* hooks: emit and routed of the caller (reject is replaced by ingest's

@@ -48,7 +48,7 @@ static void alert_free(struct sink *k)
 
 static void dead_letter_msg(struct sink *k, const struct alert_msg *m, const char *why)
 {
-	metrics_inc("herald_sink_events_failed_total", (long)m->events, "sink", k->name, NULL);
+	metrics_inc(M_SINK_EVENTS_FAILED_TOTAL, (long)m->events, "sink", k->name, NULL);
 	if (!k->dead_letter)
 		return;
 	struct buf line = BUF_INIT;
@@ -78,24 +78,24 @@ static void on_done(void *arg, const struct http_response *r)
 	struct sink_verdict v;
 	runner_http_response(sink_host(k), k->index, k->name, r, NULL, NULL, 0, &v);
 	if (v.kind == VERDICT_OK) {
-		metrics_inc("herald_alert_messages_total", 1, "sink", k->name, "kind", kind, "result", "sent", NULL);
-		metrics_inc("herald_sink_events_written_total", (long)m->events, "sink", k->name, NULL);
+		metrics_inc(M_ALERT_MESSAGES_TOTAL, 1, "sink", k->name, "kind", kind, "result", "sent", NULL);
+		metrics_inc(M_SINK_EVENTS_WRITTEN_TOTAL, (long)m->events, "sink", k->name, NULL);
 		if (m->digest)
-			metrics_inc("herald_alert_events_digested_total", (long)m->events, "sink", k->name, NULL);
+			metrics_inc(M_ALERT_EVENTS_DIGESTED_TOTAL, (long)m->events, "sink", k->name, NULL);
 		alert_msg_free(m);
 		a->msg = NULL;
 		k->retry_ms = 0;
 	} else if (v.kind == VERDICT_FAILED) {
 		log_error("sink %s: %s; the %zu events of this %s are not alerted", k->name,
 			  v.message ? v.message : "the message was refused", m->events, kind);
-		metrics_inc("herald_alert_messages_total", 1, "sink", k->name, "kind", kind, "result", "failed", NULL);
+		metrics_inc(M_ALERT_MESSAGES_TOTAL, 1, "sink", k->name, "kind", kind, "result", "failed", NULL);
 		dead_letter_msg(k, m, v.message ? v.message : "refused");
 		alert_msg_free(m);
 		a->msg = NULL;
 	} else {
 		log_warn("sink %s: the %s of %zu events will be sent again: %s", k->name, kind, m->events,
 			 v.message ? v.message : "the request failed");
-		metrics_inc("herald_alert_messages_total", 1, "sink", k->name, "kind", kind, "result", "retry", NULL);
+		metrics_inc(M_ALERT_MESSAGES_TOTAL, 1, "sink", k->name, "kind", kind, "result", "retry", NULL);
 		sink_back_off(k, v.after_s);
 	}
 	sink_verdict_free(&v);
@@ -128,7 +128,7 @@ static void alert_flush(struct sink *k, bool everything)
 		if (++a->build_failures >= 3) {
 			log_error("sink %s: giving up a message of %zu events the sink type cannot build",
 				  k->name, a->msg->events);
-			metrics_inc("herald_alert_messages_total", 1, "sink", k->name, "kind",
+			metrics_inc(M_ALERT_MESSAGES_TOTAL, 1, "sink", k->name, "kind",
 				    a->msg->digest ? "digest" : "group", "result", "failed", NULL);
 			dead_letter_msg(k, a->msg, "the sink type could not build the message");
 			alert_msg_free(a->msg);
@@ -157,7 +157,7 @@ static void alert_push(struct sink *k, const struct runner_item *it)
 	struct alerting *a = k->out;
 	if (sinks_group(a->alerts, it, loop_now(k->set->loop)) < 0)
 		log_error("sink %s: out of memory keeping an event's text (it is still counted)", k->name);
-	metrics_inc("herald_sink_events_total", 1, "sink", k->name, NULL);
+	metrics_series_inc(k->m_events, 1);
 	if (!a->xfer && !sink_backing_off(k))
 		alert_flush(k, false);
 }
@@ -197,9 +197,9 @@ static void alert_draining(struct sink *k)
 static void alert_export_metrics(const struct sink *k)
 {
 	const struct alerting *a = k->out;
-	metrics_set("herald_alert_groups", (double)alerts_groups(a->alerts), "sink", k->name, NULL);
-	metrics_set("herald_alert_events_held", (double)alerts_held(a->alerts), "sink", k->name, NULL);
-	metrics_set("herald_alert_tokens", (double)alerts_tokens(a->alerts, loop_now(k->set->loop)),
+	metrics_set(M_ALERT_GROUPS, (double)alerts_groups(a->alerts), "sink", k->name, NULL);
+	metrics_set(M_ALERT_EVENTS_HELD, (double)alerts_held(a->alerts), "sink", k->name, NULL);
+	metrics_set(M_ALERT_TOKENS, (double)alerts_tokens(a->alerts, loop_now(k->set->loop)),
 		    "sink", k->name, NULL);
 }
 

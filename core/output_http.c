@@ -73,8 +73,8 @@ static void settle_items(struct sink *k, struct sinkq_item *batch, size_t count,
 			nok++;
 		free(it);
 	}
-	metrics_inc("herald_sink_events_written_total", (long)nok, "sink", k->name, NULL);
-	metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", nretry ? "partial" : "ok", NULL);
+	metrics_inc(M_SINK_EVENTS_WRITTEN_TOTAL, (long)nok, "sink", k->name, NULL);
+	metrics_inc(M_SINK_BATCHES_TOTAL, 1, "sink", k->name, "result", nretry ? "partial" : "ok", NULL);
 	if (retry) {
 		log_warn("sink %s: %zu of %zu events will be sent again: %s", k->name, nretry, count,
 			 v->message ? v->message : "the server asked for it");
@@ -106,8 +106,8 @@ static void on_done(void *arg, const struct http_response *r)
 	case VERDICT_OK:
 		sinkq_free_list(batch);
 		k->retry_ms = 0;
-		metrics_inc("herald_sink_events_written_total", (long)count, "sink", k->name, NULL);
-		metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", "ok", NULL);
+		metrics_series_inc(k->m_written, (long)count);
+		metrics_series_inc(k->m_batches_ok, 1);
 		break;
 	case VERDICT_AGAIN:
 		sinkq_requeue(&k->queue, batch);
@@ -116,12 +116,12 @@ static void on_done(void *arg, const struct http_response *r)
 		for (struct sinkq_item *it = batch; it; it = it->next)
 			sink_dead_letter(k, it, v.message ? v.message : "refused");
 		sinkq_free_list(batch);
-		metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", "failed", NULL);
+		metrics_inc(M_SINK_BATCHES_TOTAL, 1, "sink", k->name, "result", "failed", NULL);
 		break;
 	case VERDICT_RETRY:
 		log_warn("sink %s: %zu events will be sent again: %s", k->name, count,
 			 v.message ? v.message : "the request failed");
-		metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", "retry", NULL);
+		metrics_inc(M_SINK_BATCHES_TOTAL, 1, "sink", k->name, "result", "retry", NULL);
 		sinkq_requeue(&k->queue, batch);
 		sink_back_off(k, v.after_s);
 		break;
@@ -223,8 +223,8 @@ static void batched_draining(struct sink *k)
 
 static void batched_export_metrics(const struct sink *k)
 {
-	metrics_set("herald_sink_queue_events", (double)k->queue.count, "sink", k->name, NULL);
-	metrics_set("herald_sink_queue_bytes", (double)k->queue.bytes, "sink", k->name, NULL);
+	metrics_set(M_SINK_QUEUE_EVENTS, (double)k->queue.count, "sink", k->name, NULL);
+	metrics_set(M_SINK_QUEUE_BYTES, (double)k->queue.bytes, "sink", k->name, NULL);
 }
 
 const struct output output_http = {

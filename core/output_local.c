@@ -3,6 +3,7 @@
  * with backoff; nothing is dropped. Must not reach the network. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -157,14 +158,14 @@ static void local_flush(struct sink *k, bool everything)
 		struct sinkq_item *batch = sinkq_take(&k->queue, &count, &bytes);
 		if (write_batch(k, batch, bytes, count) < 0) {
 			sinkq_requeue(&k->queue, batch);
-			metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", "error", NULL);
+			metrics_inc(M_SINK_BATCHES_TOTAL, 1, "sink", k->name, "result", "error", NULL);
 			sink_back_off_plain(k);
 			return;
 		}
 		sinkq_free_list(batch);
 		k->retry_ms = 0;
-		metrics_inc("herald_sink_events_written_total", (long)count, "sink", k->name, NULL);
-		metrics_inc("herald_sink_batches_total", 1, "sink", k->name, "result", "ok", NULL);
+		metrics_series_inc(k->m_written, (long)count);
+		metrics_series_inc(k->m_batches_ok, 1);
 	}
 	sink_arm_timer(k);
 }
@@ -183,8 +184,8 @@ static size_t local_drain(struct sink *k)
 
 static void local_export_metrics(const struct sink *k)
 {
-	metrics_set("herald_sink_queue_events", (double)k->queue.count, "sink", k->name, NULL);
-	metrics_set("herald_sink_queue_bytes", (double)k->queue.bytes, "sink", k->name, NULL);
+	metrics_set(M_SINK_QUEUE_EVENTS, (double)k->queue.count, "sink", k->name, NULL);
+	metrics_set(M_SINK_QUEUE_BYTES, (double)k->queue.bytes, "sink", k->name, NULL);
 }
 
 const struct output output_local = {

@@ -104,10 +104,10 @@ static int l_admit(lua_State *L)
 static int l_count(lua_State *L)
 {
 	/* Only the runtime's own counters, each with its one label. */
-	static const struct { const char *name, *metric, *label; } known[] = {
-		{ "rule_errors", "herald_rule_errors_total", "file" },
-		{ "encode_errors", "herald_sink_encode_errors_total", "sink" },
-		{ "stale_skipped", "herald_sink_stale_skipped_total", "sink" },
+	static const struct { const char *name; enum metric metric; const char *label; } known[] = {
+		{ "rule_errors", M_RULE_ERRORS_TOTAL, "file" },
+		{ "encode_errors", M_SINK_ENCODE_ERRORS_TOTAL, "sink" },
+		{ "stale_skipped", M_SINK_STALE_SKIPPED_TOTAL, "sink" },
 	};
 	const char *name = luaL_checkstring(L, 1);
 	for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)

@@ -63,7 +63,7 @@ static void on_timer(struct loop *loop, void *arg)
 	if (retrying) {
 		size_t n = k->output->pending(k) - (k->output->held ? k->output->held(k) : 0);
 		log_info("sink %s: retrying %zu queued events", k->name, n);
-		metrics_inc("herald_sink_retries_total", 1, "sink", k->name, NULL);
+		metrics_inc(M_SINK_RETRIES_TOTAL, 1, "sink", k->name, NULL);
 	}
 	k->output->flush(k, false);
 	if (retrying && k->retry_ms == 0)
@@ -79,10 +79,10 @@ void sink_queue_push(struct sink *k, const struct runner_item *it)
 		k->output->flush(k, true);
 	if (sinkq_push(&k->queue, it->data, it->len, loop_now(k->set->loop), true) < 0) {
 		log_error("sink %s: out of memory queueing an event", k->name);
-		metrics_inc("herald_sink_encode_errors_total", 1, "sink", k->name, NULL);
+		metrics_inc(M_SINK_ENCODE_ERRORS_TOTAL, 1, "sink", k->name, NULL);
 		return;
 	}
-	metrics_inc("herald_sink_events_total", 1, "sink", k->name, NULL);
+	metrics_series_inc(k->m_events, 1);
 	if (!loop_timer_active(k->timer))
 		sink_arm_timer(k);
 }
@@ -100,6 +100,9 @@ struct sink *sink_new(struct sink_set *set, const struct sink_spec *sp, const st
 		sink_free(k);
 		return NULL;
 	}
+	k->m_events = metrics_series(M_SINK_EVENTS_TOTAL, "sink", k->name, NULL);
+	k->m_written = metrics_series(M_SINK_EVENTS_WRITTEN_TOTAL, "sink", k->name, NULL);
+	k->m_batches_ok = metrics_series(M_SINK_BATCHES_TOTAL, "sink", k->name, "result", "ok", NULL);
 	struct sinkq_limits lim = { 1, 1, 0, 1, 1 };
 	sinkq_init(&k->queue, &lim);
 	return k;
@@ -158,7 +161,7 @@ void sink_dead_letter_write(struct buf *line, const struct sink *k)
 void sink_dead_letter(struct sink *k, const struct sinkq_item *it, const char *why)
 {
 	log_error("sink %s: an event failed for good: %s", k->name, why);
-	metrics_inc("herald_sink_events_failed_total", 1, "sink", k->name, NULL);
+	metrics_inc(M_SINK_EVENTS_FAILED_TOTAL, 1, "sink", k->name, NULL);
 	if (!k->dead_letter)
 		return;
 	struct buf line = BUF_INIT;

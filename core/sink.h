@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "http.h"
 #include "loop.h"
+#include "metrics.h"
 #include "runner.h"
 #include "runtime.h"
 #include "sinkq.h"
@@ -70,6 +71,8 @@ struct sink {
 	struct loop_timer *timer;      /* batch wait, or retry backoff */
 	uint64_t retry_ms;             /* current backoff; 0 when healthy */
 	char *dead_letter;             /* where items that failed for good go (or NULL) */
+	/* Its per-event series, looked up once. */
+	struct metrics_series *m_events, *m_written, *m_batches_ok;
 };
 
 struct sink *sink_new(struct sink_set *set, const struct sink_spec *sp, const struct output *out);

@@ -101,7 +101,7 @@ static void kube_status(const struct source *s, struct buf *json)
 
 static void kube_export_metrics(const struct source *s)
 {
-	metrics_set("herald_watch_established", kube_established(s) ? 1 : 0, "cluster", s->name, NULL);
+	metrics_set(M_WATCH_ESTABLISHED, kube_established(s) ? 1 : 0, "cluster", s->name, NULL);
 }
 
 static void kube_unblock(struct source *s)

@@ -38,6 +38,9 @@ struct watch {
 	bool stream_error;             /* an in-stream ERROR other than 410 */
 	bool paused;                   /* the stream waits for a sink to drain, or yields */
 	struct loop_timer *yield_timer;
+	/* Per-event series, looked up once: received by type (Normal,
+	 * Warning, other), already delivered, last event's time. */
+	struct metrics_series *m_received[3], *m_already, *m_last;
 	uint64_t turn;                 /* the loop turn of turn_bytes */
 	size_t turn_bytes;             /* read in this turn */
 	char path[512];                /* /api/v1[/namespaces/NS]/events */
@@ -64,7 +67,7 @@ static void backoff(struct watch *w, void (*next)(struct watch *w))
 	w->failures++;
 	w->phase = PHASE_BACKOFF;
 	w->after_backoff = next;
-	metrics_inc("herald_watch_retries_total", 1, "cluster", w->cluster, NULL);
+	metrics_inc(M_WATCH_RETRIES_TOTAL, 1, "cluster", w->cluster, NULL);
 	log_debug("cluster %s: retrying in %llu ms", w->source, (unsigned long long)delay);
 	loop_timer_start(w->timer, delay);
 }
@@ -88,7 +91,7 @@ static void on_result(void *arg, const struct ingest_result *res)
 		if (res->code == 410 || res->too_large) {
 			log_info("cluster %s: watch from resourceVersion %s %s: relisting", w->source, w->rv,
 				 res->too_large ? "is too large" : "expired (410)");
-			metrics_inc("herald_watch_relists_total", 1, "cluster", w->cluster, NULL);
+			metrics_inc(M_WATCH_RELISTS_TOTAL, 1, "cluster", w->cluster, NULL);
 			w->relist = true;
 		} else {
 			log_warn("cluster %s: watch error %ld %s: %s", w->source, res->code, res->reason,
@@ -105,14 +108,14 @@ static int admit(void *arg, const char *uid, const char *rv, const char *last_se
 {
 	struct watch *w = arg;
 	if (seen_has(w->cfg.seen, uid, rv)) {
-		metrics_inc("herald_events_already_delivered_total", 1, "cluster", w->cluster, NULL);
+		metrics_series_inc(w->m_already, 1);
 		return 0;
 	}
 	seen_put(w->cfg.seen, uid, rv);
 	/* type is a label only when it is one of the two Kubernetes uses. */
-	bool known = strcmp(type, "Normal") == 0 || strcmp(type, "Warning") == 0;
-	metrics_inc("herald_events_received_total", 1, "cluster", w->cluster, "type", known ? type : "other", NULL);
-	metrics_set("herald_last_event_timestamp_seconds", (double)time(NULL), "cluster", w->cluster, NULL);
+	int known = strcmp(type, "Normal") == 0 ? 0 : strcmp(type, "Warning") == 0 ? 1 : 2;
+	metrics_series_inc(w->m_received[known], 1);
+	metrics_series_set(w->m_last, (double)time(NULL));
 	if (w->cfg.fresh_start && last_seen) {
 		struct tm tm;
 		memset(&tm, 0, sizeof(tm));
@@ -173,7 +176,7 @@ static void on_list_done(void *arg, const struct http_response *r)
 		return;
 	}
 	snprintf(w->rv, sizeof(w->rv), "%s", w->list.rv);
-	metrics_inc("herald_watch_lists_total", 1, "cluster", w->cluster, NULL);
+	metrics_inc(M_WATCH_LISTS_TOTAL, 1, "cluster", w->cluster, NULL);
 	log_info("cluster %s: listed, watching from resourceVersion %s", w->source, w->rv);
 	w->failures = 0;
 	start_watch(w);
@@ -233,7 +236,7 @@ static int on_watch_data(void *arg, const char *data, size_t len)
 		 * on watch_resume; nothing is dropped, memory stays bounded. */
 		if (!w->paused) {
 			log_debug("cluster %s: a sink is full: pausing the watch", w->source);
-			metrics_inc("herald_watch_pauses_total", 1, "cluster", w->cluster, NULL);
+			metrics_inc(M_WATCH_PAUSES_TOTAL, 1, "cluster", w->cluster, NULL);
 		}
 		w->paused = true;
 		return HTTP_DATA_PAUSE;
@@ -279,7 +282,7 @@ static void on_watch_done(void *arg, const struct http_response *r)
 		return;
 	case 410:
 		log_info("cluster %s: resourceVersion %s expired (410): relisting", w->source, w->rv);
-		metrics_inc("herald_watch_relists_total", 1, "cluster", w->cluster, NULL);
+		metrics_inc(M_WATCH_RELISTS_TOTAL, 1, "cluster", w->cluster, NULL);
 		start_list(w);
 		return;
 	case 401:
@@ -310,7 +313,7 @@ static void start_watch(struct watch *w)
 	framer_reset(&w->in.framer);
 	send_request(w, &req, &url, on_watch_done, start_watch);
 	if (w->xfer)
-		metrics_inc("herald_watch_starts_total", 1, "cluster", w->cluster, NULL);
+		metrics_inc(M_WATCH_STARTS_TOTAL, 1, "cluster", w->cluster, NULL);
 }
 
 struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watch_config *cfg)
@@ -330,6 +333,11 @@ struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watc
 		w->cfg.page_size = 500;
 	snprintf(w->source, sizeof(w->source), "%s%s%s", w->cluster, w->namespace ? "/" : "",
 		 w->namespace ? w->namespace : "");
+	static const char *const types[3] = { "Normal", "Warning", "other" };
+	for (int i = 0; i < 3; i++)
+		w->m_received[i] = metrics_series(M_EVENTS_RECEIVED_TOTAL, "cluster", w->cluster, "type", types[i], NULL);
+	w->m_already = metrics_series(M_EVENTS_ALREADY_DELIVERED_TOTAL, "cluster", w->cluster, NULL);
+	w->m_last = metrics_series(M_LAST_EVENT_TIMESTAMP_SECONDS, "cluster", w->cluster, NULL);
 	w->timer = loop_timer_new(loop, on_backoff_timer, w);
 	w->yield_timer = loop_timer_new(loop, on_yield_timer, w);
 	struct runner_hooks hooks = { .arg = w, .emit = emit, .admit = admit };

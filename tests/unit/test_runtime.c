@@ -263,7 +263,7 @@ static void test_rule_errors_do_not_stop_other_routes(void **state)
 	assert_string_equal(routes_of(&fx, EV("Warning", "X", "Pod", "a", "b", "")), "archive");
 	char label[128];
 	snprintf(label, sizeof(label), "%s/rules/10-test.lua", dir);
-	assert_int_equal((int)metrics_get("herald_rule_errors_total", "file", label, NULL), 3);
+	assert_int_equal((int)metrics_get(M_RULE_ERRORS_TOTAL, "file", label, NULL), 3);
 	unload(&fx);
 }
 
