@@ -50,8 +50,10 @@ int main(int argc, char **argv)
 {
 	struct buf t = BUF_INIT;
 	table(&t);
+	int rc = 0;
 	if (argc < 3) {
 		fwrite(t.data, 1, t.len, stdout);
+		buf_free(&t);
 		return 0;
 	}
 	size_t len;
@@ -59,9 +61,10 @@ int main(int argc, char **argv)
 	char *begin = text ? strstr(text, BEGIN) : NULL;
 	char *end = begin ? strstr(begin, END) : NULL;
 	if (!end) {
-		fprintf(stderr, "%s: no %.*s ... %.*s section\n", argv[1 + 1], (int)strlen(BEGIN) - 1, BEGIN,
+		fprintf(stderr, "%s: no %.*s ... %.*s section\n", argv[2], (int)strlen(BEGIN) - 1, BEGIN,
 			(int)strlen(END) - 1, END);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	begin += strlen(BEGIN);
 	bool same = (size_t)(end - begin) == t.len && memcmp(begin, t.data, t.len) == 0;
@@ -69,15 +72,19 @@ int main(int argc, char **argv)
 		if (!same)
 			fprintf(stderr, "%s: the metrics table differs from core/metrics.def; "
 				"run `cmake --build build --target readme-metrics`\n", argv[2]);
-		return same ? 0 : 1;
+		rc = same ? 0 : 1;
+	} else if (strcmp(argv[1], "--write") == 0 && !same) {
+		FILE *f = fopen(argv[2], "wb");
+		rc = 1;
+		if (f) {
+			fwrite(text, 1, (size_t)(begin - text), f);
+			fwrite(t.data, 1, t.len, f);
+			fwrite(end, 1, len - (size_t)(end - text), f);
+			rc = fclose(f) == 0 ? 0 : 1;
+		}
 	}
-	if (strcmp(argv[1], "--write") != 0 || same)
-		return 0;
-	FILE *f = fopen(argv[2], "wb");
-	if (!f)
-		return 1;
-	fwrite(text, 1, (size_t)(begin - text), f);
-	fwrite(t.data, 1, t.len, f);
-	fwrite(end, 1, len - (size_t)(end - text), f);
-	return fclose(f) == 0 ? 0 : 1;
+out:
+	free(text);
+	buf_free(&t);
+	return rc;
 }
