@@ -1,7 +1,7 @@
-/* sinks: the sink instances of the running configuration: their queues,
- * their batching timers and their outputs (stdout, file, null; HTTP sinks
- * come with the network sink types). Sinks are matched by name across
- * configurations, so a sink that keeps its name keeps its queue. */
+/* sinks: the sink instances of the running configuration, each a queue
+ * and timer (sink.h) over an output: local (stdout, file, null), batched
+ * HTTP, or alert. Sinks are matched by name across configurations, so a
+ * sink that keeps its name keeps its queue. */
 #ifndef HERALD_SINKS_H
 #define HERALD_SINKS_H
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* watch: list+watch of core/v1 Events of one cluster (all namespaces, or
- * one), on the loop, through http. Lists page by page, then watches from
+ * one), on the loop, through the cluster's kubeapi client. Lists page by page, then watches from
  * the list's resourceVersion with bookmarks, re-watches from the last
  * resourceVersion seen when a stream ends, re-lists after 410 Gone or a
  * too-large resourceVersion, and backs off with jitter on failures. Every
