@@ -29,6 +29,7 @@ struct http_transfer {
 	CURL *easy;
 	struct curl_slist *headers;
 	char *body;
+	size_t body_len;
 	struct buf response;
 	char *retry_after;
 	http_done_cb done;
@@ -121,6 +122,15 @@ struct http *http_new(struct loop *loop)
 	return http;
 }
 
+/* Bodies may hold a robot's signature or a token: wiped before free. */
+static void free_body(struct http_transfer *t)
+{
+	if (t->body)
+		explicit_bzero(t->body, t->body_len);
+	free(t->body);
+	t->body = NULL;
+}
+
 static void transfer_free(struct http_transfer *t)
 {
 	for (int i = 0; i < t->http->ndeferred; i++)
@@ -138,7 +148,7 @@ static void transfer_free(struct http_transfer *t)
 	curl_easy_cleanup(t->easy);
 	curl_slist_free_all(t->headers);
 	curl_slist_free_all(t->connect_to);
-	free(t->body);
+	free_body(t);
 	free(t->retry_after);
 	buf_free(&t->response);
 	t->http->active--;
@@ -200,9 +210,16 @@ struct http_transfer *http_start(struct http *http, const struct http_request *r
 				 http_done_cb done, void *arg)
 {
 	struct http_transfer *t = calloc(1, sizeof(*t));
-	if (!t)
+	if (!t) {
+		if (req->body_given)
+			free((char *)req->body);
 		return NULL;
+	}
 	t->http = http;
+	if (req->body_given) {
+		t->body = (char *)req->body;
+		t->body_len = req->body_len;
+	}
 	t->done = done;
 	t->arg = arg;
 	t->on_data = req->on_data;
@@ -263,9 +280,12 @@ struct http_transfer *http_start(struct http *http, const struct http_request *r
 		t->headers = h;
 	}
 	if (req->body) {
-		if (!(t->body = malloc(req->body_len ? req->body_len : 1)))
-			goto fail;
-		memcpy(t->body, req->body, req->body_len);
+		if (!t->body) {
+			if (!(t->body = malloc(req->body_len ? req->body_len : 1)))
+				goto fail;
+			memcpy(t->body, req->body, req->body_len);
+			t->body_len = req->body_len;
+		}
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 	}
@@ -294,7 +314,7 @@ fail:
 		curl_easy_cleanup(t->easy);
 	t->easy = NULL;
 	curl_slist_free_all(t->headers);
-	free(t->body);
+	free_body(t);
 	http->active--;
 	free(t);
 	return NULL;

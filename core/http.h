@@ -15,8 +15,10 @@ struct http_request {
 	const char *url;
 	const char *const *headers;    /* "Name: value" lines */
 	size_t nheaders;
-	const char *body;              /* copied by http_start */
+	const char *body;              /* copied by http_start, unless body_given */
 	size_t body_len;
+	bool body_given;               /* body was malloc'd: http_start takes it (even
+	                                * when it fails) and wipes it when done */
 	long timeout_ms;               /* whole transfer; 0 = none (watch streams) */
 	long connect_timeout_ms;
 	const char *ca_file;

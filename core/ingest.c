@@ -12,7 +12,7 @@ static void skip(struct ingest *in, unsigned long line, long item, const char *c
 		 const char *why)
 {
 	in->stats.skipped++;
-	metrics_inc("herald_input_skipped_total", 1, "reason", category, NULL);
+	metrics_inc(M_INPUT_SKIPPED_TOTAL, 1, "reason", category, NULL);
 	if (item > 0)
 		log_warn("%s:%lu: List item %ld skipped: %s", in->source, line, item, why);
 	else
@@ -29,9 +29,9 @@ static void on_routed(void *arg, const struct runner_event *ev)
 {
 	struct ingest *in = arg;
 	in->stats.events++;
-	metrics_inc("herald_events_routed_total", 1, NULL);
+	metrics_series_inc(in->m_routed, 1);
 	if (ev->nsinks == 0)
-		metrics_inc("herald_events_unrouted_total", 1, "rule", ev->dropped_by ? ev->dropped_by : "none", NULL);
+		metrics_inc(M_EVENTS_UNROUTED_TOTAL, 1, "rule", ev->dropped_by ? ev->dropped_by : "none", NULL);
 	if (in->hooks.routed)
 		in->hooks.routed(in->caller_arg, ev);
 }
@@ -85,9 +85,9 @@ static void on_record(void *arg, const struct framer_record *rec)
 	};
 	struct ingest_result res;
 	in->line = rec->line;
-	if (runner_ingest(in->host, &input, &hooks, &res) < 0) {
+	if (runner_ingest(runtime_host(in->rt), &input, &hooks, &res) < 0) {
 		in->stats.failed++;
-		metrics_inc("herald_ingest_failures_total", 1, NULL);
+		metrics_inc(M_INGEST_FAILURES_TOTAL, 1, NULL);
 		log_error("%s:%lu: %s", in->source, rec->line, res.message);
 		return;
 	}
@@ -108,11 +108,12 @@ static void on_record(void *arg, const struct framer_record *rec)
 		in->on_result(in->caller_arg, &res);
 }
 
-void ingest_init(struct ingest *in, struct luahost *host, const char *source,
+void ingest_init(struct ingest *in, struct runtime *rt, const char *source,
 		 const char *cluster, const struct runner_hooks *hooks)
 {
 	memset(in, 0, sizeof(*in));
-	in->host = host;
+	in->rt = rt;
+	in->m_routed = metrics_series(M_EVENTS_ROUTED_TOTAL, NULL);
 	in->source = source;
 	in->cluster = cluster;
 	in->hooks = *hooks;

@@ -5,8 +5,9 @@
 #define HERALD_INGEST_H
 #include <stddef.h>
 #include "framer.h"
-#include "luahost.h"
+#include "metrics.h"
 #include "runner.h"
+#include "runtime.h"
 
 #define INGEST_MAX_RECORD (64u << 20)   /* a kubectl List of many events */
 #define INGEST_MAX_FIELD (1u << 20)     /* one string (a message) */
@@ -19,7 +20,7 @@ struct ingest_stats {
 };
 
 struct ingest {
-	struct luahost *host;
+	struct runtime *rt;         /* asked for the state in force per record */
 	struct framer framer;
 	const char *source;         /* for messages: a file name or "stdin" */
 	const char *cluster;        /* NULL: the event's own, else "default" */
@@ -30,11 +31,12 @@ struct ingest {
 	void (*on_result)(void *arg, const struct ingest_result *res);
 	unsigned long line;         /* of the record being routed */
 	struct ingest_stats stats;
+	struct metrics_series *m_routed;   /* looked up once */
 };
 
 /* hooks: emit and routed of the caller (reject is replaced by ingest's
  * own, which reports with line numbers). */
-void ingest_init(struct ingest *in, struct luahost *host, const char *source,
+void ingest_init(struct ingest *in, struct runtime *rt, const char *source,
 		 const char *cluster, const struct runner_hooks *hooks);
 void ingest_feed(struct ingest *in, const char *data, size_t len);
 void ingest_finish(struct ingest *in);

@@ -1,5 +1,7 @@
-/* loop: epoll for fds, a deadline-ordered list for timers, signalfd for
- * signals. Owns the epoll fd and the signalfd; never touches curl or Lua. */
+/* loop: epoll for fds (their callbacks in an array indexed by fd), a
+ * deadline-ordered list for timers, signalfd for signals, and the hooks
+ * that run before each wait. Owns the epoll fd and the signalfd; never
+ * touches curl or Lua. */
 #include "loop.h"
 
 #include <errno.h>
@@ -14,11 +16,11 @@
 #include "log.h"
 
 struct watch {
-	int fd;
-	loop_fd_cb cb;
+	loop_fd_cb cb;             /* NULL: the fd is not watched */
 	void *arg;
-	struct watch *next;
 };
+
+#define LOOP_MAX_HOOKS 8
 
 struct loop_timer {
 	struct loop *loop;
@@ -38,8 +40,11 @@ struct loop {
 	uint64_t now;
 	uint64_t turn;
 	bool stop;
-	struct watch *watches;
+	struct watch *watches;     /* by fd */
+	size_t nwatches;
 	struct loop_timer *timers;
+	struct { loop_hook_cb cb; void *arg; } hooks[LOOP_MAX_HOOKS];
+	int nhooks;
 };
 
 uint64_t loop_update_time(struct loop *loop)
@@ -73,11 +78,7 @@ void loop_free(struct loop *loop)
 {
 	if (!loop)
 		return;
-	while (loop->watches) {
-		struct watch *w = loop->watches;
-		loop->watches = w->next;
-		free(w);
-	}
+	free(loop->watches);
 	for (struct loop_timer *t = loop->timers; t; t = t->next)
 		t->active = false;
 	if (loop->sigfd >= 0)
@@ -88,10 +89,9 @@ void loop_free(struct loop *loop)
 
 static struct watch *find_watch(struct loop *loop, int fd)
 {
-	for (struct watch *w = loop->watches; w; w = w->next)
-		if (w->fd == fd)
-			return w;
-	return NULL;
+	if (fd < 0 || (size_t)fd >= loop->nwatches || !loop->watches[fd].cb)
+		return NULL;
+	return &loop->watches[fd];
 }
 
 int loop_fd_watch(struct loop *loop, int fd, int events, loop_fd_cb cb, void *arg)
@@ -99,6 +99,10 @@ int loop_fd_watch(struct loop *loop, int fd, int events, loop_fd_cb cb, void *ar
 	struct epoll_event ev = { 0 };
 	ev.events = (events & LOOP_READ ? EPOLLIN : 0) | (events & LOOP_WRITE ? EPOLLOUT : 0);
 	ev.data.fd = fd;
+	if (fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
 	struct watch *w = find_watch(loop, fd);
 	if (w) {
 		if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
@@ -107,27 +111,51 @@ int loop_fd_watch(struct loop *loop, int fd, int events, loop_fd_cb cb, void *ar
 		w->arg = arg;
 		return 0;
 	}
+	if ((size_t)fd >= loop->nwatches) {
+		size_t n = loop->nwatches ? loop->nwatches : 64;
+		while (n <= (size_t)fd)
+			n *= 2;
+		struct watch *grown = realloc(loop->watches, n * sizeof(*grown));
+		if (!grown) {
+			errno = ENOMEM;
+			return -1;
+		}
+		memset(grown + loop->nwatches, 0, (n - loop->nwatches) * sizeof(*grown));
+		loop->watches = grown;
+		loop->nwatches = n;
+	}
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -1;
-	w = malloc(sizeof(*w));
-	if (!w) {
-		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
-		errno = ENOMEM;
-		return -1;
-	}
-	*w = (struct watch){ fd, cb, arg, loop->watches };
-	loop->watches = w;
+	loop->watches[fd] = (struct watch){ cb, arg };
 	return 0;
 }
 
 void loop_fd_unwatch(struct loop *loop, int fd)
 {
-	for (struct watch **p = &loop->watches; *p; p = &(*p)->next) {
-		if ((*p)->fd == fd) {
-			struct watch *w = *p;
-			*p = w->next;
-			free(w);
-			epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+	struct watch *w = find_watch(loop, fd);
+	if (!w)
+		return;
+	w->cb = NULL;
+	w->arg = NULL;
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+int loop_before_wait(struct loop *loop, loop_hook_cb cb, void *arg)
+{
+	if (loop->nhooks == LOOP_MAX_HOOKS)
+		return -1;
+	loop->hooks[loop->nhooks].cb = cb;
+	loop->hooks[loop->nhooks].arg = arg;
+	loop->nhooks++;
+	return 0;
+}
+
+void loop_before_wait_remove(struct loop *loop, loop_hook_cb cb, void *arg)
+{
+	for (int i = 0; i < loop->nhooks; i++) {
+		if (loop->hooks[i].cb == cb && loop->hooks[i].arg == arg) {
+			memmove(&loop->hooks[i], &loop->hooks[i + 1], (size_t)(loop->nhooks - i - 1) * sizeof(loop->hooks[0]));
+			loop->nhooks--;
 			return;
 		}
 	}
@@ -234,6 +262,8 @@ int loop_run(struct loop *loop)
 	while (!loop->stop) {
 		loop->turn++;
 		run_due_timers(loop);
+		for (int i = 0; i < loop->nhooks && !loop->stop; i++)
+			loop->hooks[i].cb(loop, loop->hooks[i].arg);
 		if (loop->stop)
 			break;
 		int timeout = -1;
@@ -256,7 +286,7 @@ int loop_run(struct loop *loop)
 				continue; /* unwatched by an earlier callback this turn */
 			int events = (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR) ? LOOP_READ : 0) |
 				     (evs[i].events & (EPOLLOUT | EPOLLERR) ? LOOP_WRITE : 0);
-			w->cb(loop, w->fd, events, w->arg);
+			w->cb(loop, evs[i].data.fd, events, w->arg);
 		}
 	}
 	return 0;

@@ -14,6 +14,7 @@ struct loop_timer;
 typedef void (*loop_fd_cb)(struct loop *loop, int fd, int events, void *arg);
 typedef void (*loop_timer_cb)(struct loop *loop, void *arg);
 typedef void (*loop_signal_cb)(struct loop *loop, int signo, void *arg);
+typedef void (*loop_hook_cb)(struct loop *loop, void *arg);
 
 struct loop *loop_new(void);
 void loop_free(struct loop *loop);
@@ -30,6 +31,13 @@ uint64_t loop_update_time(struct loop *loop);
  * regular files, which epoll cannot watch). */
 int loop_fd_watch(struct loop *loop, int fd, int events, loop_fd_cb cb, void *arg);
 void loop_fd_unwatch(struct loop *loop, int fd);
+
+/* Runs cb once per loop turn, after the turn's timers and before the
+ * loop waits for fds (Redis's beforeSleep): work that piles up during a
+ * turn (batches that came due) is done there once. At most 8 hooks, run
+ * in the order added. -1 when full. */
+int loop_before_wait(struct loop *loop, loop_hook_cb cb, void *arg);
+void loop_before_wait_remove(struct loop *loop, loop_hook_cb cb, void *arg);
 
 /* Timers: created stopped; start (re)arms, stop disarms. Caller frees. */
 struct loop_timer *loop_timer_new(struct loop *loop, loop_timer_cb cb, void *arg);

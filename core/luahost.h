@@ -21,12 +21,15 @@ struct luahost_limits {
 
 #define LUAHOST_DEFAULT_LIMITS { 50000000L, 1000000L, 64u << 20, 256u << 20 }
 
+struct luahost;
+
 struct luahost_opts {
 	const char *scripts_dir;   /* NULL: the scripts compiled into herald */
 	struct luahost_limits limits;
+	/* Adds the embedder's core.* functions (luahost_register) after the
+	 * state is set up and before the runtime starts; NULL: none. */
+	void (*extend)(struct luahost *h);
 };
-
-struct luahost;
 
 /* Returns NULL (logged) when the state or the runtime cannot be created.
  * The runtime module herald.runtime is loaded and kept in the registry. */
@@ -48,6 +51,8 @@ void luahost_runtime_fn(struct luahost *h, const char *name);
 
 /* Adds a C function to the table the runtime sees as `core`. */
 void luahost_register(struct luahost *h, const char *name, lua_CFunction fn);
+/* Sets core[name] to an array of the strings of list (NULL-ended). */
+void luahost_register_list(struct luahost *h, const char *name, const char *const *list);
 
 /* The host of a state (for C functions called from Lua). */
 struct luahost *luahost_from(lua_State *L);

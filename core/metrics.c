@@ -1,62 +1,37 @@
-/* metrics: a fixed table of series; families (HELP/TYPE) are listed here
- * so /metrics documents itself. Label values are escaped as the text
- * format requires. */
+/* metrics: a fixed table of series, found through a hash of (metric,
+ * labels); the families (HELP/TYPE) come from metrics.def so /metrics
+ * documents itself. Label values are escaped as the text format requires.
+ * Owns the table; must not allocate after start (the table is static). */
 #include "metrics.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define SERIES_MAX 1024
-#define NAME_LEN 72
+#define SLOTS 2048                 /* power of two, over twice SERIES_MAX */
 #define LABELS_LEN 256
 
-struct series {
-	char name[NAME_LEN];
-	char labels[LABELS_LEN];  /* k="v",k2="v2" */
+struct metrics_series {
+	enum metric m;
+	char labels[LABELS_LEN];       /* k="v",k2="v2" */
 	double value;
+	bool shown;                    /* updated at least once: exposed */
 };
 
-static struct series table[SERIES_MAX];
+const struct metric_def metrics_defs[METRIC_COUNT] = {
+#define METRIC(id, name, type, labels, help) [id] = { name, type, labels, help },
+#include "metrics.def"
+#undef METRIC
+};
+
+static struct metrics_series table[SERIES_MAX];
 static size_t used;
-
-static const struct family {
-	const char *name, *type, *help;
-} families[] = {
-	{ "herald_build_info", "gauge", "herald's version (value 1)" },
-	{ "herald_events_received_total", "counter", "Events received from a cluster, by cluster and type" },
-	{ "herald_events_already_delivered_total", "counter", "Events seen again after a relist or restart and not delivered twice" },
-	{ "herald_last_event_timestamp_seconds", "gauge", "When the last event of a cluster arrived (unix time)" },
-	{ "herald_events_routed_total", "counter", "Events that went through the rules" },
-	{ "herald_events_unrouted_total", "counter", "Events that reached no sink: dropped by a rule (rule=file:line) or matched none" },
-	{ "herald_rule_errors_total", "counter", "Errors in operator Lua (rules, documents, templates), by file" },
-	{ "herald_input_skipped_total", "counter", "Input records skipped as unusable, by reason" },
-	{ "herald_ingest_failures_total", "counter", "Records the runtime failed on" },
-	{ "herald_sink_events_total", "counter", "Events queued for a sink" },
-	{ "herald_sink_encode_errors_total", "counter", "Events a sink type could not encode" },
-	{ "herald_sink_stale_skipped_total", "counter", "Events an alert sink skipped as older than --max-event-age at start" },
-	{ "herald_sink_batches_total", "counter", "Batches written or sent, by sink and result" },
-	{ "herald_sink_events_written_total", "counter", "Events written or sent by a sink" },
-	{ "herald_sink_retries_total", "counter", "Retries of a failed batch" },
-	{ "herald_sink_events_failed_total", "counter", "Events a sink's server refused for good (dead-lettered)" },
-	{ "herald_sink_queue_events", "gauge", "Events waiting in a sink's queue" },
-	{ "herald_sink_queue_bytes", "gauge", "Bytes waiting in a sink's queue" },
-	{ "herald_alert_messages_total", "counter", "Alert messages, by sink, kind (group, digest) and result (sent, retry, failed)" },
-	{ "herald_alert_events_digested_total", "counter", "Events sent inside digests because the robot's rate limit left no room" },
-	{ "herald_alert_groups", "gauge", "Alert groups an alert sink keeps" },
-	{ "herald_alert_events_held", "gauge", "Events alert groups hold for their next message" },
-	{ "herald_alert_tokens", "gauge", "Messages an alert sink may send now within its rate limits" },
-	{ "herald_watch_starts_total", "counter", "Watch requests started" },
-	{ "herald_watch_lists_total", "counter", "Complete lists of a cluster's events" },
-	{ "herald_watch_relists_total", "counter", "Relists after 410 Gone or a too-large resourceVersion" },
-	{ "herald_watch_retries_total", "counter", "List or watch attempts after a failure" },
-	{ "herald_watch_established", "gauge", "1 when a cluster's watch runs" },
-	{ "herald_watch_pauses_total", "counter", "Times a watch paused because a sink was full (backpressure)" },
-	{ "herald_config_reloads_total", "counter", "Configuration reloads, by result (ok, refused)" },
-	{ "herald_config_last_reload_success_timestamp_seconds", "gauge", "When the configuration in force was loaded (unix time)" },
-	{ "herald_config_rejected", "gauge", "1 while the files hold a configuration that was refused" },
-	{ "herald_metrics_overflow_total", "counter", "Updates to series past the table's bound" },
-};
+static uint16_t slots[SLOTS];      /* index + 1 into table; 0: empty */
 
 static void format_labels(char *out, size_t len, va_list ap)
 {
@@ -82,87 +57,110 @@ static void format_labels(char *out, size_t len, va_list ap)
 	}
 }
 
-static struct series *find(const char *name, const char *labels, int create)
+static size_t slot_of(enum metric m, const char *labels)
 {
-	for (size_t i = 0; i < used; i++)
-		if (strcmp(table[i].name, name) == 0 && strcmp(table[i].labels, labels) == 0)
-			return &table[i];
+	return (size_t)((hash_string(labels) ^ ((uint64_t)m * 0x9e3779b97f4a7c15ull)) & (SLOTS - 1));
+}
+
+static struct metrics_series *find(enum metric m, const char *labels, bool create)
+{
+	size_t i = slot_of(m, labels);
+	for (; slots[i]; i = (i + 1) & (SLOTS - 1)) {
+		struct metrics_series *s = &table[slots[i] - 1];
+		if (s->m == m && strcmp(s->labels, labels) == 0)
+			return s;
+	}
 	if (!create)
 		return NULL;
-	if (used >= SERIES_MAX - 1) {
-		name = "herald_metrics_overflow_total";
-		labels = "";
-		for (size_t i = 0; i < used; i++)
-			if (strcmp(table[i].name, name) == 0)
-				return &table[i];
-	}
-	struct series *s = &table[used++];
-	snprintf(s->name, sizeof(s->name), "%s", name);
+	if (used >= SERIES_MAX - 1 && m != M_METRICS_OVERFLOW_TOTAL)
+		return find(M_METRICS_OVERFLOW_TOTAL, "", true);   /* the last row is kept for it */
+	if (used >= SERIES_MAX)
+		return &table[SERIES_MAX - 1];
+	struct metrics_series *s = &table[used++];
+	s->m = m;
 	snprintf(s->labels, sizeof(s->labels), "%s", labels);
 	s->value = 0;
+	s->shown = false;
+	slots[i] = (uint16_t)used;
 	return s;
 }
 
-/* The series of name with the labels in ap (created when create). */
-static struct series *series_of(const char *name, va_list ap, int create)
+/* The series of m with the labels in ap (created when create). */
+static struct metrics_series *series_of(enum metric m, va_list ap, bool create)
 {
 	char labels[LABELS_LEN];
 	format_labels(labels, sizeof(labels), ap);
-	return find(name, labels, create);
+	return find(m, labels, create);
 }
 
-void metrics_inc(const char *name, long n, ...)
+struct metrics_series *metrics_series(enum metric m, ...)
+{
+	va_list ap;
+	va_start(ap, m);
+	struct metrics_series *s = series_of(m, ap, true);
+	va_end(ap);
+	return s;
+}
+
+void metrics_series_inc(struct metrics_series *s, long n)
+{
+	s->value += (double)n;
+	s->shown = true;
+}
+
+void metrics_series_set(struct metrics_series *s, double value)
+{
+	s->value = value;
+	s->shown = true;
+}
+
+void metrics_inc(enum metric m, long n, ...)
 {
 	va_list ap;
 	va_start(ap, n);
-	series_of(name, ap, 1)->value += (double)n;
+	metrics_series_inc(series_of(m, ap, true), n);
 	va_end(ap);
 }
 
-void metrics_set(const char *name, double value, ...)
+void metrics_set(enum metric m, double value, ...)
 {
 	va_list ap;
 	va_start(ap, value);
-	series_of(name, ap, 1)->value = value;
+	metrics_series_set(series_of(m, ap, true), value);
 	va_end(ap);
 }
 
-double metrics_get(const char *name, ...)
+double metrics_get(enum metric m, ...)
 {
 	va_list ap;
-	va_start(ap, name);
-	struct series *s = series_of(name, ap, 0);
+	va_start(ap, m);
+	struct metrics_series *s = series_of(m, ap, false);
 	va_end(ap);
 	return s ? s->value : 0;
 }
 
-static void expose_family(struct buf *out, const char *name)
-{
-	for (size_t i = 0; i < used; i++) {
-		if (strcmp(table[i].name, name) != 0)
-			continue;
-		if (table[i].labels[0])
-			buf_printf(out, "%s{%s} %.17g\n", name, table[i].labels, table[i].value);
-		else
-			buf_printf(out, "%s %.17g\n", name, table[i].value);
-	}
-}
-
 void metrics_expose(struct buf *out)
 {
-	for (size_t f = 0; f < sizeof(families) / sizeof(*families); f++) {
+	for (int m = 0; m < METRIC_COUNT; m++) {
+		const struct metric_def *d = &metrics_defs[m];
 		bool any = false;
-		for (size_t i = 0; i < used && !any; i++)
-			any = strcmp(table[i].name, families[f].name) == 0;
-		if (!any)
-			continue;
-		buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", families[f].name, families[f].help,
-			   families[f].name, families[f].type);
-		expose_family(out, families[f].name);
+		for (size_t i = 0; i < used; i++) {
+			if (table[i].m != (enum metric)m || !table[i].shown)
+				continue;
+			if (!any)
+				buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", d->name, d->help, d->name,
+					   d->type == COUNTER ? "counter" : "gauge");
+			any = true;
+			if (table[i].labels[0])
+				buf_printf(out, "%s{%s} %.17g\n", d->name, table[i].labels, table[i].value);
+			else
+				buf_printf(out, "%s %.17g\n", d->name, table[i].value);
+		}
 	}
 }
 
 void metrics_reset(void)
 {
 	used = 0;
+	memset(slots, 0, sizeof(slots));
 }

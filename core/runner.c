@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "http.h"
+#include "log.h"
+#include "luahost.h"
 #include "metrics.h"
 #include "sinkq.h"
 
@@ -103,10 +104,10 @@ static int l_admit(lua_State *L)
 static int l_count(lua_State *L)
 {
 	/* Only the runtime's own counters, each with its one label. */
-	static const struct { const char *name, *metric, *label; } known[] = {
-		{ "rule_errors", "herald_rule_errors_total", "file" },
-		{ "encode_errors", "herald_sink_encode_errors_total", "sink" },
-		{ "stale_skipped", "herald_sink_stale_skipped_total", "sink" },
+	static const struct { const char *name; enum metric metric; const char *label; } known[] = {
+		{ "rule_errors", M_RULE_ERRORS_TOTAL, "file" },
+		{ "encode_errors", M_SINK_ENCODE_ERRORS_TOTAL, "sink" },
+		{ "stale_skipped", M_SINK_STALE_SKIPPED_TOTAL, "sink" },
 	};
 	const char *name = luaL_checkstring(L, 1);
 	for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
@@ -122,6 +123,7 @@ void runner_register(struct luahost *h)
 	luahost_register(h, "reject", l_reject);
 	luahost_register(h, "count", l_count);
 	luahost_register(h, "admit", l_admit);
+	luahost_register_list(h, "outputs", sinktype_outputs);
 }
 
 static size_t print_list(lua_State *L, int summary, const char *key, const char *label,
@@ -201,12 +203,13 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 		return -1;
 	}
 	int rc = 0;
-	if (strcmp(output, "stdout") == 0) {
-		s->output = SINK_OUT_STDOUT;
-	} else if (strcmp(output, "null") == 0) {
-		s->output = SINK_OUT_NULL;
-	} else if (strcmp(output, "http") == 0) {
-		s->output = SINK_OUT_HTTP;
+	int kind = sinktype_output(output);
+	s->output = kind < 0 ? SINK_OUT_NULL : (enum sink_output)kind;
+	if (kind < 0) {
+		fprintf(stderr, "error: sink %s: output %s is not supported by this herald\n",
+			s->name, output);
+		rc = -1;
+	} else if (s->output == SINK_OUT_HTTP) {
 		lua_getfield(L, idx, "conf");                           /* conf */
 		s->dead_letter = dup_field(L, lua_gettop(L), "dead_letter");
 		s->concurrency = (int)int_field(L, lua_gettop(L), "concurrency");
@@ -215,8 +218,7 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 		if (lua_istable(L, -1))
 			read_alert_policy(L, lua_gettop(L), s);
 		lua_pop(L, 1);
-	} else if (strcmp(output, "file") == 0) {
-		s->output = SINK_OUT_FILE;
+	} else if (s->output == SINK_OUT_FILE) {
 		lua_getfield(L, idx, "conf");                           /* conf */
 		int conf = lua_gettop(L);
 		s->path = dup_field(L, conf, "path");
@@ -225,10 +227,6 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 		lua_pop(L, 1);
 		if (!s->path)
 			rc = -1;
-	} else {
-		fprintf(stderr, "error: sink %s: output %s is not supported by this herald\n",
-			s->name, output);
-		rc = -1;
 	}
 	free(output);
 	s->batch_events = (size_t)int_field(L, idx, "batch_events");
@@ -535,25 +533,6 @@ int runner_alert_request(struct luahost *h, int sink, const char *name, const st
 	return read_request(h, name, out);
 }
 
-void sink_request_free(struct sink_request *r)
-{
-	free(r->method);
-	free(r->url);
-	if (r->body)
-		explicit_bzero(r->body, r->body_len);
-	free(r->body);
-	free(r->ca_file);
-	free(r->cert_file);
-	free(r->key_file);
-	free(r->kind);
-	for (size_t i = 0; i < r->nheaders; i++) {
-		explicit_bzero(r->headers[i], strlen(r->headers[i]));
-		free(r->headers[i]);
-	}
-	free(r->headers);
-	memset(r, 0, sizeof(*r));
-}
-
 void runner_http_response(struct luahost *h, int sink, const char *name, const struct http_response *r,
 			  const char *kind, const struct sinkq_item *items, size_t count, struct sink_verdict *out)
 {
@@ -619,14 +598,4 @@ void runner_http_response(struct luahost *h, int sink, const char *name, const s
 	}
 	free(result);
 	lua_pop(L, 1);
-}
-
-void sink_verdict_free(struct sink_verdict *v)
-{
-	for (size_t i = 0; v->reason && i < v->n; i++)
-		free(v->reason[i]);
-	free(v->reason);
-	free(v->state);
-	free(v->message);
-	memset(v, 0, sizeof(*v));
 }

@@ -8,60 +8,9 @@
 #include <stdint.h>
 #include "alerts.h"
 #include "buf.h"
-#include "luahost.h"
+#include "sinktype.h"
 
-enum sink_output { SINK_OUT_STDOUT, SINK_OUT_FILE, SINK_OUT_NULL, SINK_OUT_HTTP };
-
-struct sink_spec {
-	char *name;
-	char *type;
-	enum sink_output output;
-	size_t batch_events, batch_bytes;
-	uint64_t batch_wait_ms;
-	size_t queue_events, queue_bytes;
-	bool lua_batch;            /* the type shapes whole batches (runner_batch) */
-	char *path;                /* file */
-	size_t rotate_bytes;       /* file */
-	int rotate_keep;           /* file */
-	char *dead_letter;         /* http: where items that failed for good go (or NULL) */
-	int concurrency;           /* http: requests in flight at once */
-	bool alert;                /* an alert sink: events go into groups */
-	struct alert_policy policy;
-};
-
-/* The HTTP request a sink type built for a batch (http outputs). */
-struct sink_request {
-	char *method, *url;
-	char **headers;            /* "Name: value" */
-	size_t nheaders;
-	char *body;
-	size_t body_len;
-	long timeout_ms;
-	char *ca_file;
-	char *cert_file, *key_file;  /* client certificate */
-	bool insecure;
-	char *kind;                /* the sink type's tag, handed back with the answer */
-};
-
-/* What the sink type made of the answer. */
-enum sink_verdict_kind {
-	VERDICT_OK,                /* every item delivered */
-	VERDICT_RETRY,             /* the whole batch, later (after, or backoff) */
-	VERDICT_AGAIN,             /* the whole batch, at once (after a probe request) */
-	VERDICT_ITEMS,             /* per item: state[i] and reason[i] */
-	VERDICT_FAILED,            /* refused for good (message says why) */
-};
-
-enum { ITEM_OK, ITEM_RETRY, ITEM_FAILED };
-
-struct sink_verdict {
-	enum sink_verdict_kind kind;
-	double after_s;            /* RETRY: wait at least this long (Retry-After) */
-	char *message;             /* why, for the log */
-	unsigned char *state;      /* ITEMS: one per item */
-	char **reason;             /* ITEMS: for failed items */
-	size_t n;
-};
+struct luahost;   /* luahost.h: only runner.c and luahost.c see lua.h */
 
 struct runner_config {
 	bool ok;                   /* loaded, and every example passed */
@@ -161,7 +110,6 @@ struct http_response;
  * 1 when the sink type says "not now" (it waits for an answer first). */
 int runner_http_request(struct luahost *h, int sink, const char *name, const struct sinkq_item *items,
 			struct sink_request *out);
-void sink_request_free(struct sink_request *r);
 /* The same for an alert sink's message (a group or a digest): the sink
  * type renders and signs it. */
 int runner_alert_request(struct luahost *h, int sink, const char *name, const struct alert_msg *m,
@@ -170,9 +118,10 @@ int runner_alert_request(struct luahost *h, int sink, const char *name, const st
  * is RETRY (nothing is dropped because a script failed). */
 void runner_http_response(struct luahost *h, int sink, const char *name, const struct http_response *r,
 			  const char *kind, const struct sinkq_item *items, size_t count, struct sink_verdict *out);
-void sink_verdict_free(struct sink_verdict *v);
 
-/* Registers core.emit, core.routed, core.reject and core.count. */
+/* Registers core.emit, core.routed, core.reject, core.count, core.admit
+ * and core.outputs (the names of the outputs this herald has). Given to
+ * luahost_new as its extend hook, so the runtime starts with all of them. */
 void runner_register(struct luahost *h);
 
 #endif

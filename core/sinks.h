@@ -1,7 +1,7 @@
-/* sinks: the sink instances of the running configuration: their queues,
- * their batching timers and their outputs (stdout, file, null; HTTP sinks
- * come with the network sink types). Sinks are matched by name across
- * configurations, so a sink that keeps its name keeps its queue. */
+/* sinks: the sink instances of the running configuration, each a queue
+ * and timer (sink.h) over an output: local (stdout, file, null), batched
+ * HTTP, or alert. Sinks are matched by name across configurations, so a
+ * sink that keeps its name keeps its queue. */
 #ifndef HERALD_SINKS_H
 #define HERALD_SINKS_H
 #include <stdbool.h>
@@ -9,16 +9,15 @@
 #include "http.h"
 #include "loop.h"
 #include "runner.h"
+#include "runtime.h"
 
 struct sinks;
 
-/* host: the Lua host for sink types that shape whole batches. */
-struct sinks *sinks_new(struct loop *loop, struct luahost *host, struct http *http);
+/* rt: asked for the Lua state in force at each call into a sink type.
+ * Due batches are written once per loop turn (loop_before_wait). */
+struct sinks *sinks_new(struct loop *loop, struct runtime *rt, struct http *http);
 /* Delivers nothing: call sinks_drain first to keep queued items. */
 void sinks_free(struct sinks *s);
-
-/* After a reload: sink types that shape batches use the new Lua state. */
-void sinks_set_host(struct sinks *s, struct luahost *host);
 
 /* Sets the queue gauges of /metrics. */
 void sinks_export_metrics(struct sinks *s);

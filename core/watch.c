@@ -1,5 +1,6 @@
-/* watch: one list+watch loop. Owns its transfer, its timer and its
- * ingest (framer); the connection and the seen set belong to the cluster. */
+/* watch: one list+watch loop. Owns its transfer, its timers and its
+ * ingest (framer); the API client and the seen set belong to the cluster
+ * (source_kube.c). Must not flush sinks: the loop's before-wait hook does. */
 #include "watch.h"
 
 #include <curl/curl.h>
@@ -8,7 +9,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "http.h"
 #include "ingest.h"
+#include "kubeapi.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -22,8 +25,6 @@ struct watch {
 	char *cluster, *namespace;
 	char source[160];              /* "cluster" or "cluster/namespace", for messages */
 	struct loop *loop;
-	struct http *http;
-	struct luahost *host;
 	struct ingest in;
 	struct http_transfer *xfer;
 	struct loop_timer *timer;
@@ -37,10 +38,12 @@ struct watch {
 	bool stream_error;             /* an in-stream ERROR other than 410 */
 	bool paused;                   /* the stream waits for a sink to drain, or yields */
 	struct loop_timer *yield_timer;
+	/* Per-event series, looked up once: received by type (Normal,
+	 * Warning, other), already delivered, last event's time. */
+	struct metrics_series *m_received[3], *m_already, *m_last;
 	uint64_t turn;                 /* the loop turn of turn_bytes */
 	size_t turn_bytes;             /* read in this turn */
-	char target[256];              /* connect_to for tls-server-name */
-	char base_url[512];
+	char path[512];                /* /api/v1[/namespaces/NS]/events */
 };
 
 static void start_list(struct watch *w);
@@ -64,72 +67,9 @@ static void backoff(struct watch *w, void (*next)(struct watch *w))
 	w->failures++;
 	w->phase = PHASE_BACKOFF;
 	w->after_backoff = next;
-	metrics_inc("herald_watch_retries_total", 1, "cluster", w->cluster, NULL);
+	metrics_inc(M_WATCH_RETRIES_TOTAL, 1, "cluster", w->cluster, NULL);
 	log_debug("cluster %s: retrying in %llu ms", w->source, (unsigned long long)delay);
 	loop_timer_start(w->timer, delay);
-}
-
-/* The server URL, with its host replaced by tls-server-name when set (and
- * connect_to pointing at the real host), so TLS checks the right name. */
-static void build_base(struct watch *w)
-{
-	const struct kubeconn *c = w->cfg.conn;
-	const char *server = c->server;
-	struct buf path = BUF_INIT;
-	if (w->namespace)
-		buf_printf(&path, "/api/v1/namespaces/%s/events", w->namespace);
-	else
-		buf_printf(&path, "/api/v1/events");
-	w->target[0] = '\0';
-	const char *host = strstr(server, "://");
-	if (c->tls_server_name && host) {
-		host += 3;
-		const char *colon = strrchr(host, ':');
-		const char *bracket = strrchr(host, ']');
-		const char *port = colon && (!bracket || colon > bracket) ? colon + 1 : "443";
-		size_t hostlen = colon && (!bracket || colon > bracket) ? (size_t)(colon - host) : strlen(host);
-		snprintf(w->target, sizeof(w->target), "%s:%s:%.*s:%s", c->tls_server_name, port,
-			 (int)hostlen, host, port);
-		snprintf(w->base_url, sizeof(w->base_url), "https://%s:%s%s", c->tls_server_name, port, path.data);
-	} else {
-		snprintf(w->base_url, sizeof(w->base_url), "%s%s", server, path.data);
-	}
-	buf_free(&path);
-}
-
-/* Fills the TLS and auth parts of a request from the connection. */
-static int prepare(struct watch *w, struct http_request *req, const char **headers, size_t *nheaders,
-		   struct buf *auth, bool force_refresh)
-{
-	struct kubeconn *c = w->cfg.conn;
-	char err[256];
-	if (kubeconn_refresh(c, force_refresh, err, sizeof(err)) < 0) {
-		log_error("cluster %s: credentials: %s", w->source, err);
-		return -1;
-	}
-	req->ca_file = c->ca_file;
-	req->ca_pem = c->ca_data;
-	req->ca_pem_len = c->ca_len;
-	req->insecure = c->insecure;
-	req->cert_file = c->cert_file;
-	req->key_file = c->key_file;
-	req->cert_pem = c->exec_cert ? c->exec_cert : c->cert_data;
-	req->cert_pem_len = c->exec_cert ? c->exec_cert_len : c->cert_len;
-	req->key_pem = c->exec_key ? c->exec_key : c->key_data;
-	req->key_pem_len = c->exec_key ? c->exec_key_len : c->key_len;
-	req->username = c->username;
-	req->password = c->password;
-	req->connect_to = w->target[0] ? w->target : NULL;
-	*nheaders = 0;
-	headers[(*nheaders)++] = "Accept: application/json";
-	if (c->bearer) {
-		buf_reset(auth);
-		buf_printf(auth, "Authorization: Bearer %s", c->bearer);
-		headers[(*nheaders)++] = auth->data;
-	}
-	req->headers = headers;
-	req->nheaders = *nheaders;
-	return 0;
 }
 
 static void on_result(void *arg, const struct ingest_result *res)
@@ -151,7 +91,7 @@ static void on_result(void *arg, const struct ingest_result *res)
 		if (res->code == 410 || res->too_large) {
 			log_info("cluster %s: watch from resourceVersion %s %s: relisting", w->source, w->rv,
 				 res->too_large ? "is too large" : "expired (410)");
-			metrics_inc("herald_watch_relists_total", 1, "cluster", w->cluster, NULL);
+			metrics_inc(M_WATCH_RELISTS_TOTAL, 1, "cluster", w->cluster, NULL);
 			w->relist = true;
 		} else {
 			log_warn("cluster %s: watch error %ld %s: %s", w->source, res->code, res->reason,
@@ -168,14 +108,14 @@ static int admit(void *arg, const char *uid, const char *rv, const char *last_se
 {
 	struct watch *w = arg;
 	if (seen_has(w->cfg.seen, uid, rv)) {
-		metrics_inc("herald_events_already_delivered_total", 1, "cluster", w->cluster, NULL);
+		metrics_series_inc(w->m_already, 1);
 		return 0;
 	}
 	seen_put(w->cfg.seen, uid, rv);
 	/* type is a label only when it is one of the two Kubernetes uses. */
-	bool known = strcmp(type, "Normal") == 0 || strcmp(type, "Warning") == 0;
-	metrics_inc("herald_events_received_total", 1, "cluster", w->cluster, "type", known ? type : "other", NULL);
-	metrics_set("herald_last_event_timestamp_seconds", (double)time(NULL), "cluster", w->cluster, NULL);
+	int known = strcmp(type, "Normal") == 0 ? 0 : strcmp(type, "Warning") == 0 ? 1 : 2;
+	metrics_series_inc(w->m_received[known], 1);
+	metrics_series_set(w->m_last, (double)time(NULL));
 	if (w->cfg.fresh_start && last_seen) {
 		struct tm tm;
 		memset(&tm, 0, sizeof(tm));
@@ -190,15 +130,6 @@ static void emit(void *arg, const struct runner_item *it)
 {
 	struct watch *w = arg;
 	w->cfg.emit(w->cfg.arg, it);
-}
-
-/* A short, single-line excerpt of an error body (a Status message). */
-static void excerpt(const struct http_response *r, char *out, size_t len)
-{
-	snprintf(out, len, "%.*s", (int)(r->body_len < 200 ? r->body_len : 200), r->body ? r->body : "");
-	for (char *p = out; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
 }
 
 static void on_list_done(void *arg, const struct http_response *r)
@@ -221,9 +152,9 @@ static void on_list_done(void *arg, const struct http_response *r)
 		return;
 	}
 	if (r->status == 401)
-		kubeconn_refresh(w->cfg.conn, true, body, sizeof(body));
+		kubeapi_unauthorized(w->cfg.api);
 	if (r->status != 200) {
-		excerpt(r, body, sizeof(body));
+		kubeapi_excerpt(r, body, sizeof(body));
 		log_warn("cluster %s: list failed: HTTP %ld %s", w->source, r->status, body);
 		backoff(w, start_list);
 		return;
@@ -233,7 +164,6 @@ static void on_list_done(void *arg, const struct http_response *r)
 	framer_reset(&w->in.framer);
 	ingest_feed(&w->in, r->body, r->body_len);
 	ingest_finish(&w->in);
-	w->cfg.after_data(w->cfg.arg);
 	if (w->list.kind != INGEST_EVENTS) {
 		log_warn("cluster %s: list answer was not an EventList", w->source);
 		backoff(w, start_list);
@@ -246,25 +176,18 @@ static void on_list_done(void *arg, const struct http_response *r)
 		return;
 	}
 	snprintf(w->rv, sizeof(w->rv), "%s", w->list.rv);
-	metrics_inc("herald_watch_lists_total", 1, "cluster", w->cluster, NULL);
+	metrics_inc(M_WATCH_LISTS_TOTAL, 1, "cluster", w->cluster, NULL);
 	log_info("cluster %s: listed, watching from resourceVersion %s", w->source, w->rv);
 	w->failures = 0;
 	start_watch(w);
 }
 
-/* Sends a request with the connection's TLS and credentials; on any
- * failure to start it, backs off and runs `retry`. Takes the url. */
+/* Sends a request through the cluster's API client; on any failure to
+ * start it, backs off and runs `retry`. Takes the url (a path and query). */
 static void send_request(struct watch *w, struct http_request *req, struct buf *url, http_done_cb done,
-		 void (*retry)(struct watch *w))
+			 void (*retry)(struct watch *w))
 {
-	const char *headers[4];
-	size_t nheaders;
-	struct buf auth = BUF_INIT;
-	if (prepare(w, req, headers, &nheaders, &auth, false) == 0) {
-		req->url = url->data;
-		w->xfer = http_start(w->http, req, done, w);
-	}
-	buf_free(&auth);
+	w->xfer = kubeapi_start(w->cfg.api, req, url->data, done, w);
 	buf_free(url);
 	if (!w->xfer)
 		backoff(w, retry);
@@ -275,7 +198,7 @@ static void start_list(struct watch *w)
 	w->phase = PHASE_LIST;
 	struct http_request req = { .method = "GET", .timeout_ms = 120000 };
 	struct buf url = BUF_INIT;
-	buf_printf(&url, "%s?limit=%zu", w->base_url, w->cfg.page_size);
+	buf_printf(&url, "%s?limit=%zu", w->path, w->cfg.page_size);
 	if (w->cont) {
 		char *esc = curl_easy_escape(NULL, w->cont, 0);
 		buf_printf(&url, "&continue=%s", esc ? esc : "");
@@ -313,13 +236,12 @@ static int on_watch_data(void *arg, const char *data, size_t len)
 		 * on watch_resume; nothing is dropped, memory stays bounded. */
 		if (!w->paused) {
 			log_debug("cluster %s: a sink is full: pausing the watch", w->source);
-			metrics_inc("herald_watch_pauses_total", 1, "cluster", w->cluster, NULL);
+			metrics_inc(M_WATCH_PAUSES_TOTAL, 1, "cluster", w->cluster, NULL);
 		}
 		w->paused = true;
 		return HTTP_DATA_PAUSE;
 	}
 	ingest_feed(&w->in, data, len);
-	w->cfg.after_data(w->cfg.arg);
 	return w->relist || w->stream_error ? HTTP_DATA_STOP : HTTP_DATA_OK;
 }
 
@@ -360,14 +282,14 @@ static void on_watch_done(void *arg, const struct http_response *r)
 		return;
 	case 410:
 		log_info("cluster %s: resourceVersion %s expired (410): relisting", w->source, w->rv);
-		metrics_inc("herald_watch_relists_total", 1, "cluster", w->cluster, NULL);
+		metrics_inc(M_WATCH_RELISTS_TOTAL, 1, "cluster", w->cluster, NULL);
 		start_list(w);
 		return;
 	case 401:
-		kubeconn_refresh(w->cfg.conn, true, body, sizeof(body));
+		kubeapi_unauthorized(w->cfg.api);
 		/* fall through */
 	default:
-		excerpt(r, body, sizeof(body));
+		kubeapi_excerpt(r, body, sizeof(body));
 		log_warn("cluster %s: watch failed: HTTP %ld %s", w->source, r->status, body);
 		backoff(w, start_watch);
 	}
@@ -387,23 +309,20 @@ static void start_watch(struct watch *w)
 	};
 	struct buf url = BUF_INIT;
 	buf_printf(&url, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d",
-		   w->base_url, w->rv, timeout);
+		   w->path, w->rv, timeout);
 	framer_reset(&w->in.framer);
 	send_request(w, &req, &url, on_watch_done, start_watch);
 	if (w->xfer)
-		metrics_inc("herald_watch_starts_total", 1, "cluster", w->cluster, NULL);
+		metrics_inc(M_WATCH_STARTS_TOTAL, 1, "cluster", w->cluster, NULL);
 }
 
-struct watch *watch_new(struct loop *loop, struct http *http, struct luahost *host,
-			const struct watch_config *cfg)
+struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watch_config *cfg)
 {
 	struct watch *w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
 	w->cfg = *cfg;
 	w->loop = loop;
-	w->http = http;
-	w->host = host;
 	w->cluster = strdup(cfg->cluster);
 	w->namespace = cfg->namespace ? strdup(cfg->namespace) : NULL;
 	w->cfg.cluster = w->cluster;
@@ -414,12 +333,20 @@ struct watch *watch_new(struct loop *loop, struct http *http, struct luahost *ho
 		w->cfg.page_size = 500;
 	snprintf(w->source, sizeof(w->source), "%s%s%s", w->cluster, w->namespace ? "/" : "",
 		 w->namespace ? w->namespace : "");
+	static const char *const types[3] = { "Normal", "Warning", "other" };
+	for (int i = 0; i < 3; i++)
+		w->m_received[i] = metrics_series(M_EVENTS_RECEIVED_TOTAL, "cluster", w->cluster, "type", types[i], NULL);
+	w->m_already = metrics_series(M_EVENTS_ALREADY_DELIVERED_TOTAL, "cluster", w->cluster, NULL);
+	w->m_last = metrics_series(M_LAST_EVENT_TIMESTAMP_SECONDS, "cluster", w->cluster, NULL);
 	w->timer = loop_timer_new(loop, on_backoff_timer, w);
 	w->yield_timer = loop_timer_new(loop, on_yield_timer, w);
 	struct runner_hooks hooks = { .arg = w, .emit = emit, .admit = admit };
-	ingest_init(&w->in, host, w->source, w->cluster, &hooks);
+	ingest_init(&w->in, rt, w->source, w->cluster, &hooks);
 	w->in.on_result = on_result;
-	build_base(w);
+	if (w->namespace)
+		snprintf(w->path, sizeof(w->path), "/api/v1/namespaces/%s/events", w->namespace);
+	else
+		snprintf(w->path, sizeof(w->path), "/api/v1/events");
 	return w;
 }
 
@@ -445,54 +372,6 @@ void watch_free(struct watch *w)
 	free(w->cluster);
 	free(w->namespace);
 	free(w);
-}
-
-void watch_set_host(struct watch *w, struct luahost *host)
-{
-	w->host = host;
-	w->in.host = host;
-}
-
-struct post {
-	struct watch *w;
-	struct http_transfer *xfer;
-};
-
-static void on_post_done(void *arg, const struct http_response *r)
-{
-	struct post *p = arg;
-	if (r->error || r->status < 200 || r->status > 299) {
-		char body[256];
-		excerpt(r, body, sizeof(body));
-		log_warn("cluster %s: posting an event failed: %s %s", p->w->source,
-			 r->error ? r->error : "HTTP", r->error ? "" : body);
-	}
-	free(p);
-}
-
-void watch_post(struct watch *w, const char *path, const char *json)
-{
-	struct http_request req = { .method = "POST", .timeout_ms = 30000, .body = json,
-				    .body_len = strlen(json) };
-	const char *headers[5];
-	size_t nheaders;
-	struct buf auth = BUF_INIT;
-	struct post *p = calloc(1, sizeof(*p));
-	if (!p)
-		return;
-	p->w = w;
-	struct buf url = BUF_INIT;
-	buf_printf(&url, "%s%s", w->cfg.conn->server, path);
-	if (prepare(w, &req, headers, &nheaders, &auth, false) == 0) {
-		headers[nheaders++] = "Content-Type: application/json";
-		req.nheaders = nheaders;
-		req.url = url.data;
-		p->xfer = http_start(w->http, &req, on_post_done, p);
-	}
-	if (!p->xfer)
-		free(p);
-	buf_free(&auth);
-	buf_free(&url);
 }
 
 void watch_stop(struct watch *w)

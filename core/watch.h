@@ -1,5 +1,5 @@
 /* watch: list+watch of core/v1 Events of one cluster (all namespaces, or
- * one), on the loop, through http. Lists page by page, then watches from
+ * one), on the loop, through the cluster's kubeapi client. Lists page by page, then watches from
  * the list's resourceVersion with bookmarks, re-watches from the last
  * resourceVersion seen when a stream ends, re-lists after 410 Gone or a
  * too-large resourceVersion, and backs off with jitter on failures. Every
@@ -10,16 +10,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
-#include "http.h"
-#include "kubeconfig.h"
 #include "loop.h"
-#include "luahost.h"
 #include "runner.h"
+#include "runtime.h"
 #include "seen.h"
+
+struct kubeapi;
 
 struct watch_config {
 	const char *cluster;           /* ev.cluster */
-	struct kubeconn *conn;         /* shared by a cluster's watches; not owned */
+	struct kubeapi *api;           /* the cluster's API client; not owned */
 	const char *namespace;         /* NULL: all namespaces */
 	int timeout_s;                 /* timeoutSeconds is random in [timeout_s/2, timeout_s] */
 	size_t page_size;              /* list limit */
@@ -28,15 +28,14 @@ struct watch_config {
 	time_t started;
 	long max_event_age_s;
 	void (*emit)(void *arg, const struct runner_item *it);
-	void (*after_data)(void *arg); /* after each chunk (flush due batches) */
 	bool (*blocked)(void *arg);    /* a sink is over its bound: stop reading */
 	void *arg;
 };
 
 struct watch;
 
-struct watch *watch_new(struct loop *loop, struct http *http, struct luahost *host,
-			const struct watch_config *cfg);
+/* rt: asked for the Lua state in force at each record. */
+struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watch_config *cfg);
 void watch_start(struct watch *w);
 /* Listed, and watching (for readiness). */
 bool watch_established(const struct watch *w);
@@ -45,10 +44,5 @@ void watch_free(struct watch *w);
 void watch_stop(struct watch *w);
 /* Reads again after `blocked` paused the stream (call when it clears). */
 void watch_resume(struct watch *w);
-/* After a reload: route with the new Lua state from the next event on. */
-void watch_set_host(struct watch *w, struct luahost *host);
-/* POSTs a JSON object to the cluster (path like /api/v1/namespaces/x/events)
- * with this watch's connection; failures are logged. */
-void watch_post(struct watch *w, const char *path, const char *json);
 
 #endif

@@ -152,6 +152,71 @@ static void test_a_zero_timer_yields_to_fds(void **state)
 	close(p[1]);
 }
 
+/* The before-wait hook runs once per turn, after that turn's timers. */
+struct turns {
+	int timer_fired, hook_runs, hook_saw_timer;
+	struct loop_timer *t;
+};
+
+static void on_turn_timer(struct loop *loop, void *arg)
+{
+	struct turns *tu = arg;
+	tu->timer_fired++;
+	if (tu->timer_fired < 3)
+		loop_timer_start(tu->t, 0); /* the next turn */
+}
+
+static void on_before_wait(struct loop *loop, void *arg)
+{
+	struct turns *tu = arg;
+	tu->hook_runs++;
+	if (tu->hook_runs == 1)
+		tu->hook_saw_timer = tu->timer_fired;
+	if (tu->timer_fired == 3)
+		loop_stop(loop);
+}
+
+static void test_before_wait_runs_once_per_turn(void **state)
+{
+	struct turns tu = { 0 };
+	struct loop *loop = loop_new();
+	tu.t = loop_timer_new(loop, on_turn_timer, &tu);
+	assert_int_equal(loop_before_wait(loop, on_before_wait, &tu), 0);
+	loop_timer_start(tu.t, 0);
+	assert_int_equal(loop_run(loop), 0);
+	assert_int_equal(tu.hook_saw_timer, 1);      /* after the first turn's timer */
+	assert_int_equal(tu.timer_fired, 3);
+	assert_int_equal(tu.hook_runs, 3);           /* one per turn, not per callback */
+	loop_before_wait_remove(loop, on_before_wait, &tu);
+	loop_timer_free(tu.t);
+	loop_free(loop);
+}
+
+static void on_high_fd(struct loop *loop, int fd, int events, void *arg)
+{
+	*(int *)arg = fd;
+	loop_stop(loop);
+}
+
+/* fds are dispatched by number: a high one (past the first table) works. */
+static void test_high_fd(void **state)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(dup2(p[0], 300), 300);
+	struct loop *loop = loop_new();
+	int woke = -1;
+	assert_int_equal(loop_fd_watch(loop, 300, LOOP_READ, on_high_fd, &woke), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(loop_run(loop), 0);
+	assert_int_equal(woke, 300);
+	loop_fd_unwatch(loop, 300);
+	loop_free(loop);
+	close(300);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void test_signals(void **state)
 {
 	struct loop *loop = loop_new();
@@ -172,6 +237,8 @@ int main(void)
 		cmocka_unit_test(test_fd_wakes_the_loop),
 		cmocka_unit_test(test_a_zero_timer_yields_to_fds),
 		cmocka_unit_test(test_signals),
+		cmocka_unit_test(test_before_wait_runs_once_per_turn),
+		cmocka_unit_test(test_high_fd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -263,8 +263,32 @@ static void test_rule_errors_do_not_stop_other_routes(void **state)
 	assert_string_equal(routes_of(&fx, EV("Warning", "X", "Pod", "a", "b", "")), "archive");
 	char label[128];
 	snprintf(label, sizeof(label), "%s/rules/10-test.lua", dir);
-	assert_int_equal((int)metrics_get("herald_rule_errors_total", "file", label, NULL), 3);
+	assert_int_equal((int)metrics_get(M_RULE_ERRORS_TOTAL, "file", label, NULL), 3);
 	unload(&fx);
+}
+
+/* The runtime learns the outputs this herald has from C (core.outputs),
+ * registered before it starts. */
+static void test_core_outputs(void **state)
+{
+	struct luahost_opts o = { .limits = LUAHOST_DEFAULT_LIMITS, .extend = runner_register };
+	struct luahost *h = luahost_new(&o);
+	assert_non_null(h);
+	lua_State *L = luahost_state(h);
+	lua_getfield(L, LUA_REGISTRYINDEX, "herald.core");              /* core */
+	lua_getfield(L, -1, "outputs");                                 /* core outputs */
+	assert_true(lua_istable(L, -1));
+	assert_int_equal(lua_rawlen(L, -1), 4);
+	const char *want[] = { "stdout", "file", "null", "http" };
+	for (int i = 0; i < 4; i++) {
+		lua_rawgeti(L, -1, i + 1);
+		assert_string_equal(lua_tostring(L, -1), want[i]);
+		lua_pop(L, 1);
+	}
+	lua_getfield(L, -2, "emit");
+	assert_true(lua_iscfunction(L, -1));
+	lua_pop(L, 3);
+	luahost_free(h);
 }
 
 static void test_watch_envelopes_and_lists(void **state)
@@ -311,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_normalisation),
 		cmocka_unit_test(test_rule_errors_do_not_stop_other_routes),
 		cmocka_unit_test(test_watch_envelopes_and_lists),
+		cmocka_unit_test(test_core_outputs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

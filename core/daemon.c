@@ -1,0 +1,354 @@
+/* daemon: `herald run`. Owns the loop, the http client, the outputs, the
+ * sources and the runtime handle for the life of the command, and frees
+ * them in order. Must not know a source's kind: it asks the source_ops. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "confwatch.h"
+#include "httpd.h"
+#include "log.h"
+#include "metrics.h"
+
+#define STATE_SAVE_MS 5000
+#define DRAIN_MS 10000
+
+/* The directories a configuration is read from. */
+static size_t config_dirs(const struct options *o, char dirs[3][4096])
+{
+	size_t n = 0;
+	snprintf(dirs[n++], 4096, "%s", o->config_dir);
+	if (o->rules_dir)
+		snprintf(dirs[n++], 4096, "%s", o->rules_dir);
+	else
+		snprintf(dirs[n++], 4096, "%s/rules", o->config_dir);
+	snprintf(dirs[n++], 4096, "%s/sinks", o->config_dir);
+	return n;
+}
+
+static uint64_t config_hash(const struct options *o)
+{
+	char dirs[3][4096];
+	size_t n = config_dirs(o, dirs);
+	const char *ptrs[3] = { dirs[0], dirs[1], dirs[2] };
+	return confwatch_hash(ptrs, n);
+}
+
+/* Writes what the local sinks hold, then what was delivered: a checkpoint
+ * never claims an event that is still in a queue or in flight to a server.
+ * While a sink still has events queued or in flight the save waits for a
+ * later tick (so a crash may deliver again, never lose). Events alert
+ * groups hold (for minutes, by design) are left out of the checkpoint. */
+static void save_state(struct daemon *d)
+{
+	bool drained = false;
+	uint64_t *held = NULL;
+	size_t nheld = 0;
+	for (size_t i = 0; i < d->sources.n; i++) {
+		struct source *s = d->sources.all[i];
+		if (!s->ops->checkpoint || !s->ops->dirty || !s->ops->dirty(s))
+			continue;
+		if (!drained) {
+			if (sinks_drain(d->sinks) > 0 || sinks_unsettled(d->sinks) > 0 ||
+			    !sinks_held_uids(d->sinks, &held, &nheld))
+				break; /* not everything is delivered yet: keep the old state */
+			drained = true;
+		}
+		s->ops->checkpoint(s, held, nheld);
+	}
+	free(held);
+}
+
+static void on_state_timer(struct loop *loop, void *arg)
+{
+	struct daemon *d = arg;
+	save_state(d);
+	loop_timer_start(d->state_timer, STATE_SAVE_MS);
+}
+
+/* Resumes paused sources once no sink is over its bound. */
+static void on_resume_timer(struct loop *loop, void *arg)
+{
+	struct daemon *d = arg;
+	if (!sinks_blocked(d->sinks))
+		for (size_t i = 0; i < d->sources.n; i++)
+			if (d->sources.all[i]->ops->unblock)
+				d->sources.all[i]->ops->unblock(d->sources.all[i]);
+	loop_timer_start(d->resume_timer, 100);
+}
+
+static void on_source_finished(void *arg, struct source *s)
+{
+	struct daemon *d = arg;
+	if (d->unfinished && --d->unfinished == 0)
+		loop_stop(d->loop);
+}
+
+static void on_drain_check(struct loop *loop, void *arg)
+{
+	struct daemon *d = arg;
+	if (sinks_pending(d->sinks) == 0)
+		loop_stop(loop);
+	else
+		loop_timer_start(d->drain_timer, 50);
+}
+
+static void on_drain_deadline(struct loop *loop, void *arg)
+{
+	log_warn("draining took longer than %d s: stopping with events still queued", DRAIN_MS / 1000);
+	loop_stop(loop);
+}
+
+/* Runs the loop until the HTTP sinks have sent what they hold, or the
+ * deadline passes (a second signal ends it too). */
+static void drain_async(struct daemon *d)
+{
+	log_info("sending %zu queued events before stopping", sinks_pending(d->sinks));
+	d->drain_timer = loop_timer_new(d->loop, on_drain_check, d);
+	struct loop_timer *deadline = loop_timer_new(d->loop, on_drain_deadline, d);
+	if (!d->drain_timer || !deadline) {
+		loop_timer_free(d->drain_timer);
+		loop_timer_free(deadline);
+		d->drain_timer = NULL;
+		return;
+	}
+	sinks_set_draining(d->sinks);
+	loop_timer_start(d->drain_timer, 0);
+	loop_timer_start(deadline, DRAIN_MS);
+	loop_run(d->loop);
+	loop_timer_free(deadline);
+	loop_timer_free(d->drain_timer);
+	d->drain_timer = NULL;
+}
+
+static void collect_line(void *arg, const char *severity, const char *text)
+{
+	struct daemon *d = arg;
+	if (strcmp(severity, "error") == 0) {
+		log_error("reload: %s", text);
+		buf_printf(&d->reload_errors, "%s\n", text);
+	} else {
+		log_warn("reload: %s", text);
+	}
+}
+
+/* A Kubernetes Event about the refusal, through the first source that
+ * can post one. */
+static void post_rejection(struct daemon *d)
+{
+	struct buf msg = BUF_INIT;
+	buf_printf(&msg, "herald refused the new configuration; the previous one keeps running: %.*s",
+		   (int)(d->reload_errors.len > 900 ? 900 : d->reload_errors.len),
+		   d->reload_errors.data ? d->reload_errors.data : "");
+	msg.len = log_redact(msg.data, msg.len);
+	for (size_t i = 0; i < d->sources.n; i++) {
+		struct source *s = d->sources.all[i];
+		if (s->ops->post_event) {
+			s->ops->post_event(s, "Warning", "RulesRejected", msg.data);
+			break;
+		}
+	}
+	buf_free(&msg);
+}
+
+/* The new configuration's outputs open before it is swapped in. */
+static int accept_config(void *arg, const struct runner_config *cfg)
+{
+	struct daemon *d = arg;
+	return sinks_apply(d->sinks, cfg->sinks, cfg->nsinks);
+}
+
+/* Swaps in the configuration of the files (runtime_reload validates it
+ * first); on any failure the old state keeps running and says why. */
+static void reload(struct daemon *d, bool forced)
+{
+	uint64_t hash = config_hash(d->o);
+	if (!forced && (hash == d->loaded_hash || hash == d->refused_hash))
+		return; /* nothing new (or the same refused files again) */
+	buf_reset(&d->reload_errors);
+	struct runner_report report = { collect_line, d };
+	int rc = runtime_reload(d->rt, &report, accept_config, d);
+	if (rc < 0) {
+		if (!d->reload_errors.len)
+			buf_printf(&d->reload_errors, "%s\n", rc == RUNTIME_NO_STATE ? "the Lua state could not be created"
+										: "a sink's output could not be opened");
+		d->refused_hash = hash;
+		d->rejected = true;
+		metrics_inc(M_CONFIG_RELOADS_TOTAL, 1, "result", "refused", NULL);
+		metrics_set(M_CONFIG_REJECTED, 1, NULL);
+		log_error("reload refused; the previous configuration keeps running");
+		post_rejection(d);
+		return;
+	}
+	const struct runner_config *cfg = runtime_config(d->rt);
+	d->loaded_hash = hash;
+	d->refused_hash = 0;
+	d->rejected = false;
+	d->loaded_at = time(NULL);
+	metrics_inc(M_CONFIG_RELOADS_TOTAL, 1, "result", "ok", NULL);
+	metrics_set(M_CONFIG_REJECTED, 0, NULL);
+	metrics_set(M_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, (double)d->loaded_at, NULL);
+	log_info("configuration reloaded: %zu sink%s, %zu rule%s, %zu example%s", cfg->nsinks,
+		 cfg->nsinks == 1 ? "" : "s", cfg->rules, cfg->rules == 1 ? "" : "s", cfg->examples,
+		 cfg->examples == 1 ? "" : "s");
+}
+
+static void on_config_change(void *arg)
+{
+	reload(arg, false);
+}
+
+static void on_signal(struct loop *loop, int signo, void *arg)
+{
+	struct daemon *d = arg;
+	if (signo == SIGHUP) {
+		log_info("SIGHUP: reloading the configuration");
+		reload(d, true);
+		return;
+	}
+	log_info("signal %d: draining queues and stopping", signo);
+	d->stopping = true;
+	loop_stop(loop);
+}
+
+/* Builds everything up to the sources; 0 or the exit code. */
+static int setup(struct daemon *d)
+{
+	const struct options *o = d->o;
+	/* Watch the configuration before reading it: an edit that lands while
+	 * it loads is then seen (its hash differs from the loaded one). */
+	if (!(d->loop = loop_new()))
+		return EXIT_IO;
+	char dirs[3][4096];
+	size_t ndirs = config_dirs(o, dirs);
+	const char *dir_ptrs[3] = { dirs[0], dirs[1], dirs[2] };
+	d->loaded_hash = config_hash(o);
+	d->confwatch = confwatch_new(d->loop, dir_ptrs, ndirs, 1000, 30000, d->loaded_hash,
+				     on_config_change, d);
+	struct runtime_opts ro = { o->config_dir, o->rules_dir, o->secrets_dir, o->scripts_dir };
+	if (!(d->rt = runtime_new(&ro)) || runtime_load(d->rt, false) < 0)
+		return EXIT_CONFIG;
+	const struct runner_config *cfg = runtime_config(d->rt);
+	d->loaded_at = time(NULL);
+	metrics_set(M_BUILD_INFO, 1, "version", HERALD_VERSION, NULL);
+	metrics_set(M_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, (double)d->loaded_at, NULL);
+	metrics_set(M_CONFIG_REJECTED, 0, NULL);
+	d->http = http_new(d->loop);
+	d->sinks = d->http ? sinks_new(d->loop, d->rt, d->http) : NULL;
+	d->state_timer = loop_timer_new(d->loop, on_state_timer, d);
+	d->resume_timer = loop_timer_new(d->loop, on_resume_timer, d);
+	if (!d->sinks || !d->state_timer || !d->resume_timer || sinks_apply(d->sinks, cfg->sinks, cfg->nsinks) < 0)
+		return EXIT_IO;
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	if (loop_signals(d->loop, signals, 3, on_signal, d) < 0)
+		log_warn("signals: %s", strerror(errno));
+	const char *listen = o->listen;
+	if (!listen && getenv("KUBERNETES_SERVICE_HOST") && *getenv("KUBERNETES_SERVICE_HOST"))
+		listen = ":9090";
+	if (listen && strcmp(listen, "off") != 0) {
+		if (!(d->httpd = httpd_new(d->loop, listen, status_serve, d)))
+			return EXIT_USAGE;
+		log_info("serving /metrics, /healthz, /readyz, /status on port %d", httpd_port(d->httpd));
+	}
+	return EXIT_OK;
+}
+
+/* Opens, restores and starts every source; 0 or the exit code. */
+static int start_sources(struct daemon *d)
+{
+	d->env = (struct source_env){
+		.loop = d->loop, .http = d->http, .rt = d->rt, .sinks = d->sinks, .o = d->o,
+		.finished = on_source_finished, .arg = d,
+	};
+	if (source_open_all(&d->env, &d->sources) < 0)
+		return EXIT_CONFIG;
+	bool checkpoints = false;
+	struct buf names = BUF_INIT;
+	for (size_t i = 0; i < d->sources.n; i++) {
+		struct source *s = d->sources.all[i];
+		if (s->ops->restore && s->ops->restore(s) < 0) {
+			buf_free(&names);
+			return EXIT_CONFIG;
+		}
+		int rc = s->ops->start(s);
+		if (rc != 0) {
+			buf_free(&names);
+			return rc;
+		}
+		if (s->ops->finite)
+			d->unfinished++;
+		checkpoints = checkpoints || s->ops->checkpoint;
+		buf_printf(&names, "%s%s %s", i ? ", " : "", s->ops->kind, s->name);
+	}
+	const struct runner_config *cfg = runtime_config(d->rt);
+	log_info("herald %s: routing events from %s to %zu sink%s", HERALD_VERSION,
+		 names.data ? names.data : "nothing", cfg->nsinks, cfg->nsinks == 1 ? "" : "s");
+	buf_free(&names);
+	if (checkpoints)
+		loop_timer_start(d->state_timer, STATE_SAVE_MS);
+	loop_timer_start(d->resume_timer, 100);
+	return EXIT_OK;
+}
+
+/* Stops reading, then delivers what is queued: local outputs at once,
+ * HTTP ones within DRAIN_MS. Returns the exit code. */
+static int finish(struct daemon *d)
+{
+	int exit_code = EXIT_OK;
+	loop_update_time(d->loop);
+	for (size_t i = 0; i < d->sources.n; i++)
+		d->sources.all[i]->ops->stop(d->sources.all[i]);
+	size_t left = sinks_drain(d->sinks);
+	if (sinks_pending(d->sinks) > left)
+		drain_async(d);
+	left = sinks_pending(d->sinks);
+	if (left) {
+		log_error("%zu event%s could not be delivered", left, left == 1 ? "" : "s");
+		exit_code = EXIT_IO;
+	} else {
+		save_state(d);
+	}
+	for (size_t i = 0; i < d->sources.n; i++) {
+		struct source *s = d->sources.all[i];
+		int rc = s->ops->done ? s->ops->done(s, d->stopping) : EXIT_OK;
+		if (exit_code == EXIT_OK)
+			exit_code = rc;
+	}
+	return exit_code;
+}
+
+int daemon_run(const struct options *o)
+{
+	if (o->state_dir && !o->from) {
+		struct stat sb;
+		if (stat(o->state_dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			return cli_usage_error("--state-dir %s is not a directory", o->state_dir);
+	}
+	struct daemon d = { .o = o };
+	int exit_code = setup(&d);
+	if (exit_code == EXIT_OK)
+		exit_code = start_sources(&d);
+	if (exit_code == EXIT_OK) {
+		if (loop_run(d.loop) < 0)
+			exit_code = EXIT_IO;
+		int rc = finish(&d);
+		if (exit_code == EXIT_OK)
+			exit_code = rc;
+	}
+	source_list_free(&d.sources);
+	confwatch_free(d.confwatch);
+	httpd_free(d.httpd);
+	sinks_free(d.sinks);   /* cancels its requests in flight: before http */
+	http_free(d.http);
+	loop_timer_free(d.state_timer);
+	loop_timer_free(d.resume_timer);
+	loop_free(d.loop);
+	runtime_free(d.rt);
+	buf_free(&d.reload_errors);
+	return exit_code;
+}

@@ -1,0 +1,106 @@
+/* sink: one sink instance and the core every output shares: its queue
+ * (sinkq), its timer (batch wait or retry backoff), backoff with jitter,
+ * the dead-letter file and its metrics. An output (output_*.c) implements
+ * struct output over this; sinks.c holds the set and picks the output.
+ * Internal to the sinks: the rest of herald includes sinks.h. */
+#ifndef HERALD_SINK_H
+#define HERALD_SINK_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+#include "http.h"
+#include "loop.h"
+#include "metrics.h"
+#include "runner.h"
+#include "runtime.h"
+#include "sinkq.h"
+
+struct sink;
+
+/* What an output does; the sink core calls these and nothing else. */
+struct output {
+	const char *name;
+	/* (Re)configures k from sp: on creation and when a reload keeps the
+	 * sink. -1 (logged) refuses the configuration. */
+	int (*open)(struct sink *k, const struct sink_spec *sp);
+	/* Takes one routed item. */
+	void (*push)(struct sink *k, const struct runner_item *it);
+	/* Writes or sends what is due (everything: all that is queued). */
+	void (*flush)(struct sink *k, bool everything);
+	/* Events queued or in flight. */
+	size_t (*pending)(const struct sink *k);
+	/* Of those, events held by design (alert groups), which a checkpoint
+	 * leaves out (held_uids) instead of waiting for. NULL: none. */
+	size_t (*held)(const struct sink *k);
+	bool (*held_uids)(const struct sink *k, uint64_t **uids, size_t *n, size_t *cap);
+	/* Writes everything it can now and returns the events left (a local
+	 * output that keeps failing); asynchronous outputs return 0 here. */
+	size_t (*drain)(struct sink *k);
+	/* Shutting down: send all that is held now, past backoff and rate
+	 * waits (k->set->draining is set). NULL: nothing to do. */
+	void (*draining)(struct sink *k);
+	/* Sets the output's gauges for /metrics. */
+	void (*export_metrics)(const struct sink *k);
+	/* Frees the output's own part (k->out); cancels requests in flight. */
+	void (*free)(struct sink *k);
+};
+
+/* The outputs (one file each); sinks.c maps a sink_spec to one. */
+extern const struct output output_local, output_http, output_alert;
+
+/* What every sink of a configuration shares. */
+struct sink_set {
+	struct loop *loop;
+	struct runtime *rt;            /* asked for the Lua state in force */
+	struct http *http;
+	bool draining;                 /* shutting down: send what is queued now */
+	struct buf scratch;            /* one batch's bytes (local outputs) */
+};
+
+struct sink {
+	struct sink_set *set;
+	const struct output *output;
+	void *out;                     /* the output's own state */
+	int index;                     /* the runtime's index of this sink */
+	char *name;
+	enum sink_output kind;
+	bool alert;
+	bool lua_batch;                /* the sink type shapes whole batches */
+	struct sinkq queue;
+	struct loop_timer *timer;      /* batch wait, or retry backoff */
+	uint64_t retry_ms;             /* current backoff; 0 when healthy */
+	char *dead_letter;             /* where items that failed for good go (or NULL) */
+	/* Its per-event series, looked up once. */
+	struct metrics_series *m_events, *m_written, *m_batches_ok;
+};
+
+struct sink *sink_new(struct sink_set *set, const struct sink_spec *sp, const struct output *out);
+void sink_free(struct sink *k);
+
+struct luahost *sink_host(const struct sink *k);
+/* Backing off after a failure: nothing is written until the timer runs. */
+bool sink_backing_off(const struct sink *k);
+/* Doubles the backoff (0.5 s .. 30 s, with jitter; at least at_least_s). */
+void sink_back_off(struct sink *k, double at_least_s);
+/* The same without jitter (local outputs retry in step with themselves). */
+void sink_back_off_plain(struct sink *k);
+/* Arms the timer for the oldest queued item's deadline (stops it when empty). */
+void sink_arm_timer(struct sink *k);
+/* Queues an item; a full queue is flushed first (nothing is dropped: an
+ * item over the bound is kept and sinks_blocked pauses the sources). */
+void sink_queue_push(struct sink *k, const struct runner_item *it);
+
+/* Writes all of p to fd (EINTR retried); -1 with errno. */
+int sink_write_all(int fd, const char *p, size_t len);
+
+/* Dead letters: one JSON line per item, or per alert message. */
+void sink_dead_letter(struct sink *k, const struct sinkq_item *it, const char *why);
+void sink_dead_letter_start(struct buf *line, const struct sink *k, const char *why);
+void sink_dead_letter_write(struct buf *line, const struct sink *k);
+
+/* A sink type's request as the http client wants it; the body is handed
+ * over (req->body is NULL after). */
+struct http_request sink_http_request(struct sink_request *req, long default_timeout_ms);
+
+#endif

@@ -1,0 +1,228 @@
+/* source_kube: a Kubernetes cluster as a source: its connection and API
+ * client, one watch per namespace (or one for all), and the set of
+ * delivered events kept across restarts (--state-dir). Owns all of those;
+ * must not route or deliver: its watches hand records to the runtime. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+#include "kubeapi.h"
+#include "kubeconfig.h"
+#include "log.h"
+#include "metrics.h"
+#include "seen.h"
+#include "source.h"
+#include "watch.h"
+
+#define SEEN_CAPACITY 200000   /* events remembered per cluster (an hour of a busy cluster) */
+
+struct kube {
+	struct source base;
+	struct kubeconn conn;
+	struct kubeapi *api;
+	struct seen *seen;
+	char *state_path;
+	bool loaded;                   /* a checkpoint was read */
+	struct watch *watches[CLI_MAX_NAMESPACES];
+	int nwatches;
+};
+
+static int kube_restore(struct source *s)
+{
+	struct kube *c = (struct kube *)s;
+	const struct options *o = s->env->o;
+	if (!o->state_dir)
+		return 0;
+	struct buf path = BUF_INIT;
+	buf_printf(&path, "%s/%s.seen", o->state_dir, s->name);
+	c->state_path = path.data;
+	seen_load(c->seen, c->state_path, &c->loaded);
+	if (c->loaded)
+		log_info("cluster %s: %zu delivered events remembered from %s", s->name,
+			 seen_count(c->seen), c->state_path);
+	return 0;
+}
+
+static int kube_start(struct source *s)
+{
+	struct kube *c = (struct kube *)s;
+	const struct source_env *env = s->env;
+	const struct options *o = env->o;
+	time_t now = time(NULL);
+	int nns = o->nnamespaces ? o->nnamespaces : 1;
+	for (int j = 0; j < nns; j++) {
+		struct watch_config wc = {
+			.cluster = s->name,
+			.api = c->api,
+			.namespace = o->nnamespaces ? o->namespaces[j] : NULL,
+			.timeout_s = o->watch_timeout_s,
+			.page_size = 500,
+			.seen = c->seen,
+			.fresh_start = !c->loaded,
+			.started = now,
+			.max_event_age_s = o->max_event_age_s,
+			.emit = source_emit,
+			.blocked = source_blocked,
+			.arg = (void *)env,
+		};
+		c->watches[j] = watch_new(env->loop, env->rt, &wc);
+		if (!c->watches[j])
+			return EXIT_CONFIG;
+		c->nwatches = j + 1;
+		watch_start(c->watches[j]);
+	}
+	return 0;
+}
+
+static void kube_stop(struct source *s)
+{
+	struct kube *c = (struct kube *)s;
+	for (int j = 0; j < c->nwatches; j++)
+		watch_stop(c->watches[j]);
+}
+
+static bool kube_established(const struct source *s)
+{
+	const struct kube *c = (const struct kube *)s;
+	for (int j = 0; j < c->nwatches; j++)
+		if (!watch_established(c->watches[j]))
+			return false;
+	return true;
+}
+
+static void kube_status(const struct source *s, struct buf *json)
+{
+	buf_printf(json, "{\"name\":");
+	json_append_string(json, s->name, strlen(s->name));
+	buf_printf(json, ",\"established\":%s}", kube_established(s) ? "true" : "false");
+}
+
+static void kube_export_metrics(const struct source *s)
+{
+	metrics_set(M_WATCH_ESTABLISHED, kube_established(s) ? 1 : 0, "cluster", s->name, NULL);
+}
+
+static void kube_unblock(struct source *s)
+{
+	struct kube *c = (struct kube *)s;
+	for (int j = 0; j < c->nwatches; j++)
+		watch_resume(c->watches[j]);
+}
+
+static bool kube_dirty(const struct source *s)
+{
+	const struct kube *c = (const struct kube *)s;
+	return c->state_path && seen_dirty(c->seen);
+}
+
+static void kube_checkpoint(struct source *s, uint64_t *held, size_t nheld)
+{
+	struct kube *c = (struct kube *)s;
+	seen_save(c->seen, c->state_path, held, nheld);
+}
+
+static int kube_done(struct source *s, bool stopped)
+{
+	return EXIT_OK;
+}
+
+static void kube_post_event(struct source *s, const char *type, const char *reason, const char *message)
+{
+	struct kube *c = (struct kube *)s;
+	if (c->nwatches)
+		kubeapi_post_event(c->api, type, reason, message);
+}
+
+static void kube_free(struct source *s)
+{
+	struct kube *c = (struct kube *)s;
+	for (int j = 0; j < c->nwatches; j++)
+		watch_free(c->watches[j]);
+	kubeapi_free(c->api);
+	seen_free(c->seen);
+	kubeconn_free(&c->conn);
+	free(c->state_path);
+	free(s->name);
+	free(c);
+}
+
+static const struct source_ops kube_ops = {
+	.kind = "kubernetes",
+	.restore = kube_restore,
+	.start = kube_start,
+	.stop = kube_stop,
+	.established = kube_established,
+	.status = kube_status,
+	.export_metrics = kube_export_metrics,
+	.unblock = kube_unblock,
+	.dirty = kube_dirty,
+	.checkpoint = kube_checkpoint,
+	.done = kube_done,
+	.post_event = kube_post_event,
+	.free = kube_free,
+};
+
+/* Reads how to reach cluster i (--cluster NAME=KUBECONFIG[:CONTEXT], or
+ * the default one). -1 (logged) when it cannot. */
+static int connect_cluster(const struct options *o, int i, struct kube *c)
+{
+	char err[512];
+	int rc;
+	if (o->nclusters) {
+		const char *eq = strchr(o->clusters[i], '=');
+		c->base.name = strndup(o->clusters[i], (size_t)(eq - o->clusters[i]));
+		char *path = strdup(eq + 1);
+		if (!c->base.name || !path) {
+			free(path);
+			return -1;
+		}
+		char *colon = strchr(path, ':');
+		if (colon)
+			*colon = '\0';
+		rc = kubeconfig_load(path, colon && colon[1] ? colon + 1 : NULL, &c->conn, err, sizeof(err));
+		free(path);
+	} else {
+		if (!(c->base.name = strdup(o->cluster)))
+			return -1;
+		bool in_pod = !o->kubeconfig && getenv("KUBERNETES_SERVICE_HOST") &&
+			      *getenv("KUBERNETES_SERVICE_HOST");
+		rc = in_pod ? kubeconfig_in_cluster(&c->conn, err, sizeof(err))
+			    : kubeconfig_load(o->kubeconfig, o->context, &c->conn, err, sizeof(err));
+	}
+	if (rc < 0)
+		log_error("cluster %s: %s", c->base.name, err);
+	return rc;
+}
+
+int source_kube_open(const struct source_env *env, struct source_list *list)
+{
+	const struct options *o = env->o;
+	if (o->from)
+		return 0; /* --from reads a file instead of clusters */
+	int n = o->nclusters ? o->nclusters : 1;
+	size_t first = list->n;
+	for (int i = 0; i < n; i++) {
+		struct kube *c = calloc(1, sizeof(*c));
+		if (!c)
+			return -1;
+		c->base.ops = &kube_ops;
+		c->base.env = env;
+		if (source_list_add(list, &c->base) < 0) {
+			free(c);
+			return -1;
+		}
+		if (connect_cluster(o, i, c) < 0)
+			return -1;
+		for (size_t j = first; j + 1 < list->n; j++) {
+			if (strcmp(list->all[j]->name, c->base.name) == 0) {
+				log_error("cluster %s is named twice", c->base.name);
+				return -1;
+			}
+		}
+		if (!(c->seen = seen_new(SEEN_CAPACITY)) || !(c->api = kubeapi_new(env->http, &c->conn, c->base.name)))
+			return -1;
+	}
+	return 0;
+}
