@@ -97,6 +97,31 @@ def test_sink_errors(config):
     assert f"{s}:9: route belongs in rules/*.lua" in r.err, r
 
 
+def test_unknown_output_is_an_error_with_file_and_line(config):
+    # A sink type naming an output this herald does not have used to pass
+    # the report line ("0 errors") with the reason on a line of its own.
+    config.sinks('sink "out" { type = "stdout" }\n\nsink "k" { type = "kafka" }\n')
+    (config.root / "sinks").mkdir()
+    (config.root / "sinks" / "kafka.lua").write_text('return { output = "kafka" }\n')
+    config.rule("10.lua", 'route { to = "out" }\n')
+    r = herald("check", "--config", config)
+    assert r.code == 1, r
+    assert f'{config}/sinks.lua:3: sink type "kafka": unknown output "kafka"' in r.err, r
+    assert "stdout, file, null, http" in r.err, r
+    assert r.out.startswith("invalid:") and "1 error," in r.out, r
+
+
+def test_operator_code_cannot_reach_the_core(config):
+    # herald.core holds read_file, getenv and the emit callbacks.
+    config.sinks('sink "out" { type = "stdout" }\n')
+    config.rule("10.lua", 'route { to = "out" }\nlocal core = require "herald.core"\n')
+    config.rule("20.lua", 'local r = require "herald.route"\n')
+    r = herald("check", "--config", config)
+    assert r.code == 1, r
+    assert f"{config}/rules/10.lua:2: module 'herald.core' is herald's own" in r.err, r
+    assert f"{config}/rules/20.lua:1: module 'herald.route' is herald's own" in r.err, r
+
+
 def test_failing_example_fails_check(config):
     config.sinks('sink "archive" { type = "null" }\nsink "oncall" { type = "null" }\n')
     config.rule("10.lua", """\
