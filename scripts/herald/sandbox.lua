@@ -17,6 +17,46 @@ function M.copy(t)
 end
 local copy = M.copy
 
+---------------------------------------------------------------- read-only views
+
+-- Matching functions (`when`, `unless`, a function as a match value) see
+-- the event through a read-only view, so no rule can change what sinks
+-- get. A view reads like the table (fields, nested tables as views, pairs,
+-- ipairs, #); assigning to it raises an error at the operator's line.
+local target = setmetatable({}, { __mode = "k" })    -- view -> table
+local view_of = setmetatable({}, { __mode = "k" })   -- table -> view
+local VIEW = {}
+
+local function view(t)
+  local v = view_of[t]
+  if v then return v end
+  v = setmetatable({}, VIEW)
+  target[v] = t
+  view_of[t] = v
+  return v
+end
+M.view = view
+
+VIEW.__index = function(v, k)
+  local x = target[v][k]
+  if type(x) == "table" then return view(x) end
+  return x
+end
+VIEW.__newindex = function(_, k)
+  error(("the event is read-only in when/unless (cannot set %s): matching cannot change what sinks get")
+    :format(tostring(k)), 2)
+end
+VIEW.__len = function(v) return #target[v] end
+VIEW.__pairs = function(v)
+  local t = target[v]
+  return function(_, k)
+    local nk, x = next(t, k)
+    if type(x) == "table" then x = view(x) end
+    return nk, x
+  end, v, nil
+end
+VIEW.__metatable = false
+
 -- herald's own modules that hold the core's callbacks or the live
 -- configuration: operator code must not reach them through require.
 local PRIVATE = {
@@ -32,6 +72,11 @@ local function operator_require(name)
   return require(name)
 end
 
+-- json for operator code: encoding a read-only view encodes its table.
+local operator_json = copy(json)
+function operator_json.encode(v, ...) return json.encode(target[v] or v, ...) end
+function operator_json.is_array(v, ...) return json.is_array(target[v] or v, ...) end
+
 -- What every operator file sees, besides its DSL.
 local function sandbox_base()
   return {
@@ -40,7 +85,7 @@ local function sandbox_base()
     type = type, xpcall = xpcall, rawequal = rawequal, rawget = rawget,
     rawlen = rawlen, rawset = rawset,
     string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
-    os = copy(os), json = json, require = operator_require,
+    os = copy(os), json = operator_json, require = operator_require,
     print = function(...)
       local parts = {}
       for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
@@ -80,10 +125,12 @@ end
 local rule_error = M.rule_error
 
 -- Calls an operator function under its own budget; an error counts as
--- "no" and leaves the event to its other routes.
+-- "no" and leaves the event to its other routes. A table argument is
+-- passed as a read-only view.
 function M.make_call(where)
   local guard = core.guard
   return function(fn, x)
+    if type(x) == "table" then x = view(x) end
     local ok, r = guard(fn, x)
     if not ok then
       rule_error(where, r)
