@@ -124,10 +124,11 @@ static struct luahost *make_host(const struct options *o)
 }
 
 /* Loads the configuration; prints a one-line verdict for check. */
-static int load_config(struct luahost *h, const struct options *o, bool check,
+static int load_config(struct luahost *h, const struct options *o, enum runner_mode mode,
 		       const struct runner_report *report, struct runner_config *cfg)
 {
-	if (runner_load(h, o->config_dir, o->rules_dir, o->secrets_dir, check, report, cfg) < 0)
+	bool check = mode == RUNNER_CHECK;
+	if (runner_load(h, o->config_dir, o->rules_dir, o->secrets_dir, mode, report, cfg) < 0)
 		return -1;
 	if (report)
 		return cfg->ok ? 0 : -1;
@@ -149,7 +150,7 @@ static int cmd_check(const struct options *o)
 	if (!h)
 		return EXIT_CONFIG;
 	struct runner_config cfg;
-	int rc = load_config(h, o, true, NULL, &cfg) == 0 ? EXIT_OK : EXIT_CONFIG;
+	int rc = load_config(h, o, RUNNER_CHECK, NULL, &cfg) == 0 ? EXIT_OK : EXIT_CONFIG;
 	runner_config_free(&cfg);
 	luahost_free(h);
 	return rc;
@@ -362,7 +363,7 @@ static int cmd_replay(const struct options *o)
 	if (!h)
 		return EXIT_CONFIG;
 	struct runner_config cfg;
-	if (load_config(h, o, false, NULL, &cfg) < 0) {
+	if (load_config(h, o, RUNNER_REPLAY, NULL, &cfg) < 0) {
 		runner_config_free(&cfg);
 		luahost_free(h);
 		return EXIT_CONFIG;
@@ -781,7 +782,7 @@ static void reload(struct runner_state *st, bool forced)
 	struct luahost *h = make_host(st->o);
 	struct runner_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
-	bool ok = h && load_config(h, st->o, false, &report, &cfg) == 0 &&
+	bool ok = h && load_config(h, st->o, RUNNER_RUN, &report, &cfg) == 0 &&
 		  sinks_apply(st->sinks, cfg.sinks, cfg.nsinks) == 0;
 	if (!ok) {
 		if (!st->reload_errors.len)
@@ -915,7 +916,7 @@ static int cmd_run(const struct options *o)
 		exit_code = EXIT_CONFIG;
 		goto out;
 	}
-	if (load_config(st.host, o, false, NULL, &st.cfg) < 0) {
+	if (load_config(st.host, o, RUNNER_RUN, NULL, &st.cfg) < 0) {
 		exit_code = EXIT_CONFIG;
 		goto out;
 	}

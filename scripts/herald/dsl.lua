@@ -14,20 +14,73 @@ local list_of_strings = loading.list_of_strings
 
 local M = {}
 
+-- Does an environment variable's name say it holds a secret? It does when
+-- it contains TOKEN, PASSWORD, PASSWD, SECRET or CREDENTIAL, or when a part
+-- of it (between '_', '-' or '.') ends in KEY: API_KEY, ACCESSKEY, but not
+-- DINGTALK_KEYWORD. Case does not matter.
+function M.looks_secret(name)
+  local up = name:upper()
+  for _, word in ipairs({ "TOKEN", "PASSWORD", "PASSWD", "SECRET", "CREDENTIAL" }) do
+    if up:find(word, 1, true) then return true end
+  end
+  for part in up:gmatch("[^_%-%.]+") do
+    if part:sub(-3) == "KEY" then return true end
+  end
+  return false
+end
+
+-- A value that stands in for a missing env variable or secret in check and
+-- replay; remembered, so an option that validates its value can swap in
+-- its own placeholder (see herald.schema).
+-- Returns the placeholder (after a warning whose text fmt gets what it is
+-- used for), or nil in run mode, where a missing value is an error.
+local function placeholder(c, where, value, fmt, ...)
+  local mode = c.opts.mode
+  if mode ~= "check" and mode ~= "replay" then return nil end
+  local args = table.pack(...)
+  args[args.n + 1] = mode == "check" and "check" or "replay, which sends nothing"
+  warn(c, where, fmt:format(table.unpack(args, 1, args.n + 1)))
+  c.placeholders[value] = true
+  return value
+end
+
 function M.sinks_dsl(c)
-  local function env_value(name, default)
+  c.placeholders = c.placeholders or {}
+  -- env "NAME", env("NAME", "default"), env("NAME", { default = "...",
+  -- secret = true }). A value is masked in logs when it is marked secret or
+  -- its name looks like a secret's (looks_secret); secret = false unmarks.
+  local function env_value(name, opts)
     local where = caller(c)
     if type(name) ~= "string" then
       report(c, where, "env needs a variable name, as in env \"ES_URL\"")
       return ""
     end
-    local v = core.getenv(name)
-    if v then return v end
-    if default ~= nil then return default end
-    if c.opts.mode == "check" then
-      warn(c, where, ("environment variable %s is not set (a placeholder is used for this check)"):format(name))
-      return "<env " .. name .. ">"
+    local default, secret = opts, nil
+    if type(opts) == "table" then
+      for k in pairs(opts) do
+        if k ~= "default" and k ~= "secret" then
+          report(c, where, ("env: unknown option %q (env takes default, secret)"):format(tostring(k)))
+        end
+      end
+      default, secret = opts.default, opts.secret
+      if secret ~= nil and type(secret) ~= "boolean" then
+        report(c, where, "env: secret must be true or false")
+      end
     end
+    if default ~= nil and type(default) ~= "string" then
+      report(c, where, "env: the default must be a string")
+      return ""
+    end
+    if secret == nil then secret = M.looks_secret(name) end
+    local v = core.getenv(name)
+    if v then
+      if secret then core.redact(v) end
+      return v
+    end
+    if default ~= nil then return default end
+    local p = placeholder(c, where, "<env " .. name .. ">",
+      "environment variable %s is not set (a placeholder is used for this %s)", name)
+    if p then return p end
     report(c, where, ("environment variable %s is not set"):format(name))
     return ""
   end
@@ -44,10 +97,9 @@ function M.sinks_dsl(c)
       core.redact(v)
       return v
     end
-    if c.opts.mode == "check" then
-      warn(c, where, ("secret %s is not readable (%s); a placeholder is used for this check"):format(name, err))
-      return "<secret " .. name .. ">"
-    end
+    local p = placeholder(c, where, "<secret " .. name .. ">",
+      "secret %s is not readable (%s); a placeholder is used for this %s", name, err)
+    if p then return p end
     report(c, where, ("secret %s: %s"):format(name, err))
     return ""
   end

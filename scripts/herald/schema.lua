@@ -193,6 +193,18 @@ end
 
 ---------------------------------------------------------------- sinks
 
+-- In check and replay, a missing env variable or secret reads as a
+-- placeholder ("<env ES_URL>"); an option that declares `placeholder`
+-- gets that instead, so its own validation passes (a URL for a url).
+local function stand_in(c, v, placeholder)
+  local known = c.placeholders or {}
+  if type(v) == "string" then return known[v] and placeholder or v end
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for i, x in ipairs(v) do out[i] = known[x] and placeholder or x end
+  return out
+end
+
 -- Checks one `sink "name" { ... }` and adds it to c.sinks.
 function M.define_sink(c, name, spec, where)
   if c.sink_by_name[name] then
@@ -227,6 +239,7 @@ function M.define_sink(c, name, spec, where)
           report(c, where, ("sink %q: %s must be %s"):format(name, k, expected))
         else
           conf[k] = boxed[1]
+          if opt.placeholder ~= nil then conf[k] = stand_in(c, conf[k], opt.placeholder) end
         end
       end
     end
