@@ -67,7 +67,7 @@ end
 
 -- Loads config_dir/sinks.lua and config_dir/rules/*.lua (name order).
 -- opts: { config_dir, rules_dir (default config_dir/rules), secrets_dir,
---         mode = "run" | "check" }
+--         mode = "run" | "check" | "replay" }
 -- Returns the summary table and, only when there is no error and every
 -- example passes, the loaded configuration.
 function M.load(opts)
