@@ -231,7 +231,7 @@ static int setup(struct daemon *d)
 	d->confwatch = confwatch_new(d->loop, dir_ptrs, ndirs, 1000, 30000, d->loaded_hash,
 				     on_config_change, d);
 	struct runtime_opts ro = { o->config_dir, o->rules_dir, o->secrets_dir, o->scripts_dir };
-	if (!(d->rt = runtime_new(&ro)) || runtime_load(d->rt, false) < 0)
+	if (!(d->rt = runtime_new(&ro)) || runtime_load(d->rt, RUNNER_RUN) < 0)
 		return EXIT_CONFIG;
 	const struct runner_config *cfg = runtime_config(d->rt);
 	d->loaded_at = time(NULL);

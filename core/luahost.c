@@ -442,7 +442,8 @@ static int setup(lua_State *L)
 	luaL_setfuncs(L, luahost_lib_core, 0);
 	lua_pushvalue(L, -1);
 	lua_setfield(L, LUA_REGISTRYINDEX, KEY_CORE);                   /* core */
-	return 1;
+	loaded(L, "herald.core");    /* the runtime's modules require it */
+	return 0;
 }
 
 struct luahost *luahost_new(const struct luahost_opts *opts)
@@ -460,22 +461,17 @@ struct luahost *luahost_new(const struct luahost_opts *opts)
 	lua_sethook(h->L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
 
 	lua_pushcfunction(h->L, setup);
-	if (luahost_pcall(h, 0, 1) < 0) {
+	if (luahost_pcall(h, 0, 0) < 0) {
 		log_error("lua: cannot set up the state: %s", luahost_error(h));
 		goto fail;
 	}
 	if (opts->extend)
 		opts->extend(h);
-	/* runtime = require("herald.runtime")(core) */
-	lua_getglobal(h->L, "require");                                 /* core require */
+	/* runtime = require("herald.runtime"); it requires herald.core itself. */
+	lua_getglobal(h->L, "require");                                 /* require */
 	lua_pushliteral(h->L, "herald.runtime");
-	if (luahost_pcall(h, 1, 1) < 0) {
+	if (luahost_pcall(h, 1, 1) < 0) {                              /* runtime */
 		log_error("lua: cannot load the runtime: %s", luahost_error(h));
-		goto fail;
-	}                                                               /* core init */
-	lua_insert(h->L, -2);                                           /* init core */
-	if (luahost_pcall(h, 1, 1) < 0) {
-		log_error("lua: cannot start the runtime: %s", luahost_error(h));
 		goto fail;
 	}
 	if (!lua_istable(h->L, -1)) {

@@ -32,7 +32,8 @@ struct luahost_opts {
 };
 
 /* Returns NULL (logged) when the state or the runtime cannot be created.
- * The runtime module herald.runtime is loaded and kept in the registry. */
+ * The core's callbacks are preloaded as the module herald.core; the
+ * runtime module herald.runtime is then loaded and kept in the registry. */
 struct luahost *luahost_new(const struct luahost_opts *opts);
 void luahost_free(struct luahost *h);
 lua_State *luahost_state(struct luahost *h);
@@ -49,7 +50,8 @@ const char *luahost_error(struct luahost *h);
 /* Pushes runtime[name] (a function of scripts/herald/runtime.lua). */
 void luahost_runtime_fn(struct luahost *h, const char *name);
 
-/* Adds a C function to the table the runtime sees as `core`. */
+/* Adds a C function to the module herald.core (`core` in the runtime's
+ * modules, which look its functions up when they call them). */
 void luahost_register(struct luahost *h, const char *name, lua_CFunction fn);
 /* Sets core[name] to an array of the strings of list (NULL-ended). */
 void luahost_register_list(struct luahost *h, const char *name, const char *const *list);

@@ -18,7 +18,7 @@ static int check_run(const struct options *o)
 {
 	struct runtime_opts ro = { o->config_dir, o->rules_dir, o->secrets_dir, o->scripts_dir };
 	struct runtime *rt = runtime_new(&ro);
-	int rc = rt && runtime_load(rt, true) == 0 ? EXIT_OK : EXIT_CONFIG;
+	int rc = rt && runtime_load(rt, RUNNER_CHECK) == 0 ? EXIT_OK : EXIT_CONFIG;
 	runtime_free(rt);
 	return rc;
 }

@@ -241,7 +241,7 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 }
 
 int runner_load(struct luahost *h, const char *config_dir, const char *rules_dir,
-		const char *secrets_dir, bool check_mode, const struct runner_report *report,
+		const char *secrets_dir, enum runner_mode mode, const struct runner_report *report,
 		struct runner_config *out)
 {
 	lua_State *L = luahost_state(h);
@@ -256,7 +256,7 @@ int runner_load(struct luahost *h, const char *config_dir, const char *rules_dir
 	}
 	lua_pushstring(L, secrets_dir);
 	lua_setfield(L, -2, "secrets_dir");
-	lua_pushstring(L, check_mode ? "check" : "run");
+	lua_pushstring(L, mode == RUNNER_CHECK ? "check" : mode == RUNNER_REPLAY ? "replay" : "run");
 	lua_setfield(L, -2, "mode");
 	if (luahost_pcall(h, 1, 1) < 0) {                              /* summary */
 		log_error("loading %s failed: %s", config_dir, luahost_error(h));

@@ -22,8 +22,9 @@ struct runner_config {
 /* Loads DIR/sinks.lua and the rules (rules_dir, NULL for DIR/rules/) and
  * runs the examples. Every error,
  * warning and failed example is written to stderr as "file:line: ...".
- * check_mode: a missing env variable or secret is a warning (CI of the
- * ConfigMap has no secrets). report: where the lines go (NULL: stderr as
+ * mode: in RUNNER_CHECK and RUNNER_REPLAY a missing env variable or secret
+ * is a warning with a placeholder (CI of the ConfigMap has no secrets, and
+ * replay sends nothing); in RUNNER_RUN it is an error. report: where the lines go (NULL: stderr as
  * "error: file:line: message"). Returns 0 when it ran (see out->ok), -1 when
  * the runtime itself failed. Caller frees out with runner_config_free. */
 struct runner_report {
@@ -32,8 +33,10 @@ struct runner_report {
 	void *arg;
 };
 
+enum runner_mode { RUNNER_RUN, RUNNER_CHECK, RUNNER_REPLAY };
+
 int runner_load(struct luahost *h, const char *config_dir, const char *rules_dir,
-		const char *secrets_dir, bool check_mode, const struct runner_report *report,
+		const char *secrets_dir, enum runner_mode mode, const struct runner_report *report,
 		struct runner_config *out);
 void runner_config_free(struct runner_config *c);
 

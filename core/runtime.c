@@ -48,10 +48,11 @@ static struct luahost *make_host(const struct runtime *rt)
 
 /* Loads the files into h. With no report, prints a one-line verdict
  * (for check, or when the configuration is invalid). */
-static int load(const struct runtime *rt, struct luahost *h, bool check,
+static int load(const struct runtime *rt, struct luahost *h, enum runner_mode mode,
 		const struct runner_report *report, struct runner_config *cfg)
 {
-	if (runner_load(h, rt->o.config_dir, rt->o.rules_dir, rt->o.secrets_dir, check, report, cfg) < 0)
+	bool check = mode == RUNNER_CHECK;
+	if (runner_load(h, rt->o.config_dir, rt->o.rules_dir, rt->o.secrets_dir, mode, report, cfg) < 0)
 		return -1;
 	if (report)
 		return cfg->ok ? 0 : -1;
@@ -67,11 +68,11 @@ static int load(const struct runtime *rt, struct luahost *h, bool check,
 	return cfg->ok ? 0 : -1;
 }
 
-int runtime_load(struct runtime *rt, bool check)
+int runtime_load(struct runtime *rt, enum runner_mode mode)
 {
 	if (!(rt->host = make_host(rt)))
 		return -1;
-	return load(rt, rt->host, check, NULL, &rt->cfg);
+	return load(rt, rt->host, mode, NULL, &rt->cfg);
 }
 
 int runtime_reload(struct runtime *rt, const struct runner_report *report,
@@ -83,7 +84,7 @@ int runtime_reload(struct runtime *rt, const struct runner_report *report,
 	int rc = 0;
 	if (!h)
 		rc = RUNTIME_NO_STATE;
-	else if (load(rt, h, false, report, &cfg) < 0)
+	else if (load(rt, h, RUNNER_RUN, report, &cfg) < 0)
 		rc = RUNTIME_INVALID;
 	else if (accept && accept(arg, &cfg) < 0)
 		rc = RUNTIME_NOT_ACCEPTED;

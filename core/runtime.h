@@ -26,11 +26,12 @@ struct runtime;
 struct runtime *runtime_new(const struct runtime_opts *o);
 void runtime_free(struct runtime *rt);
 
-/* Creates the state and loads the configuration. check: a missing secret
- * is a warning, and the one-line verdict goes to stdout. Otherwise the
+/* Creates the state and loads the configuration. RUNNER_CHECK and
+ * RUNNER_REPLAY: a missing env variable or secret is a warning with a
+ * placeholder; RUNNER_CHECK prints the one-line verdict to stdout. Otherwise the
  * verdict is printed (to stderr) only when the configuration is invalid.
  * 0 when it loaded and every example passed, else -1. */
-int runtime_load(struct runtime *rt, bool check);
+int runtime_load(struct runtime *rt, enum runner_mode mode);
 
 /* Validate-then-swap: a new state loads the files (errors go to report);
  * accept, when given, sees the new configuration before the swap and may

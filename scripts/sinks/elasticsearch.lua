@@ -26,7 +26,7 @@ local gzip = require "herald.gzip"
 local M = {
   output = "http",
   options = {
-    url = { kind = "strings", required = true },
+    url = { kind = "strings", required = true, placeholder = "http://placeholder.invalid:9200" },
     index = { kind = "string", default = "k8s-events-{cluster}-%Y.%m.%d" },
     auth = { kind = "table" },
     version = { kind = "string" },            -- e.g. "8.15", "opensearch-2.19"; default: ask GET /

@@ -97,6 +97,78 @@ def test_sink_errors(config):
     assert f"{s}:9: route belongs in rules/*.lua" in r.err, r
 
 
+def test_unknown_output_is_an_error_with_file_and_line(config):
+    # A sink type naming an output this herald does not have used to pass
+    # the report line ("0 errors") with the reason on a line of its own.
+    config.sinks('sink "out" { type = "stdout" }\n\nsink "k" { type = "kafka" }\n')
+    (config.root / "sinks").mkdir()
+    (config.root / "sinks" / "kafka.lua").write_text('return { output = "kafka" }\n')
+    config.rule("10.lua", 'route { to = "out" }\n')
+    r = herald("check", "--config", config)
+    assert r.code == 1, r
+    assert f'{config}/sinks.lua:3: sink type "kafka": unknown output "kafka"' in r.err, r
+    assert "stdout, file, null, http" in r.err, r
+    assert r.out.startswith("invalid:") and "1 error," in r.out, r
+
+
+def test_operator_code_cannot_reach_the_core(config):
+    # herald.core holds read_file, getenv and the emit callbacks.
+    config.sinks('sink "out" { type = "stdout" }\n')
+    config.rule("10.lua", 'route { to = "out" }\nlocal core = require "herald.core"\n')
+    config.rule("20.lua", 'local r = require "herald.route"\n')
+    r = herald("check", "--config", config)
+    assert r.code == 1, r
+    assert f"{config}/rules/10.lua:2: module 'herald.core' is herald's own" in r.err, r
+    assert f"{config}/rules/20.lua:1: module 'herald.route' is herald's own" in r.err, r
+
+
+ES_DINGTALK = SOURCE / "tests" / "config" / "es-dingtalk"
+NO_SECRETS = "/nonexistent/herald-secrets"
+
+
+def test_check_needs_no_env_and_no_secret_files():
+    # The README's ES + DingTalk setup on a CI runner: no ES_URL, no secret
+    # files. Used to fail: url "<env ES_URL>" must start with http://, then
+    # "unknown sink" for every rule naming archive.
+    r = herald("check", "--config", ES_DINGTALK, "--secrets-dir", NO_SECRETS)
+    assert r.code == 0, r
+    assert r.out.startswith("ok: 2 sinks, 1 rule file, 3 rules, 1 example (0 failed), 0 errors, 5 warnings"), r
+    s = f"{ES_DINGTALK}/sinks.lua"
+    assert f"warning: {s}:6: environment variable ES_URL is not set (a placeholder is used for this check)" in r.err, r
+    assert f"warning: {s}:14: secret dingtalk-sign is not readable" in r.err, r
+    assert "unknown sink" not in r.err and "error" not in r.err, r
+
+
+def test_masking_covers_secrets_not_every_env_value(config):
+    # Issue 12 item 7: every env value used to be masked, so an ES URL
+    # logged as "***" and a keyword "alert" made "not alerted" "not ***ed".
+    config.sinks("""\
+        local url = env "ES_URL"
+        local with_password = env "ES_AUTH_URL"
+        local keyword = env "DINGTALK_KEYWORD"
+        local token = env "API_TOKEN"
+        local marked = env("PLAIN_NAME", { secret = true })
+        local sign = secret "dingtalk-sign"
+        sink "out" { type = "stdout" }
+        print("es at " .. url .. " and " .. with_password)
+        print("an event that was not alerted (" .. keyword .. ")")
+        print("token " .. token .. ", marked " .. marked .. ", sign " .. sign)
+    """)
+    config.rule("10.lua", 'route { to = "out" }\n')
+    secrets = config.root / "secrets"
+    secrets.mkdir()
+    (secrets / "dingtalk-sign").write_text("SECsign-0123456789\n")
+    r = herald("check", "--config", config, "--secrets-dir", secrets, env={
+        "ES_URL": "http://es.example.com:9200", "ES_AUTH_URL": "https://elastic:pw-9876@es.example.com:9200",
+        "DINGTALK_KEYWORD": "alert", "API_TOKEN": "tok-123456789", "PLAIN_NAME": "plain-value-42"})
+    assert r.code == 0, r
+    assert "es at http://es.example.com:9200 and https://***@es.example.com:9200" in r.err, r
+    assert "an event that was not alerted (alert)" in r.err, r
+    assert "token ***, marked ***, sign ***" in r.err, r
+    for secret in ("pw-9876", "tok-123456789", "plain-value-42", "SECsign"):
+        assert secret not in r.err + r.out
+
+
 def test_failing_example_fails_check(config):
     config.sinks('sink "archive" { type = "null" }\nsink "oncall" { type = "null" }\n')
     config.rule("10.lua", """\
@@ -172,8 +244,13 @@ def test_missing_env_and_secret(config, tmp_path):
     assert r.code == 0, r
     assert "environment variable HERALD_TEST_OUT is not set" in r.err, r
     assert "secret token is not readable" in r.err, r
-    # replay (and run): errors
+    # replay sends nothing: warnings too (issue 12 item 7)
     r = herald("replay", "--config", config, "--secrets-dir", tmp_path / "none", "-", input="")
+    assert r.code == 0, r
+    assert (f"warning: {config}/sinks.lua:1: environment variable HERALD_TEST_OUT is not set "
+            "(a placeholder is used for this replay, which sends nothing)") in r.err, r
+    # run: errors
+    r = herald("run", "--config", config, "--secrets-dir", tmp_path / "none", "--from", "-", input="")
     assert r.code == 1, r
     assert f"error: {config}/sinks.lua:1: environment variable HERALD_TEST_OUT is not set" in r.err, r
     assert f"error: {config}/sinks.lua:2: secret token:" in r.err, r

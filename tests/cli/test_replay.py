@@ -174,3 +174,19 @@ def test_help_and_version():
     assert r.code == 0 and "herald replay" in r.out and "exit codes" in r.out
     r = herald("--version")
     assert r.code == 0 and r.out.startswith("herald ")
+
+
+def test_replay_needs_no_env_and_no_secret_files():
+    # The README's ES + DingTalk setup without ES_URL or secret files (a CI
+    # runner): replay used to stop at the first missing secret. It sends
+    # nothing, so placeholders do.
+    config = SOURCE / "tests" / "config" / "es-dingtalk"
+    r = herald("replay", "--config", config, "--secrets-dir", "/nonexistent/herald-secrets", LIST)
+    assert r.code == 0, r
+    assert "(a placeholder is used for this replay, which sends nothing)" in r.err, r
+    assert "error" not in r.err, r
+    assert "-> archive, oncall" in r.out and "archive would get: k8s-events-default-2026.11.20" in r.out, r
+    assert "oncall would send 5 messages" in r.out, r
+    j = herald("replay", "--config", config, "--secrets-dir", "/nonexistent/herald-secrets", "--json", LIST)
+    assert j.code == 0, j
+    assert [g["routes"] for g in j.json_lines()][4] == ["archive", "oncall"], j

@@ -206,3 +206,28 @@ def test_a_sink_type_can_shape_whole_batches(config):
     want = [json.loads(line)["reason"] for line in EVENTS.read_text().splitlines()]
     assert [d["reason"] for b in batches for d in b] == want
     assert all(d["cluster"] == "c1" for b in batches for d in b)
+
+
+def test_a_rule_cannot_change_the_event_other_sinks_get(config, tmp_path):
+    # Issue 12 item 3: `ev.count = 0/0` in a when function used to reach
+    # every sink (NaN cannot be encoded: 0 of 15 delivered).
+    out = tmp_path / "all.jsonl"
+    config.sinks(f'sink "all" {{ type = "file", path = "{out}" }}\nsink "none" {{ type = "null" }}\n')
+    config.rule("10.lua", """\
+        route { to = "none", when = function(ev)
+          ev.count = 0 / 0
+          return true
+        end }
+        route { to = "none", when = { involvedObject = function(o) o.name = "changed" return true end } }
+        route { to = "all" }
+    """)
+    r = herald("--config", config, "--from", EVENTS)
+    assert r.code == 0, r
+    docs = read_lines(out)
+    want = [json.loads(line) for line in EVENTS.read_text().splitlines()]
+    assert len(docs) == len(want) == 15, r
+    assert [d["involvedObject"] for d in docs[:14]] == [w["involvedObject"] for w in want[:14]]
+    assert docs[13]["count"] == 12 and all(isinstance(d["count"], int) for d in docs)
+    assert f"{config}/rules/10.lua:2: the event is read-only in when/unless (cannot set count)" in r.err, r
+    assert f"{config}/rules/10.lua:5: the event is read-only in when/unless (cannot set name)" in r.err, r
+    assert "done: 15 events routed" in r.err, r

@@ -81,7 +81,7 @@ static void load(struct fixture *fx, const char *sinks, const char *rules)
 	fx->h = luahost_new(&o);
 	assert_non_null(fx->h);
 	runner_register(fx->h);
-	assert_int_equal(runner_load(fx->h, dir, NULL, "/nonexistent", false, NULL, &fx->cfg), 0);
+	assert_int_equal(runner_load(fx->h, dir, NULL, "/nonexistent", RUNNER_RUN, NULL, &fx->cfg), 0);
 }
 
 static void unload(struct fixture *fx)

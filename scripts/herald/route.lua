@@ -1,0 +1,143 @@
+-- herald.route: one record from a source, decoded, normalised, routed and
+-- encoded for the sinks it reaches. The configuration in force is passed
+-- in by herald.runtime; what sinks get leaves through core.emit, and what
+-- an event did through core.routed.
+local json = require "herald.json"
+local event = require "herald.event"
+local core = require "herald.core"
+local views = require "herald.views"
+
+local M = {}
+
+-- Returns the sinks an event reaches (in rule order, each once) and the
+-- drop rule that ended its journey, if any.
+function M.route_event(c, ev)
+  local out, seen, n = {}, {}, 0
+  local rules = c.rules
+  for i = 1, #rules do
+    local rule = rules[i]
+    if rule.test(ev) then
+      if rule.kind == "drop" then return out, rule end
+      local to = rule.to
+      for j = 1, #to do
+        local s = to[j]
+        if not seen[s] then
+          seen[s] = true
+          n = n + 1
+          out[n] = s
+        end
+      end
+    end
+  end
+  return out, nil
+end
+
+-- Any string longer than limit, anywhere in v?
+local function oversize(v, limit, depth)
+  if type(v) == "string" then return #v > limit end
+  if type(v) ~= "table" or depth > 100 then return false end
+  for k, x in pairs(v) do
+    if oversize(k, limit, depth + 1) or oversize(x, limit, depth + 1) then return true end
+  end
+  return false
+end
+
+local function deliver(cfg, ev, cluster, item)
+  event.normalize(ev, cluster or (type(ev.cluster) == "string" and ev.cluster) or "default")
+  -- The source decides whether this (uid, resourceVersion) was delivered
+  -- before (0: skip) and whether it is too old for alert sinks (2).
+  local admit = core.admit(event.uid(ev), ev.metadata and ev.metadata.resourceVersion, ev.lastTimestamp, ev.type)
+  if admit == 0 then return 0 end
+  local routes, dropped_by = M.route_event(cfg, ev)
+  local emit = core.emit
+  local delivered = 0
+  for i = 1, #routes do
+    local s = routes[i]
+    if admit == 2 and s.alert then
+      core.count("stale_skipped", s.name)
+      goto next_route
+    end
+    local ok, item, err = core.guard(s.encode, ev, s.conf)
+    if ok and type(item) == "string" then
+      if s.alert then
+        emit(s.index, item, views.alert_key(s, ev), event.uid(ev))
+      else
+        emit(s.index, item)
+      end
+      delivered = delivered + 1
+    else
+      local msg = (ok and (err or "encode returned no string")) or item
+      core.log("error", ("sink %s: cannot encode event %s: %s"):format(
+        s.name, tostring(event.uid(ev)), tostring(msg)))
+      core.count("encode_errors", s.name)
+    end
+    ::next_route::
+  end
+  core.routed(ev, routes, dropped_by and dropped_by.where or nil, item)
+  return delivered
+end
+
+local function is_event(v)
+  return type(v) == "table" and (type(v.involvedObject) == "table" or type(v.regarding) == "table")
+end
+
+-- One record from the framer. Returns a kind and details:
+--   "events", n            n events routed (a List counts its items)
+--   "bookmark", rv         a watch BOOKMARK
+--   "deleted", rv          a watch DELETED (ignored)
+--   "status", code, reason, message   a watch ERROR (410 Gone ...)
+--   "bad", message         not usable; nothing routed
+-- A List's bad items go to core.reject(index, message).
+function M.ingest(cfg, text, has_empty_array, cluster, big_field, field_limit)
+  local v, err = json.decode(text, has_empty_array)
+  if v == nil then return "bad", "malformed JSON: " .. tostring(err) end
+  if type(v) ~= "table" or v[1] ~= nil or json.is_array(v) then return "bad", "not a JSON object" end
+  if type(v.type) == "string" and v.object ~= nil then
+    local obj, wtype = v.object, v.type
+    local rv = type(obj) == "table" and type(obj.metadata) == "table" and obj.metadata.resourceVersion or nil
+    if wtype == "ADDED" or wtype == "MODIFIED" then
+      if not is_event(obj) then return "bad", "watch event object is not a Kubernetes Event" end
+      if big_field then return "bad", "a field is longer than " .. field_limit .. " bytes" end
+      return "events", deliver(cfg, obj, cluster), rv
+    elseif wtype == "BOOKMARK" then
+      return "bookmark", rv
+    elseif wtype == "DELETED" then
+      return "deleted", rv
+    elseif wtype == "ERROR" then
+      if type(obj) ~= "table" then return "status", 0, "", "ERROR without a Status" end
+      local too_large = false
+      local causes = type(obj.details) == "table" and obj.details.causes
+      for _, c in ipairs(type(causes) == "table" and causes or {}) do
+        if type(c) == "table" and (c.reason == "ResourceVersionTooLarge" or c.type == "ResourceVersionTooLarge") then
+          too_large = true
+        end
+      end
+      local msg = tostring(obj.message or "")
+      if msg:find("Too large resource version", 1, true) then too_large = true end
+      return "status", tonumber(obj.code) or 0, tostring(obj.reason or ""), msg, too_large
+    end
+    return "bad", ("unknown watch event type %q"):format(wtype)
+  end
+  if type(v.items) == "table" and v.involvedObject == nil then
+    local n = 0
+    for i, item in ipairs(v.items) do
+      if not is_event(item) then
+        core.reject(i, "not a Kubernetes Event")
+      elseif big_field and oversize(item, field_limit, 0) then
+        core.reject(i, "a field is longer than " .. field_limit .. " bytes")
+      else
+        n = n + 1
+        deliver(cfg, item, cluster, i)
+      end
+    end
+    local meta = type(v.metadata) == "table" and v.metadata or {}
+    local cont = meta.continue
+    if cont == json.null then cont = nil end
+    return "events", n, meta.resourceVersion, cont
+  end
+  if not is_event(v) then return "bad", "not a Kubernetes Event (no involvedObject)" end
+  if big_field then return "bad", "a field is longer than " .. field_limit .. " bytes" end
+  return "events", deliver(cfg, v, cluster)
+end
+
+return M
