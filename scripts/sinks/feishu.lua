@@ -42,13 +42,20 @@ function M.init(conf)
   return nil
 end
 
--- Cards take lark_md (markdown); post and text take plain text.
+-- Cards take lark_md (markdown). A card's header shows the alert's first
+-- line (the body then starts at the message), so nothing is said twice;
+-- post and text take plain text.
+local function card(title, text)
+  local head, rest = text:match("^%*%*(.-)%*%*  \n(.*)$")
+  if not head then return title, text end
+  return head:gsub("\\(.)", "%1"), rest
+end
 M.render = function(group, conf)
-  if conf.format == "interactive" then return alert.render_markdown(group) end
+  if conf.format == "interactive" then return card(alert.render_markdown(group)) end
   return alert.render_text(group)
 end
 M.render_digest = function(digest, conf)
-  if conf.format == "interactive" then return alert.digest_markdown(digest) end
+  if conf.format == "interactive" then return card(alert.digest_markdown(digest)) end
   return alert.digest_text(digest)
 end
 
