@@ -237,32 +237,37 @@ function M.render_text(g)
   return title_of(g), table.concat(lines, "\n")
 end
 
--- A digest in the same style: a head line, then one line per cluster /
--- namespace / reason with its count (the ten largest), then the five
--- largest groups, each as the head line of its alert. No list markers:
--- WeCom and Feishu do not render lists.
+-- A digest in the same style: a head line, then one line per namespace
+-- and reason with its count (the ten largest), then the five largest
+-- groups, each as its alert's head line, count and message. Sections are
+-- paragraphs; no list markers: WeCom and Feishu do not render lists. The
+-- cluster prefixes each line only when the digest spans several.
 local function digest_lines(d, esc, bold)
   local clusters, seen_c = {}, {}
   for _, b in ipairs(d.by) do
     if not seen_c[b.cluster] then seen_c[b.cluster] = true; clusters[#clusters + 1] = b.cluster end
   end
+  local function prefix(c) return #clusters > 1 and ("[" .. esc(c or "-") .. "] ") or "" end
   local lines = {
     bold(("[%s] Digest: %s in %s"):format(esc(table.concat(clusters, ", ")), plural(d.count, "event", "events"),
       plural(#d.groups, "group", "groups"))),
-    "Sent together to stay within the robot's rate limit.",
-    bold("By namespace and reason"),
+    "Held back by the robot's rate limit.",
+    "",
+    bold("By reason"),
   }
   for i, b in ipairs(d.by) do
     if i > 10 then lines[#lines + 1] = ("… and %d more"):format(#d.by - 10) break end
-    lines[#lines + 1] = esc(("%s · %s · %s: %d"):format(b.cluster, b.namespace, b.reason, b.count))
+    lines[#lines + 1] = ("%s%s in %s: %d"):format(prefix(b.cluster), esc(b.reason), esc(b.namespace), b.count)
   end
+  lines[#lines + 1] = ""
   lines[#lines + 1] = bold("Largest groups")
   for i, g in ipairs(d.top) do
     if i > 5 then lines[#lines + 1] = ("… and %s"):format(plural(#d.top - 5, "more group", "more groups")) break end
     if g.event then
-      local head = lines_of(g)
-      lines[#lines + 1] = ("[%s] %s · %s: %s"):format(esc(g.cluster or "-"), esc(head),
-        plural(g.count, "event", "events"), esc(M.truncate(g.event.message or "", 100, "…")))
+      local head, _, facts = lines_of(g)
+      local n = g.count > 1 and (" · " .. plural(g.count, "event", "events")) or ""
+      lines[#lines + 1] = ("%s%s %s%s: %s"):format(prefix(g.cluster), bold(esc(head)), facts[1], n,
+        esc(M.truncate(g.event.message or "", 80, "…")))
     else
       lines[#lines + 1] = ("%s in groups past the group limit"):format(plural(g.count, "event", "events"))
     end
@@ -278,12 +283,12 @@ end
 function M.digest_markdown(d, esc)
   esc = esc or M.escape_markdown
   local lines = digest_lines(d, esc, function(s) return "**" .. s .. "**" end)
-  return digest_title(d), table.concat(lines, "  \n")
+  return digest_title(d), (table.concat(lines, "  \n"):gsub("  \n  \n", "\n\n"))
 end
 
 function M.digest_text(d)
   local same = function(s) return s end
-  return digest_title(d), table.concat(digest_lines(d, same, same), "\n")
+  return digest_title(d), (table.concat(digest_lines(d, same, same), "\n"))
 end
 
 return M

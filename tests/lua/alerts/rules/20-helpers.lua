@@ -105,9 +105,14 @@ local d = { count = 42, groups = { g1, g2 }, top = { g1, g2 },
 title, text = alert.digest_markdown(d)
 assert(title == "herald digest: 42 events held back", title)
 assert(text:match("^%*%*%[prod%] Digest: 42 events in 2 groups%*%*  \n"), text)
-assert(text:find("prod · shop · BackOff: 40  \n", 1, true), text)
-assert(text:find("[prod] BackOff Pod/web-0 in shop · 40 events: Back-off restarting app\\_1", 1, true), text)
-assert(text:find("[prod] NodeNotReady Node/n1 · 2 events: not ready", 1, true), text)
+assert(text:find("Held back by the robot's rate limit.\n\n**By reason**  \nBackOff in shop: 40  \n", 1, true), text)
+assert(text:find("**Largest groups**  \n**BackOff Pod/web-0 in shop** ×7 · 40 events: Back-off restarting app\\_1", 1, true), text)
+assert(text:find("**NodeNotReady Node/n1** ×1 · 2 events: not ready", 1, true), text)
+-- several clusters: each line names its own
+d.by[2].cluster, g2.cluster = "edge", "edge"
+_, text = alert.digest_markdown(d)
+assert(text:match("^%*%*%[prod, edge%] Digest"), text)
+assert(text:find("[edge] NodeNotReady in default: 2", 1, true) and text:find("[edge] **NodeNotReady Node/n1**", 1, true), text)
 dialect_safe(text)
 local many = {}
 for i = 1, 30 do many[i] = { cluster = "prod", namespace = "ns-" .. i, reason = ("R"):rep(200), count = 1 } end
