@@ -10,6 +10,7 @@ deploy/install-deps.sh
 echo "== real test servers (built once, cached in ${HERALD_CACHE:-~/.cache/herald})"
 time tests/servers/build-kube.sh
 time tests/servers/build-opensearch.sh
+time tests/servers/build-helm.sh
 
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
