@@ -133,7 +133,10 @@ def test_central_mode_watches_each_cluster_through_its_kubeconfig(helm):
 def test_values_that_cannot_work_are_refused(helm):
     for args, why in [(["--set", "replicas=2"], "two would deliver every event twice"),
                       (["--set", "config.rules.oncall=x"], '"oncall" is not a .lua file name'),
-                      (["--set", "clusters[0].name=a"], "clusters[].kubeconfigSecret is required")]:
+                      (["--set", "clusters[0].name=a"], "missing property 'kubeconfigSecret'"),
+                      (["--set", "logFormat=yaml"], "value must be one of 'json', 'text'"),
+                      (["--set", "replicas=one"], "/replicas"),
+                      (["--set", "config.sinks="], "/config/sinks")]:
         out = subprocess.run([helm, "template", "herald", str(CHART), *args], capture_output=True, text=True,
                              timeout=60)
         assert out.returncode != 0 and why in out.stderr, (args, out.stderr)
