@@ -242,10 +242,11 @@ end
 -- groups, each as its alert's head line, count and message. Sections are
 -- paragraphs; no list markers: WeCom and Feishu do not render lists. The
 -- cluster prefixes each line only when the digest spans several.
+local OVERFLOW = "(more groups)"   -- the cluster of d.by's line for the overflow group
 local function digest_lines(d, esc, bold)
   local clusters, seen_c = {}, {}
   for _, b in ipairs(d.by) do
-    if not seen_c[b.cluster] then seen_c[b.cluster] = true; clusters[#clusters + 1] = b.cluster end
+    if not seen_c[b.cluster] and b.cluster ~= OVERFLOW then seen_c[b.cluster] = true; clusters[#clusters + 1] = b.cluster end
   end
   local function prefix(c) return #clusters > 1 and ("[" .. esc(c or "-") .. "] ") or "" end
   local lines = {
@@ -255,9 +256,23 @@ local function digest_lines(d, esc, bold)
     "",
     bold("By reason"),
   }
+  -- A line whose groups are all about cluster-scoped objects (Nodes) names
+  -- no namespace, as their alerts do.
+  local namespaced = {}
+  for _, g in ipairs(d.groups) do
+    if g.event and namespace_of(g.event) then
+      namespaced[table.concat({ g.cluster or "-", g.namespace or "-", g.reason or "-" }, "\0")] = true
+    end
+  end
   for i, b in ipairs(d.by) do
     if i > 10 then lines[#lines + 1] = ("… and %d more"):format(#d.by - 10) break end
-    lines[#lines + 1] = ("%s%s in %s: %d"):format(prefix(b.cluster), esc(b.reason), esc(b.namespace), b.count)
+    local ns = namespaced[table.concat({ b.cluster, b.namespace, b.reason }, "\0")]
+    if b.cluster == OVERFLOW then
+      lines[#lines + 1] = ("groups past the group limit: %d"):format(b.count)
+    else
+      lines[#lines + 1] = ("%s%s%s: %d"):format(prefix(b.cluster), esc(b.reason),
+        ns and (" in " .. esc(b.namespace)) or "", b.count)
+    end
   end
   lines[#lines + 1] = ""
   lines[#lines + 1] = bold("Largest groups")

@@ -97,8 +97,8 @@ end
 dialect_safe(alert.render_markdown(group(pod)))
 
 -- The digest in the same style.
-local g1 = group(pod, { count = 40 })
-local g2 = group(node, { count = 2 })
+local g1 = group(pod, { count = 40, namespace = "shop", reason = "BackOff" })
+local g2 = group(node, { count = 2, namespace = "default", reason = "NodeNotReady" })
 local d = { count = 42, groups = { g1, g2 }, top = { g1, g2 },
             by = { { cluster = "prod", namespace = "shop", reason = "BackOff", count = 40 },
                    { cluster = "prod", namespace = "default", reason = "NodeNotReady", count = 2 } } }
@@ -108,11 +108,15 @@ assert(text:match("^%*%*%[prod%] Digest: 42 events in 2 groups%*%*  \n"), text)
 assert(text:find("Held back by the robot's rate limit.\n\n**By reason**  \nBackOff in shop: 40  \n", 1, true), text)
 assert(text:find("**Largest groups**  \n**BackOff Pod/web-0 in shop** ×7 · 40 events: Back-off restarting app\\_1", 1, true), text)
 assert(text:find("**NodeNotReady Node/n1** ×1 · 2 events: not ready", 1, true), text)
+assert(text:find("  \nNodeNotReady: 2\n\n", 1, true), text)     -- a Node's events: no "in default"
 -- several clusters: each line names its own
 d.by[2].cluster, g2.cluster = "edge", "edge"
+d.by[3] = { cluster = "(more groups)", namespace = "-", reason = "-", count = 5 }
 _, text = alert.digest_markdown(d)
 assert(text:match("^%*%*%[prod, edge%] Digest"), text)
-assert(text:find("[edge] NodeNotReady in default: 2", 1, true) and text:find("[edge] **NodeNotReady Node/n1**", 1, true), text)
+assert(text:find("[edge] NodeNotReady: 2", 1, true) and text:find("[edge] **NodeNotReady Node/n1**", 1, true), text)
+assert(text:find("[prod] BackOff in shop: 40", 1, true), text)
+assert(text:find("  \ngroups past the group limit: 5", 1, true), text)
 dialect_safe(text)
 local many = {}
 for i = 1, 30 do many[i] = { cluster = "prod", namespace = "ns-" .. i, reason = ("R"):rep(200), count = 1 } end
