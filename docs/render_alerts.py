@@ -9,6 +9,7 @@ alert only uses bold and line breaks, which every robot renders the same
 way), styled like each app's chat bubble or card, and photographed by
 headless Chromium at a phone's width.
 """
+import datetime
 import html
 import http.server
 import json
@@ -31,7 +32,6 @@ T0 = 1764064800      # 2025-11-25 10:00:00 UTC: fixed, so the images only change
 
 
 def rfc3339(t):
-    import datetime
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

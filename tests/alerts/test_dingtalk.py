@@ -34,8 +34,8 @@ def events_in(text):
 def dialect_safe(text):
     """Only what DingTalk, WeCom, Feishu and CommonMark all render: no
     headings, lists, quotes, tables or code (the lines are joined with
-    markdown line breaks, "  \\n")."""
-    for line in text.split("  \n"):
+    markdown line breaks, "  \\n", and paragraphs, "\\n\\n")."""
+    for line in re.split(r"  \n|\n\n", text):
         assert not re.match(r"\s*([#>|`]|[-+*] |\d+\. )", line), line
 
 
