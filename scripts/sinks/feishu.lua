@@ -59,6 +59,16 @@ M.render_digest = function(digest, conf)
   return alert.digest_text(digest)
 end
 
+-- A card about Warnings has a red header: a group of them, or a digest
+-- with one among its groups.
+local function warning(msg)
+  if msg.group then return msg.group.type == "Warning" end
+  for _, g in ipairs(msg.digest and msg.digest.groups or {}) do
+    if g.type == "Warning" then return true end
+  end
+  return false
+end
+
 function M.request(msg, conf)
   local m = conf.mention or {}
   local users = {}
@@ -85,7 +95,7 @@ function M.request(msg, conf)
     body = { msg_type = "interactive", card = {
       config = { wide_screen_mode = true },
       header = { title = { tag = "plain_text", content = title },
-                 template = (msg.group and msg.group.type == "Warning") and "red" or "blue" },
+                 template = warning(msg) and "red" or "blue" },
       elements = { { tag = "div", text = { tag = "lark_md", content = text } } },
     } }
   end

@@ -122,3 +122,12 @@ local many = {}
 for i = 1, 30 do many[i] = { cluster = "prod", namespace = "ns-" .. i, reason = ("R"):rep(200), count = 1 } end
 _, text = alert.digest_markdown({ count = 30, groups = many, top = {}, by = many })
 assert(text:find("… and 20 more", 1, true) and #text < 4000, #text)
+
+-- A Feishu card about Warnings is red, a digest of them too; Normal is blue.
+local feishu = require "sinks.feishu"
+local fconf = { webhook = "https://open.feishu.cn/open-apis/bot/v2/hook/x", format = "interactive", timeout = 10000 }
+local function header(msg) return json.decode(feishu.request(msg, fconf).body).card.header.template end
+assert(header({ title = "t", text = "x", group = { type = "Warning" } }) == "red")
+assert(header({ title = "t", text = "x", group = { type = "Normal" } }) == "blue")
+assert(header({ title = "t", text = "x", digest = { groups = { { type = "Normal" }, { type = "Warning" } } } }) == "red")
+assert(header({ title = "t", text = "x", digest = { groups = { { type = "Normal" } } } }) == "blue")
