@@ -5,7 +5,8 @@ herald cannot honour stops it at start with exit 2, naming the option."""
 import re
 
 import pytest
-from conftest import FIXTURES, herald
+import yaml
+from conftest import FIXTURES, SOURCE, herald
 
 SRC = "--source=kubernetes:https://kubernetes.default"
 TOKEN = "XXXtoken0123456789"
@@ -138,3 +139,24 @@ def test_ignored_flags_are_logged_once_and_version_prints():
 def test_migrate_without_arguments_is_a_usage_error():
     r = herald("migrate")
     assert r.code == 2 and "source" in r.err, r
+
+
+def test_the_deploy_manifests_are_the_seed_s_with_herald_s_image():
+    version = re.search(r"^project\(herald VERSION ([0-9.]+)", (SOURCE / "CMakeLists.txt").read_text(), re.M)[1]
+    deps = {}
+    for name in ("kube-eventer.yaml", "kube-eventer-no-hostpath.yaml"):
+        docs = [d for d in yaml.safe_load_all((SOURCE / "deploy" / "kube-eventer" / name).read_text()) if d]
+        assert [d["kind"] for d in docs] == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Deployment"]
+        deps[name] = docs[-1]["spec"]["template"]["spec"]
+        c = deps[name]["containers"][0]
+        assert c["image"] == f"herald:{version}"
+        assert c["command"][0] == "/kube-eventer" and {"name": "TZ", "value": "Asia/Shanghai"} in c["env"]
+        # the command is the seed's, and herald takes it as it is
+        r = herald("check", *c["command"][1:])
+        assert r.code == 0 and r.out.startswith("ok: 2 sinks"), r
+    with_hp, without = deps["kube-eventer.yaml"], deps["kube-eventer-no-hostpath.yaml"]
+    assert {v["hostPath"]["path"] for v in with_hp["volumes"]} == {"/etc/localtime", "/usr/share/zoneinfo"}
+    assert "volumes" not in without and "volumeMounts" not in without["containers"][0]
+    strip = lambda spec: {**spec, "volumes": None,
+                          "containers": [{**spec["containers"][0], "volumeMounts": None}]}
+    assert strip(with_hp) == strip(without)       # nothing else differs
