@@ -33,6 +33,8 @@ static size_t config_dirs(const struct options *o, char dirs[3][4096])
 
 static uint64_t config_hash(const struct options *o)
 {
+	if (o->memory_files)
+		return 0; /* kube-eventer's flags: no files */
 	char dirs[3][4096];
 	size_t n = config_dirs(o, dirs);
 	const char *ptrs[3] = { dirs[0], dirs[1], dirs[2] };

@@ -77,6 +77,7 @@ static int push_fn(struct luahost *h, const char *fn)
 struct kubeeventer *kubeeventer_split(int argc, char **argv, int *hargc, char ***hargv)
 {
 	struct kubeeventer *ke = calloc(1, sizeof(*ke));
+	/* The built-in scripts' flag table: --scripts-dir is not parsed yet. */
 	struct luahost *h = new_host(NULL);
 	if (!ke || !h)
 		goto fail;

@@ -165,3 +165,42 @@ def _count(opensearch, idx, query):
         return opensearch.count(idx, query)
     except OSError:
         return 0     # the index is not made yet
+
+
+@pytest.mark.parametrize("how", ["in-cluster", "insecure", "service-account"])
+def test_the_source_options_reach_the_cluster(cluster, opensearch, tmp_path, how):
+    """kube-eventer's default in-cluster source with the URL's server (the
+    pod's KUBERNETES_SERVICE_* pointing elsewhere), insecure=true (no CA at
+    all), and useServiceAccount=true (the pod's token replaces a
+    kubeconfig's bad one)."""
+    api = cluster["a"]
+    ns = f"ke-{how}-{uuid.uuid4().hex[:6]}"
+    api.ensure_namespace(ns)
+    made = api.create_event(ns, f"web-0.{uuid.uuid4().hex[:10]}")
+    sa = tmp_path / "sa"
+    sa.mkdir()
+    (sa / "token").write_text(kube.ADMIN_TOKEN)
+    if how != "insecure":
+        (sa / "ca.crt").write_bytes(api.ca.read_bytes())
+    env = dict(os.environ, KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT="1",
+               HERALD_SA_DIR=str(sa))
+    source = {
+        "in-cluster": f"--source=kubernetes:{api.url}",
+        "insecure": f"--source=kubernetes:{api.url}?insecure=true",
+        "service-account": "--source=kubernetes:https://unused?inClusterConfig=false&useServiceAccount=true"
+                           f"&auth={api.kubeconfig(tmp_path / 'bad.kubeconfig', token='wrong-token')}",
+    }[how]
+    index = f"ke-src-{how}"
+    h = Herald([source, f"--sink=elasticsearch:{opensearch.url}?index={index}&cluster_name=c1",
+                "--listen", "off"], env)
+    try:
+        query = {"term": {"Metadata.uid.keyword": made["metadata"]["uid"]}}
+        kube.wait_for(lambda: _count(opensearch, f"{index}-*", query) == 1 or h.proc.poll() is not None,
+                      timeout=90, what="the event's document")
+        assert h.stop() == 0, h.log()
+        assert _count(opensearch, f"{index}-*", query) == 1, h.log()
+        assert kube.ADMIN_TOKEN not in h.log()
+    finally:
+        if h.proc.poll() is None:
+            h.proc.kill()
+            h.proc.wait()
