@@ -16,6 +16,9 @@ enum {
 
 #define CLI_MAX_CLUSTERS 128
 #define CLI_MAX_NAMESPACES 64
+#define CLI_MAX_CONFIGMAPS 16
+
+struct ke_source;   /* kubeeventer.h */
 
 struct options {
 	const char *command;
@@ -38,6 +41,15 @@ struct options {
 	bool cluster_given;
 	bool json;
 	const char *input;
+	const char *configmaps[CLI_MAX_CONFIGMAPS];   /* NS/NAME=FILE (kube-eventer's webhook bodies) */
+	int nconfigmaps;
+
+	/* herald on kube-eventer's command line (kubeeventer.c fills these) */
+	char **ke_argv;               /* kube-eventer's own arguments, or NULL */
+	int ke_argc;
+	const char *const *memory_files;    /* the configuration in memory (runtime.h) */
+	const char *const *memory_secrets;
+	const struct ke_source *ke_source;  /* the cluster its --source names */
 };
 
 /* Fills o from the environment's defaults and argv: the command (default

@@ -33,6 +33,8 @@ static size_t config_dirs(const struct options *o, char dirs[3][4096])
 
 static uint64_t config_hash(const struct options *o)
 {
+	if (o->memory_files)
+		return 0; /* kube-eventer's flags: no files */
 	char dirs[3][4096];
 	size_t n = config_dirs(o, dirs);
 	const char *ptrs[3] = { dirs[0], dirs[1], dirs[2] };
@@ -228,9 +230,13 @@ static int setup(struct daemon *d)
 	size_t ndirs = config_dirs(o, dirs);
 	const char *dir_ptrs[3] = { dirs[0], dirs[1], dirs[2] };
 	d->loaded_hash = config_hash(o);
-	d->confwatch = confwatch_new(d->loop, dir_ptrs, ndirs, 1000, 30000, d->loaded_hash,
-				     on_config_change, d);
-	struct runtime_opts ro = { o->config_dir, o->rules_dir, o->secrets_dir, o->scripts_dir };
+	if (o->memory_files)
+		log_info("the configuration comes from kube-eventer's flags: no files to watch, no reload");
+	else
+		d->confwatch = confwatch_new(d->loop, dir_ptrs, ndirs, 1000, 30000, d->loaded_hash,
+					     on_config_change, d);
+	struct runtime_opts ro = { o->config_dir, o->rules_dir, o->secrets_dir, o->scripts_dir,
+				   o->memory_files, o->memory_secrets };
 	if (!(d->rt = runtime_new(&ro)) || runtime_load(d->rt, RUNNER_RUN) < 0)
 		return EXIT_CONFIG;
 	const struct runner_config *cfg = runtime_config(d->rt);

@@ -43,7 +43,12 @@ static struct luahost *make_host(const struct runtime *rt)
 		.limits = LUAHOST_DEFAULT_LIMITS,
 		.extend = runner_register,
 	};
-	return luahost_new(&ho);
+	struct luahost *h = luahost_new(&ho);
+	if (h && rt->o.files)
+		luahost_register_list(h, "memory_files", rt->o.files);
+	if (h && rt->o.secrets)
+		luahost_register_list(h, "memory_secrets", rt->o.secrets);
+	return h;
 }
 
 /* Loads the files into h. With no report, prints a one-line verdict

@@ -12,6 +12,11 @@ struct runtime_opts {
 	const char *rules_dir;         /* NULL: config_dir/rules */
 	const char *secrets_dir;
 	const char *scripts_dir;       /* NULL: the scripts compiled into herald */
+	/* A configuration in memory (kube-eventer's flags), NULL-ended
+	 * { path, text, ... } pairs such as "sinks.lua" and
+	 * "rules/50-kube-eventer.lua": read instead of config_dir. NULL: none. */
+	const char *const *files;
+	const char *const *secrets;    /* { name, value, ... }: before secrets_dir */
 };
 
 enum runtime_refusal {

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "kubeapi.h"
 #include "kubeconfig.h"
+#include "kubeeventer.h"
 #include "log.h"
 #include "metrics.h"
 #include "seen.h"
@@ -164,8 +165,9 @@ static const struct source_ops kube_ops = {
 	.free = kube_free,
 };
 
-/* Reads how to reach cluster i (--cluster NAME=KUBECONFIG[:CONTEXT], or
- * the default one). -1 (logged) when it cannot. */
+/* Reads how to reach cluster i (--cluster NAME=KUBECONFIG[:CONTEXT], the
+ * one kube-eventer's --source names, or the default one). -1 (logged) when
+ * it cannot. */
 static int connect_cluster(const struct options *o, int i, struct kube *c)
 {
 	char err[512];
@@ -183,6 +185,10 @@ static int connect_cluster(const struct options *o, int i, struct kube *c)
 			*colon = '\0';
 		rc = kubeconfig_load(path, colon && colon[1] ? colon + 1 : NULL, &c->conn, err, sizeof(err));
 		free(path);
+	} else if (o->ke_source) {
+		if (!(c->base.name = strdup(o->cluster)))
+			return -1;
+		rc = kubeeventer_connect(o->ke_source, &c->conn, err, sizeof(err));
 	} else {
 		if (!(c->base.name = strdup(o->cluster)))
 			return -1;
