@@ -22,6 +22,7 @@ struct local {
 	size_t rotate_bytes;
 	int rotate_keep;
 	size_t file_size;              /* where the last whole batch ends */
+	bool regular;                  /* a regular file (not /dev/full, a pipe): can be cut */
 	bool disk_full;                /* paused until the disk has room again */
 };
 
@@ -84,8 +85,10 @@ static int open_file(struct sink *k, struct local *l)
 		return -1;
 	}
 	struct stat st;
-	l->file_size = fstat(l->fd, &st) == 0 ? (size_t)st.st_size : 0;
-	repair_tail(k, l, (off_t)l->file_size);
+	l->regular = fstat(l->fd, &st) == 0 && S_ISREG(st.st_mode);
+	l->file_size = l->regular ? (size_t)st.st_size : 0;
+	if (l->regular)
+		repair_tail(k, l, (off_t)l->file_size);
 	return 0;
 }
 
@@ -174,7 +177,7 @@ static int render(struct sink *k, struct sinkq_item *batch, size_t bytes, size_t
 static void undo_partial(struct sink *k, struct local *l)
 {
 	int saved = errno;
-	if (ftruncate(l->fd, (off_t)l->file_size) < 0) {
+	if (l->regular && ftruncate(l->fd, (off_t)l->file_size) < 0) {
 		log_error("sink %s: cannot cut %s back to its last whole line: %s", k->name, l->path,
 			  strerror(errno));
 		close_file(l);
