@@ -208,11 +208,11 @@ static int write_batch(struct sink *k, struct sinkq_item *batch, size_t bytes, s
 		return -1;
 	if (sink_write_all(l->fd, b->data, b->len) < 0) {
 		undo_partial(k, l);
-		if (errno == ENOSPC || errno == EDQUOT)
-			return 1;
-		log_error("sink %s: writing to %s: %s", k->name, l->path, strerror(errno));
+		int full = errno == ENOSPC || errno == EDQUOT;
+		if (!full)
+			log_error("sink %s: writing to %s: %s", k->name, l->path, strerror(errno));
 		close_file(l); /* reopen on retry: the file may have been replaced */
-		return -1;
+		return full ? 1 : -1;
 	}
 	l->file_size += b->len;
 	return 0;
