@@ -25,10 +25,11 @@ def tmpfs(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
-def config_for(tmp_path, out, batch="events = 40"):
+def config_for(tmp_path, out, extra=""):
     cfg = tmp_path / "config"
     (cfg / "rules").mkdir(parents=True)
-    (cfg / "sinks.lua").write_text(f'sink "a" {{ type = "file", path = "{out}", batch = {{ {batch} }}, queue = {{ events = 500 }} }}\n')
+    (cfg / "sinks.lua").write_text(f'sink "a" {{ type = "file", path = "{out}", batch = {{ events = 40 }}, '
+                                   f'queue = {{ events = 500 }}{extra} }}\n')
     (cfg / "rules" / "10.lua").write_text('route { to = "a" }\n')
     return cfg, cfg / "rules"
 
@@ -42,17 +43,21 @@ def fill(path, leave):
 
 
 def check_file(out, n):
-    raw = out.read_bytes()
-    assert raw.endswith(b"\n"), raw[-200:]
-    uids = [json.loads(l)["metadata"]["uid"] for l in raw.decode().splitlines()]   # a torn line fails here
+    """out and its rotated files hold each of the n events once, in whole lines."""
+    uids = []
+    for f in sorted(out.parent.glob(out.name + "*")):
+        raw = f.read_bytes()
+        assert raw == b"" or raw.endswith(b"\n"), (f, raw[-200:])
+        uids += [json.loads(l)["metadata"]["uid"] for l in raw.decode().splitlines()]   # a torn line fails here
     dups = len(uids) - len(set(uids))
     assert dups == 0, f"{dups} duplicated lines"
     assert sorted(uids) == sorted(f"ev-{i}" for i in range(n)), f"{len(set(uids))} of {n} events"
 
 
-def test_a_full_disk_pauses_the_sink_and_it_resumes_losing_and_doubling_nothing(tmp_path, tmpfs):
+@pytest.mark.parametrize("rotation", ["", ', max_bytes = "300KiB", keep = 100'], ids=["plain", "rotating"])
+def test_a_full_disk_pauses_the_sink_and_it_resumes_losing_and_doubling_nothing(tmp_path, tmpfs, rotation):
     out, filler = tmpfs / "out.jsonl", tmpfs / "filler"
-    cfg, rules = config_for(tmp_path, out)
+    cfg, rules = config_for(tmp_path, out, rotation)
     n = 5000
     fill(filler, 256 * 1024)             # room for a few hundred events, then the disk is full
     h = Running(cfg, rules)
@@ -76,15 +81,17 @@ def test_a_full_disk_pauses_the_sink_and_it_resumes_losing_and_doubling_nothing(
         time.sleep(0.1)
     assert m[("herald_sink_disk_full", (("sink", "a"),))] == 1
     assert not sent.is_set(), "the input was not paused"
-    assert len(out.read_bytes().splitlines()) < n
+    assert sum(len(f.read_bytes().splitlines()) for f in tmpfs.glob("out.jsonl*")) < n
     assert sum("is full" in l for l in h.err) == 1, "".join(h.err[-20:])
     assert not any("retrying" in l for l in h.err), "".join(h.err[-20:])
     filler.unlink()                       # space returns
     h.wait_log("has room again", timeout=30)
     writer.join(timeout=60)
-    assert sent.is_set(), "".join(h.err[-20:]) + str(os.statvfs(tmpfs)) + str(len(out.read_bytes().splitlines()))
+    assert sent.is_set(), "".join(h.err[-20:])
     assert h.metrics()[("herald_sink_disk_full", (("sink", "a"),))] == 0
     assert h.close() == 0, "".join(h.err[-20:])
+    if rotation:
+        assert (tmpfs / "out.jsonl.10").exists()
     check_file(out, n)
 
 
