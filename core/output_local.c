@@ -21,7 +21,8 @@ struct local {
 	char *path;
 	size_t rotate_bytes;
 	int rotate_keep;
-	size_t file_size;              /* where the last whole batch ends */
+	size_t file_size;              /* where the last whole batch ends (a
+					* failed write is cut back to it) */
 	bool regular;                  /* a regular file (not /dev/full, a pipe): can be cut */
 	bool disk_full;                /* paused until the disk has room again */
 };
@@ -204,6 +205,9 @@ static int write_batch(struct sink *k, struct sinkq_item *batch, size_t bytes, s
 	}
 	if (l->fd < 0 && open_file(k, l) < 0)
 		return -1;
+	struct stat st;
+	if (l->regular && fstat(l->fd, &st) == 0)
+		l->file_size = (size_t)st.st_size;   /* where this batch starts, even if someone truncated the file */
 	if (l->file_size > 0 && l->file_size + b->len > l->rotate_bytes && rotate(k, l) < 0)
 		return -1;
 	if (sink_write_all(l->fd, b->data, b->len) < 0) {
