@@ -188,16 +188,26 @@ static void clear_refusal(struct daemon *d)
 	metrics_set(M_CONFIG_REJECTED, 0, NULL);
 }
 
+static bool files_unchanged(void *arg)
+{
+	struct daemon *d = arg;
+	return config_hash(d->o) == d->loaded_hash;
+}
+
 /* Keeps the configuration just loaded from the files (of loaded_hash) as
- * the last good one, unless the files changed meanwhile. */
+ * the last good one, unless the files changed before or during the copy
+ * (the reload that change brings saves them). */
 static void save_lastgood(struct daemon *d)
 {
 	const struct options *o = d->o;
-	if (!o->state_dir || config_hash(o) != d->loaded_hash)
+	if (!o->state_dir || !files_unchanged(d))
 		return;
-	char err[4200];
-	int rc = lastgood_save(o->state_dir, o->config_dir, o->rules_dir, err, sizeof(err));
-	statedir_saved(rc, "the last good configuration", err);
+	char err[4200] = "";
+	int rc = lastgood_save(o->state_dir, o->config_dir, o->rules_dir, files_unchanged, d, err, sizeof(err));
+	if (rc <= 0)
+		statedir_saved(rc, "the last good configuration", err);
+	else
+		log_debug("the files changed while herald copied them: the last good copy stays as it was");
 }
 
 /* The first configuration. With a last good copy in the state dir, files

@@ -51,7 +51,8 @@ static void remove_tree(const char *dir)
 }
 
 /* Copies from's *.lua files (symlinks followed: a ConfigMap's names are)
- * into to, which it creates. A missing from is an empty copy. */
+ * into to, which it creates. A missing from is an empty copy. 0; 1 when a
+ * file of from cannot be read; -1 when to cannot be written (err). */
 static int copy_lua(const char *from, const char *to, char *err, size_t errlen)
 {
 	if (mkdir(to, 0700) < 0) {
@@ -73,21 +74,18 @@ static int copy_lua(const char *from, const char *to, char *err, size_t errlen)
 		int r = atomicfile_read(src, MAX_FILE_BYTES, &data, &len, err, errlen);
 		if (r == 0)
 			rc = atomicfile_write(dst, data, len, err, errlen);
-		else if (r < 0)
-			rc = -1;
+		else
+			rc = 1;   /* gone or unreadable since it validated */
 		free(data);
 	}
 	closedir(d);
 	return rc;
 }
 
-int lastgood_save(const char *state_dir, const char *config_dir, const char *rules_dir,
-		  char *err, size_t errlen)
+/* Builds the new copy in stage: copy_lua's result. */
+static int stage_copy(const char *stage, const char *config_dir, const char *rules_dir, char *err, size_t errlen)
 {
-	char cur[4096], stage[4000], sub[4096], src[4096];
-	bool exists = lastgood_dir(state_dir, cur, sizeof(cur));
-	snprintf(stage, sizeof(stage), "%s/lastgood.new", state_dir);
-	remove_tree(stage);   /* a crash's leftover */
+	char sub[4200], src[4200];
 	int rc = copy_lua(config_dir, stage, err, errlen);
 	if (rc == 0) {
 		snprintf(sub, sizeof(sub), "%s/rules", stage);
@@ -102,6 +100,19 @@ int lastgood_save(const char *state_dir, const char *config_dir, const char *rul
 		snprintf(src, sizeof(src), "%s/sinks", config_dir);
 		rc = copy_lua(src, sub, err, errlen);
 	}
+	return rc;
+}
+
+int lastgood_save(const char *state_dir, const char *config_dir, const char *rules_dir,
+		  bool (*unchanged)(void *arg), void *arg, char *err, size_t errlen)
+{
+	char cur[4096], stage[4096];
+	bool exists = lastgood_dir(state_dir, cur, sizeof(cur));
+	snprintf(stage, sizeof(stage), "%s/lastgood.new", state_dir);
+	remove_tree(stage);   /* a crash's leftover */
+	int rc = stage_copy(stage, config_dir, rules_dir, err, errlen);
+	if (rc == 0 && unchanged && !unchanged(arg))
+		rc = 1;
 	if (rc == 0) {
 		rc = exists ? renameat2(AT_FDCWD, stage, AT_FDCWD, cur, RENAME_EXCHANGE) : rename(stage, cur);
 		if (rc < 0)
@@ -116,6 +127,6 @@ int lastgood_save(const char *state_dir, const char *config_dir, const char *rul
 		if (dfd >= 0)
 			close(dfd);
 	}
-	remove_tree(stage);   /* the old copy after an exchange, or a failed new one */
+	remove_tree(stage);   /* the old copy after an exchange, or a skipped or failed new one */
 	return rc;
 }

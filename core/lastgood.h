@@ -13,10 +13,14 @@
 bool lastgood_dir(const char *state_dir, char *buf, size_t size);
 
 /* Copies config_dir's *.lua, rules_dir's *.lua (NULL: config_dir/rules)
- * and the *.lua of config_dir/sinks into a new directory, then swaps it in for
- * the old copy. 0, or -1 with the reason in err (nothing changed). Never
- * logs. */
+ * and the *.lua of config_dir/sinks into <state_dir>/lastgood.new, asks
+ * unchanged(arg) (NULL: not asked) whether the files are still the ones
+ * that validated, then swaps the new copy in for the old one.
+ * 0: saved. 1: skipped, the old copy stays (a file of the configuration
+ * could not be read, or unchanged said no: the files moved under the
+ * copy). -1: the state dir cannot be written, the reason in err (the old
+ * copy stays). Never logs. */
 int lastgood_save(const char *state_dir, const char *config_dir, const char *rules_dir,
-		  char *err, size_t errlen);
+		  bool (*unchanged)(void *arg), void *arg, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,6 @@
 /* lastgood: the copy holds exactly the configuration's *.lua files (top,
- * rules/, sinks/); a new save replaces it as a whole; a failed save leaves
- * the old copy and no staging directory. */
+ * rules/, sinks/); a new save replaces it as a whole; a skipped or failed
+ * save leaves the old copy and no staging directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -84,7 +84,7 @@ static void test_a_save_copies_the_lua_files_and_a_new_one_replaces_them(void **
 	snprintf(config, sizeof(config), "%s/config", dir);
 	snprintf(st, sizeof(st), "%s/state", dir);
 	assert_false(lastgood_dir(st, copy, sizeof(copy)));
-	assert_int_equal(lastgood_save(st, config, NULL, err, sizeof(err)), 0);
+	assert_int_equal(lastgood_save(st, config, NULL, NULL, NULL, err, sizeof(err)), 0);
 	assert_true(lastgood_dir(st, copy, sizeof(copy)));
 	assert_string_equal(get("state/lastgood/sinks.lua"), "sink 1\n");
 	assert_string_equal(get("state/lastgood/rules/10.lua"), "rule 10\n");
@@ -97,7 +97,7 @@ static void test_a_save_copies_the_lua_files_and_a_new_one_replaces_them(void **
 	char path[256];
 	snprintf(path, sizeof(path), "%s/config/rules/20.lua", dir);
 	unlink(path);
-	assert_int_equal(lastgood_save(st, config, NULL, err, sizeof(err)), 0);
+	assert_int_equal(lastgood_save(st, config, NULL, NULL, NULL, err, sizeof(err)), 0);
 	assert_string_equal(get("state/lastgood/sinks.lua"), "sink 2\n");
 	assert_false(exists("state/lastgood/rules/20.lua"));   /* a whole new copy, not a merge */
 	assert_false(exists("state/lastgood.new"));
@@ -113,9 +113,14 @@ static void test_a_rules_dir_elsewhere_is_copied_to_rules(void **state)
 	snprintf(config, sizeof(config), "%s/config", dir);
 	snprintf(rules, sizeof(rules), "%s/other-rules", dir);
 	snprintf(st, sizeof(st), "%s/state", dir);
-	assert_int_equal(lastgood_save(st, config, rules, err, sizeof(err)), 0);
+	assert_int_equal(lastgood_save(st, config, rules, NULL, NULL, err, sizeof(err)), 0);
 	assert_string_equal(get("state/lastgood/rules/50.lua"), "rule 50\n");
 	assert_false(exists("state/lastgood/rules/10.lua"));
+}
+
+static bool say_changed(void *arg)
+{
+	return false;
 }
 
 static void test_a_failed_save_keeps_the_old_copy(void **state)
@@ -124,15 +129,19 @@ static void test_a_failed_save_keeps_the_old_copy(void **state)
 	make_config();
 	snprintf(config, sizeof(config), "%s/config", dir);
 	snprintf(st, sizeof(st), "%s/state", dir);
-	assert_int_equal(lastgood_save(st, config, NULL, err, sizeof(err)), 0);
+	assert_int_equal(lastgood_save(st, config, NULL, NULL, NULL, err, sizeof(err)), 0);
 	put("config/sinks.lua", "sink 3\n");
 	snprintf(path, sizeof(path), "%s/config/rules/30.lua", dir);
-	mkdir(path, 0700);   /* a "file" that cannot be read */
-	assert_int_equal(lastgood_save(st, config, NULL, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "30.lua"));
+	mkdir(path, 0700);   /* a "file" that cannot be read: skipped, not a state dir error */
+	assert_int_equal(lastgood_save(st, config, NULL, NULL, NULL, err, sizeof(err)), 1);
+	rmdir(path);
+	assert_int_equal(lastgood_save(st, config, NULL, say_changed, NULL, err, sizeof(err)), 1);
 	assert_string_equal(get("state/lastgood/sinks.lua"), "sink 1\n");
 	assert_string_equal(get("state/lastgood/rules/10.lua"), "rule 10\n");
 	assert_false(exists("state/lastgood.new"));
+	snprintf(st, sizeof(st), "%s/no-such-dir", dir);   /* the state dir cannot be written */
+	assert_int_equal(lastgood_save(st, config, NULL, NULL, NULL, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "no-such-dir/lastgood.new"));
 }
 
 int main(void)
