@@ -247,10 +247,12 @@ static void local_flush(struct sink *k, bool everything)
 		if (rc != 0) {
 			sinkq_requeue(&k->queue, batch);
 			metrics_inc(M_SINK_BATCHES_TOTAL, 1, "sink", k->name, "result", "error", NULL);
-			if (rc > 0)
+			if (rc > 0) {
 				wait_for_space(k);
-			else
+			} else {
+				((struct local *)k->out)->disk_full = k->paused = false;   /* another failure: said each time */
 				sink_back_off_plain(k);
+			}
 			return;
 		}
 		sinkq_free_list(batch);
