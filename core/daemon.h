@@ -25,6 +25,8 @@ struct daemon {
 	uint64_t loaded_hash, refused_hash;
 	time_t loaded_at;
 	bool rejected;                 /* the files hold a refused configuration */
+	bool on_lastgood;              /* running the state dir's last good copy */
+	bool starting;                 /* the first load: refusals say "start" */
 	struct buf reload_errors;      /* the last refusal's lines, for /status */
 	struct loop_timer *state_timer;
 	struct loop_timer *resume_timer;

@@ -80,6 +80,16 @@ int runtime_load(struct runtime *rt, enum runner_mode mode)
 	return load(rt, rt->host, mode, NULL, &rt->cfg);
 }
 
+int runtime_load_from(struct runtime *rt, enum runner_mode mode, const char *config_dir, const char *rules_dir)
+{
+	struct runtime_opts own = rt->o;
+	rt->o.config_dir = config_dir;
+	rt->o.rules_dir = rules_dir;
+	int rc = runtime_load(rt, mode);
+	rt->o = own;
+	return rc;
+}
+
 int runtime_reload(struct runtime *rt, const struct runner_report *report,
 		   int (*accept)(void *arg, const struct runner_config *cfg), void *arg)
 {

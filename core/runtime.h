@@ -38,6 +38,10 @@ void runtime_free(struct runtime *rt);
  * 0 when it loaded and every example passed, else -1. */
 int runtime_load(struct runtime *rt, enum runner_mode mode);
 
+/* runtime_load from other directories (the last good copy of a
+ * configuration); later reloads read the options' own directories. */
+int runtime_load_from(struct runtime *rt, enum runner_mode mode, const char *config_dir, const char *rules_dir);
+
 /* Validate-then-swap: a new state loads the files (errors go to report);
  * accept, when given, sees the new configuration before the swap and may
  * refuse it with -1. 0 when the new state is in force; a runtime_refusal

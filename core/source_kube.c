@@ -2,6 +2,7 @@
  * client, one watch per namespace (or one for all), and the set of
  * delivered events kept across restarts (--state-dir). Owns all of those;
  * must not route or deliver: its watches hand records to the runtime. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "seen.h"
+#include "statedir.h"
 #include "source.h"
 #include "watch.h"
 
@@ -121,7 +123,10 @@ static bool kube_dirty(const struct source *s)
 static void kube_checkpoint(struct source *s, uint64_t *held, size_t nheld)
 {
 	struct kube *c = (struct kube *)s;
-	seen_save(c->seen, c->state_path, held, nheld);
+	int rc = seen_save(c->seen, c->state_path, held, nheld);
+	char why[4200];
+	snprintf(why, sizeof(why), "cannot write %s: %s", c->state_path, rc < 0 ? strerror(errno) : "");
+	statedir_saved(rc, c->state_path, why);
 }
 
 static int kube_done(struct source *s, bool stopped)
