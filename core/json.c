@@ -14,18 +14,22 @@
 #define KEY_ARRAY_MT "herald.json.array_mt"
 #define MAX_DEPTH 100
 
-/* The key that stands in for an empty array while cjson decodes: a NUL
- * byte cannot start a Kubernetes field name. */
-static const char ARRAY_MARK[] = "\\u0000herald:[]";
-static const char ARRAY_MARK_KEY[] = "\0herald:[]";
+/* The key that stands in for an empty array while cjson decodes. It holds
+ * the byte 0xFF, which no UTF-8 text holds and no JSON escape produces;
+ * mark_empty_arrays() rewrites any raw 0xFF inside the input's strings to
+ * U+FFFD, so no key of a record can equal it. */
+static const char ARRAY_MARK[] = "\xff[]";
+static const char REPLACEMENT[] = "\\ufffd";  /* JSON text of U+FFFD */
 
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Rewrites every [] outside strings to {"<mark>":0}. Returns 1 when it
- * rewrote anything (out holds the text), 0 when there was none. */
+/* Rewrites every [] outside strings to {"<mark>":0}, and every raw 0xFF
+ * byte inside strings to \ufffd (it is not UTF-8, and only the mark may
+ * hold it). Returns 1 when it rewrote anything (out holds the text), 0
+ * when there was nothing to rewrite, -1 when out of memory. */
 static int mark_empty_arrays(const char *s, size_t len, struct buf *out)
 {
 	bool in_string = false, escape = false, found = false;
@@ -39,6 +43,13 @@ static int mark_empty_arrays(const char *s, size_t len, struct buf *out)
 				escape = true;
 			else if (c == '"')
 				in_string = false;
+			else if ((unsigned char)c == 0xFF) {
+				found = true;
+				if (buf_append(out, s + copied, i - copied) < 0 ||
+				    buf_append(out, REPLACEMENT, sizeof(REPLACEMENT) - 1) < 0)
+					return -1;
+				copied = i + 1;
+			}
 			continue;
 		}
 		if (c == '"') {
@@ -67,27 +78,35 @@ static int mark_empty_arrays(const char *s, size_t len, struct buf *out)
 }
 
 /* Walks the decoded value at the top of the stack, turning marked tables
- * into empty arrays. */
-static void unmark(lua_State *L, int depth)
+ * into empty arrays. Each level takes three stack slots, checked: the
+ * value can be as deep as cjson allows (MAX_DEPTH). -1 when the stack
+ * cannot grow. */
+static int unmark(lua_State *L, int depth)
 {
 	if (depth > MAX_DEPTH || lua_type(L, -1) != LUA_TTABLE)
-		return;
-	lua_pushlstring(L, ARRAY_MARK_KEY, sizeof(ARRAY_MARK_KEY) - 1); /* t mark */
+		return 0;
+	if (!lua_checkstack(L, 3))
+		return -1;
+	lua_pushlstring(L, ARRAY_MARK, sizeof(ARRAY_MARK) - 1);       /* t mark */
 	if (lua_rawget(L, -2) != LUA_TNIL) {                            /* t v */
 		lua_pop(L, 1);                                          /* t */
-		lua_pushlstring(L, ARRAY_MARK_KEY, sizeof(ARRAY_MARK_KEY) - 1);
-		lua_pushnil(L);
+		lua_pushlstring(L, ARRAY_MARK, sizeof(ARRAY_MARK) - 1); /* t mark */
+		lua_pushnil(L);                                         /* t mark nil */
 		lua_rawset(L, -3);                                      /* t */
 		lua_getfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);       /* t mt */
 		lua_setmetatable(L, -2);                                /* t */
-		return;
+		return 0;
 	}
 	lua_pop(L, 1);                                                  /* t */
 	lua_pushnil(L);                                                 /* t nil */
 	while (lua_next(L, -2)) {                                       /* t k v */
-		unmark(L, depth + 1);
+		if (unmark(L, depth + 1) < 0) {
+			lua_pop(L, 2);                                  /* t */
+			return -1;
+		}
 		lua_pop(L, 1);                                          /* t k */
 	}
+	return 0;
 }
 
 int json_decode(lua_State *L, const char *text, size_t len, bool has_empty_array,
@@ -112,8 +131,11 @@ int json_decode(lua_State *L, const char *text, size_t len, bool has_empty_array
 		lua_pop(L, 1);
 		return -1;
 	}
-	if (rewritten)
-		unmark(L, 0);
+	if (rewritten && unmark(L, 0) < 0) {
+		lua_pop(L, 1);
+		snprintf(err, errlen, "nested too deep");
+		return -1;
+	}
 	return 0;
 }
 

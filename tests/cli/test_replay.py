@@ -134,6 +134,25 @@ def test_a_cut_list_is_reported(tmp_path):
     assert f"{path}:1: record skipped: malformed JSON (cut short)" in r.err, r
 
 
+def test_deep_records_with_empty_arrays_are_routed_not_a_crash(tmp_path):
+    # Regression (issue 12.1): ~95 nested arrays around [] aborted herald.
+    good = json.loads((FIXTURES / "events.jsonl").read_text().splitlines()[4])
+    lines = []
+    for depth, (open_, close) in enumerate([("[", "]"), ("[[],", "]"), ('{"a":', "}")] * 3):
+        ev = dict(good, metadata=dict(good["metadata"], uid=f"deep{depth}"))
+        text = json.dumps(ev)
+        n = 90 + depth
+        lines.append(text[:-1] + ', "x": ' + open_ * n + "[]" + close * n + "}")
+    # A key that looked like herald's old empty-array marker is an ordinary key.
+    marker = dict(good, metadata=dict(good["metadata"], uid="marker"))
+    lines.append(json.dumps(marker)[:-1] + ', "y": {"\\u0000herald:[]": 0, "z": []}}')
+    path = tmp_path / "deep.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    r = herald("replay", "--config", SOURCE, "--json", path)
+    assert r.code == 0, r
+    assert [g["uid"] for g in r.json_lines()] == [f"deep{i}" for i in range(9)] + ["marker"]
+
+
 def test_budgets_stop_rules_and_the_event_goes_on(config):
     config.sinks('sink "a" { type = "null" }\nsink "b" { type = "null" }\nsink "c" { type = "null" }\n')
     config.rule("10.lua", """\

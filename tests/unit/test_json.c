@@ -111,6 +111,68 @@ static void test_decode_errors(void **state)
 	}
 }
 
+/* Regression (issue 12.1): a record ~95 levels deep holding [] aborted
+ * herald (unmark() pushed without lua_checkstack). Each depth up to the
+ * limit decodes, keeps its [] and leaves the stack as it was. */
+static void test_deep_with_empty_array(void **state)
+{
+	char err[256];
+	/* A collection while unmark() runs shrinks the stack to what is in
+	 * use; make every allocation run one. */
+	lua_gc(L, LUA_GCINC, 1, 1000, 0);
+	static const char *const shapes[][2] = {
+		{ "{\"a\":", "}" }, { "[", "]" }, { "[[],", "]" }, { "{\"e\":[],\"a\":", "}" },
+	};
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(*shapes); s++)
+	for (int depth = 1; depth <= 98; depth++) {
+		struct buf b = BUF_INIT;
+		for (int i = 0; i < depth; i++)
+			assert_int_equal(buf_printf(&b, "%s", shapes[s][0]), 0);
+		assert_int_equal(buf_printf(&b, "[]"), 0);
+		for (int i = 0; i < depth; i++)
+			assert_int_equal(buf_printf(&b, "%s", shapes[s][1]), 0);
+		int top = lua_gettop(L);
+		assert_int_equal(json_decode(L, b.data, b.len, true, err, sizeof(err)), 0);
+		assert_int_equal(lua_gettop(L), top + 1);
+		struct buf out = BUF_INIT;
+		assert_int_equal(json_encode(L, -1, &out, err, sizeof(err)), 0);
+		if (s != 3) { /* one key per object: the encoder keeps no key order */
+			assert_int_equal(out.len, b.len);
+			assert_memory_equal(out.data, b.data, b.len);
+		}
+		lua_pop(L, 1);
+		buf_free(&out);
+		buf_free(&b);
+	}
+	/* The same through json.decode, as rules and the runtime call it. */
+	assert_int_equal(luaL_dostring(L,
+		"for depth = 1, 98 do\n"
+		"  for _, shape in ipairs({ { '[', ']' }, { '[[],', ']' }, { '{\"a\":', '}' } }) do\n"
+		"    local s = shape[1]:rep(depth) .. '[]' .. shape[2]:rep(depth)\n"
+		"    local v = assert(json.decode(s))\n"
+		"    assert(json.encode(v) == s, depth)\n"
+		"  end\n"
+		"end\n"), LUA_OK);
+	lua_gc(L, LUA_GCINC, 200, 100, 0);
+}
+
+/* Regression (issue 12.1): the empty-array marker was a string key a
+ * record can hold, so {"\u0000herald:[]":0,...} lost its other fields and
+ * became []. No key a record can hold is taken for the marker. */
+static void test_marker_cannot_collide(void **state)
+{
+	assert_string_equal(round_trip("[{\"\\u0000herald:[]\":0},[]]"),
+			    "[{\"\\u0000herald:[]\":0},[]]");
+	/* A raw 0xFF (never UTF-8) becomes U+FFFD; other bytes stay. */
+	assert_string_equal(round_trip("[{\"\xff\xfe\":\"\xff\"},[]]"),
+			    "[{\"\xef\xbf\xbd\xfe\":\"\xef\xbf\xbd\"},[]]");
+	if (luaL_dostring(L,
+		"local d = json.decode('{\"\\\\u0000herald:[]\":0,\"b\":1,\"c\":[]}')\n"
+		"assert(d.b == 1 and json.is_array(d.c) and d['\\0herald:[]'] == 0)\n"
+		"assert(not json.is_array(d))\n") != LUA_OK)
+		fail_msg("%s", lua_tostring(L, -1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +180,8 @@ int main(void)
 		cmocka_unit_test(test_empty_array_in_lua),
 		cmocka_unit_test(test_unencodable),
 		cmocka_unit_test(test_decode_errors),
+		cmocka_unit_test(test_deep_with_empty_array),
+		cmocka_unit_test(test_marker_cannot_collide),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
