@@ -115,6 +115,24 @@ def test_a_10mb_message_is_skipped_not_fatal(tmp_path):
     assert f"{path}:2: record skipped: a field is longer than 1048576 bytes" in r.err, r
 
 
+def test_a_50mb_field_is_too_large_not_malformed(tmp_path):
+    # Regression (issue 12.7): decoding a 50 MB string ran out of the
+    # memory budget and was counted as malformed ("not enough memory").
+    good = (FIXTURES / "events.jsonl").read_text().splitlines()[4]
+    huge = json.loads(good)
+    huge["message"] = "z" * (50 << 20)
+    doc = json.loads(LIST.read_text())
+    doc["items"][2]["message"] = "w\\n" * (15 << 20)
+    path = tmp_path / "huge.jsonl"
+    path.write_text(json.dumps(huge) + "\n" + good + "\n" + json.dumps(doc) + "\n")
+    r = herald("replay", "--config", SOURCE, "--json", path, timeout=120)
+    assert r.code == 3, r
+    assert f"{path}:1: record skipped: a field is longer than 1048576 bytes" in r.err, r
+    assert f"{path}:3: List item 3 skipped: a field is longer than 1048576 bytes" in r.err, r
+    assert "malformed" not in r.err and "memory" not in r.err, r
+    assert len(r.json_lines()) == 1 + 13
+
+
 def test_an_oversize_item_in_a_list_skips_that_item_only(tmp_path):
     doc = json.loads(LIST.read_text())
     doc["items"][1]["message"] = "y" * (2 << 20)

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <lauxlib.h>
@@ -163,14 +164,111 @@ static void test_marker_cannot_collide(void **state)
 {
 	assert_string_equal(round_trip("[{\"\\u0000herald:[]\":0},[]]"),
 			    "[{\"\\u0000herald:[]\":0},[]]");
-	/* A raw 0xFF (never UTF-8) becomes U+FFFD; other bytes stay. */
+	/* Bytes that are not UTF-8 are a key like any other. */
 	assert_string_equal(round_trip("[{\"\xff\xfe\":\"\xff\"},[]]"),
-			    "[{\"\xef\xbf\xbd\xfe\":\"\xef\xbf\xbd\"},[]]");
+			    "[{\"\xff\xfe\":\"\xff\"},[]]");
 	if (luaL_dostring(L,
 		"local d = json.decode('{\"\\\\u0000herald:[]\":0,\"b\":1,\"c\":[]}')\n"
 		"assert(d.b == 1 and json.is_array(d.c) and d['\\0herald:[]'] == 0)\n"
 		"assert(not json.is_array(d))\n") != LUA_OK)
 		fail_msg("%s", lua_tostring(L, -1));
+}
+
+static void decode_ok(const char *text, const char *want)
+{
+	int top = lua_gettop(L);
+	assert_string_equal(round_trip(text), want);
+	assert_int_equal(lua_gettop(L), top);
+}
+
+static void decode_bad(const char *text, size_t len)
+{
+	char err[256] = "";
+	int top = lua_gettop(L);
+	if (json_decode(L, text, len, true, err, sizeof(err)) == 0)
+		fail_msg("decoded: %s", text);
+	assert_true(strlen(err) > 0);
+	assert_int_equal(lua_gettop(L), top);
+}
+
+static void test_decoder(void **state)
+{
+	decode_ok("\"a\\n\\u00e9\\ud83d\\ude00\\/\\\"\\\\\\b\\f\\r\\t\"",
+		  "\"a\\n\xc3\xa9\xf0\x9f\x98\x80/\\\"\\\\\\b\\f\\r\\t\"");
+	decode_ok("[-0.5,1e3,0,-12,2.5E-1,1E+2]", "[-0.5,1000,0,-12,0.25,100]");
+	decode_ok(" \t\r\n{ \"a\" : [ 1 , { } ] } \n", "{\"a\":[1,{}]}");
+	decode_ok("[true,false,null]", "[true,false,null]");
+	const char *bad[] = {
+		"01", "[1,]", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\x\"", "\"\\u12\"",
+		"tru", "nul", "[1 2]", "{\"a\" 1}", "{\"a\":1,}", "{1:2}", "\"abc", "\"abc\\", "1 2", "-",
+		"1.", "1e", "1e+", ".5", "+1", "[", "{", "{\"a\":", "[\"a\\u00\"]", "NaN", "Infinity", "",
+		"   ",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		decode_bad(bad[i], strlen(bad[i]));
+	/* Past the 100 levels both decoders allow. */
+	struct buf deep = BUF_INIT;
+	for (int i = 0; i < 101; i++)
+		buf_putc(&deep, '[');
+	for (int i = 0; i < 101; i++)
+		buf_putc(&deep, ']');
+	decode_bad(deep.data, deep.len);
+	/* A long string with escapes (the buffer moves to the heap), whole
+	 * and cut short. */
+	buf_reset(&deep);
+	buf_putc(&deep, '"');
+	for (int i = 0; i < 5000; i++)
+		buf_printf(&deep, "ab\\n");
+	buf_putc(&deep, '"');
+	char err[256];
+	assert_int_equal(json_decode(L, deep.data, deep.len, true, err, sizeof(err)), 0);
+	assert_int_equal(lua_rawlen(L, -1), 15000);
+	lua_pop(L, 1);
+	decode_bad(deep.data, deep.len - 1);
+	buf_free(&deep);
+}
+
+/* Bytes a state may hold, for test_memory_error_leaks_nothing. */
+static size_t held, cap;
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	size_t old = ptr ? osize : 0;
+	if (nsize == 0) {
+		free(ptr);
+		held -= old;
+		return NULL;
+	}
+	if (nsize > old && held + nsize - old > cap)
+		return NULL;
+	void *p = realloc(ptr, nsize);
+	if (p)
+		held = held - old + nsize;
+	return p;
+}
+
+/* Regression (issue 12.7): when a memory budget stopped lua-cjson's decode,
+ * its scratch buffer (the size of the text) leaked; LeakSanitizer (the
+ * sanitizer build) fails this test on the old decoder. */
+static void test_memory_error_leaks_nothing(void **state)
+{
+	held = 0;
+	cap = 24u << 20;
+	lua_State *S = lua_newstate(capped_alloc, NULL);
+	luaL_openlibs(S);
+	json_open(S);
+	lua_setglobal(S, "json");
+	if (luaL_dostring(S,
+		"local text = '[' .. string.rep('{},', 1000000) .. '{}]'\n"
+		"for i = 1, 3 do\n"
+		"  local ok, err = pcall(json.decode, text)\n"
+		"  assert(not ok and tostring(err):find('not enough memory'), tostring(err))\n"
+		"end\n"
+		"text = nil collectgarbage()\n"
+		"assert(#json.decode('[' .. string.rep('{},', 1000) .. '{}]') == 1001)\n") != LUA_OK)
+		fail_msg("%s", lua_tostring(S, -1));
+	lua_close(S);
+	assert_int_equal(held, 0);
 }
 
 int main(void)
@@ -182,6 +280,8 @@ int main(void)
 		cmocka_unit_test(test_decode_errors),
 		cmocka_unit_test(test_deep_with_empty_array),
 		cmocka_unit_test(test_marker_cannot_collide),
+		cmocka_unit_test(test_decoder),
+		cmocka_unit_test(test_memory_error_leaks_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
