@@ -384,6 +384,8 @@ int kubeconfig_load(const char *paths, const char *context, struct kubeconn *out
 		log_redact_add(out->token, strlen(out->token));
 	if (out->password)
 		log_redact_add(out->password, strlen(out->password));
+	if (out->username)
+		log_redact_add_basic(out->username, out->password);
 	rc = 0;
 out:
 	for (size_t i = 0; i < ndocs; i++) {
