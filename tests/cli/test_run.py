@@ -216,6 +216,19 @@ def test_invalid_config_refuses_to_run(config):
     assert f'{config}/rules/10.lua:1: unknown sink "b"' in r.err
 
 
+def test_a_failing_example_refuses_to_run(config, tmp_path):
+    # Issue 12.8: only load errors were tested at start.
+    out = tmp_path / "out.jsonl"
+    config.sinks(f'sink "a" {{ type = "file", path = "{out}" }}\nsink "b" {{ type = "stdout" }}\n')
+    config.rule("10.lua", 'route { to = "a", when = { reason = "BackOff" } }\n'
+                'example { event = { reason = "Pulled", involvedObject = { kind = "Pod", name = "p" } },\n'
+                '          reaches = "a" }\n')
+    r = herald("--config", config, "--from", EVENTS)
+    assert r.code == 1, r
+    assert f"{config}/rules/10.lua:2: example failed: does not reach a" in r.err, r
+    assert r.out == "" and not out.exists(), r
+
+
 def test_a_failing_output_is_retried_and_reported_never_silently_lost(config):
     # /dev/full fails every write with ENOSPC: herald keeps the events,
     # retries with backoff, and on SIGTERM says how many it could not write.
