@@ -155,7 +155,8 @@ static int dec_string(struct decoder *d)
 }
 
 /* JSON's number grammar, then strtod; every number is a float, as with
- * lua-cjson before. */
+ * lua-cjson before. One past a double's range (1e999) is an error: no
+ * JSON writer can give it back. */
 static int dec_number(struct decoder *d)
 {
 	const char *s = d->p, *q = s;
@@ -190,7 +191,10 @@ static int dec_number(struct decoder *d)
 		return dec_fail(d, "number too long");
 	memcpy(text, s, (size_t)(q - s));
 	text[q - s] = '\0';
-	lua_pushnumber(d->L, strtod(text, NULL));                       /* n */
+	double v = strtod(text, NULL);
+	if (!isfinite(v))
+		return dec_fail(d, "number out of range");
+	lua_pushnumber(d->L, v);                                        /* n */
 	d->p = q;
 	return 0;
 }

@@ -8,7 +8,7 @@ set -euo pipefail
 runtime=(liblua5.4-0 libcurl4 libssl3 libyaml-0-2 zlib1g ca-certificates tzdata)
 build=(build-essential cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
        libssl-dev libyaml-dev zlib1g-dev libcmocka-dev python3 python3-pip openssl curl lua5.4
-       lua-cjson)  # lua-cjson: bench/bench.py's baseline only
+       lua-cjson clang)  # lua-cjson: bench/bench.py's baseline; clang: tests/fuzz
 
 want=("${runtime[@]}")
 [ "${1:-}" = "--runtime" ] || want+=("${build[@]}")
