@@ -137,7 +137,7 @@ static bool word_start(const char *s, size_t i)
 
 /* "Basic dXNlcjpwYXNz", "Bearer eyJ...", "ApiKey ...": masks the
  * credential at i when it looks like one: 8 bytes or more, with a digit,
- * a capital or a symbol (so "basic authentication" stays). Returns the
+ * a capital, '+', '/' or '=' (so "basic authentication:" stays). Returns the
  * new length; *next is where to go on (i when nothing was masked). */
 static size_t mask_scheme(char *s, size_t len, size_t i, size_t *next)
 {
@@ -154,7 +154,9 @@ static size_t mask_scheme(char *s, size_t len, size_t i, size_t *next)
 		size_t to = from;
 		bool mixed = false;
 		while (to < len && credential_char(s[to])) {
-			mixed = mixed || !(s[to] >= 'a' && s[to] <= 'z');
+			char c = s[to];
+			mixed = mixed || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+				c == '/' || c == '=';
 			to++;
 		}
 		if (to - from >= 8 && mixed) {

@@ -58,6 +58,7 @@ static void test_credentials_in_every_form(void **state)
 	/* Ordinary words after a scheme name stay. */
 	assert_string_equal(redact("use basic authentication or a bearer token"),
 			    "use basic authentication or a bearer token");
+	assert_string_equal(redact("bearer authentication: failed"), "bearer authentication: failed");
 	/* The encoded user:password alone (no scheme in front) once registered. */
 	log_redact_add_basic("elastic", "changeme");
 	assert_string_equal(redact("credentials ZWxhc3RpYzpjaGFuZ2VtZQ== rejected"), "credentials ***== rejected");
