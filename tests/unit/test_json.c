@@ -228,6 +228,15 @@ static void test_decoder(void **state)
 	buf_free(&deep);
 }
 
+static void test_shrink_strings(void **state)
+{
+	const char *in = "{\"short\":\"abc\",\"long\":\"abcdefgh\",\"esc\":\"a\\\"bcdefg\",\"abcdefghij\":[]}";
+	struct buf out = BUF_INIT;
+	assert_int_equal(json_shrink_strings(in, strlen(in), 5, &out), 0);
+	assert_string_equal(out.data, "{\"short\":\"abc\",\"long\":\"......\",\"esc\":\"......\",\"......\":[]}");
+	buf_free(&out);
+}
+
 /* Bytes a state may hold, for test_memory_error_leaks_nothing. */
 static size_t held, cap;
 
@@ -281,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_deep_with_empty_array),
 		cmocka_unit_test(test_marker_cannot_collide),
 		cmocka_unit_test(test_decoder),
+		cmocka_unit_test(test_shrink_strings),
 		cmocka_unit_test(test_memory_error_leaks_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
