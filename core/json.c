@@ -2,7 +2,7 @@
  * herald.json.array_mt. Never logs; callers report errors.
  *
  * The decoder keeps everything it builds on the Lua stack (strings with
- * escapes in a luaL_Buffer), so a memory budget that stops it mid-way
+ * escapes in a scratch userdata), so a memory budget that stops it mid-way
  * leaves nothing behind; lua-cjson's decoder leaked its scratch buffer
  * (the size of the text) whenever that happened. */
 #include "json.h"
@@ -63,94 +63,94 @@ static int hex4(const char *p)
 	return v;
 }
 
-static void add_utf8(luaL_Buffer *b, unsigned long cp)
+/* dec_fail for dec_string once its scratch is on the stack: pops it. */
+#define scratch_fail(d, ...) (lua_pop((d)->L, 1), dec_fail((d), __VA_ARGS__))
+
+/* Writes cp as UTF-8 at out; returns the bytes written (1..4). */
+static size_t put_utf8(char *out, unsigned long cp)
 {
-	char u[4];
-	size_t n;
 	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xC0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xE0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[2] = (char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		u[0] = (char)(0xF0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		u[3] = (char)(0x80 | (cp & 0x3F));
-		n = 4;
+		out[0] = (char)cp;
+		return 1;
 	}
-	luaL_addlstring(b, u, n);
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
 }
 
-/* dec_fail for dec_string once its buffer is on the stack: pops it. */
-#define buf_fail(d, ...) (lua_pop((d)->L, 1), dec_fail((d), __VA_ARGS__))
-
-/* d->p is just past the opening quote. Pushes the string. */
+/* d->p is just past the opening quote. Pushes the string. A string with
+ * escapes is decoded into a scratch userdata as long as its text (escapes
+ * only shrink), which the GC reclaims whatever happens. */
 static int dec_string(struct decoder *d)
 {
 	const char *s = d->p;
-	while (s < d->end && *s != '"' && *s != '\\')
+	bool escapes = false;
+	while (s < d->end && *s != '"') {
+		if (*s == '\\') {
+			escapes = true;
+			s++;
+		}
 		s++;
+	}
 	if (s >= d->end) {
-		d->p = s;
+		d->p = d->end;
 		return dec_fail(d, "unterminated string");
 	}
-	if (*s == '"') {                                                /* no escapes */
+	if (!escapes) {
 		lua_pushlstring(d->L, d->p, (size_t)(s - d->p));        /* str */
 		d->p = s + 1;
 		return 0;
 	}
-	luaL_Buffer b;
-	luaL_buffinit(d->L, &b);                                        /* buf */
-	luaL_addlstring(&b, d->p, (size_t)(s - d->p));
-	d->p = s;
-	while (d->p < d->end && *d->p != '"') {
+	const char *end = s;                                            /* the closing quote */
+	char *out = lua_newuserdatauv(d->L, (size_t)(end - d->p), 0);   /* scratch */
+	size_t n = 0;
+	while (d->p < end) {
 		if (*d->p != '\\') {
-			const char *run = d->p;
-			while (d->p < d->end && *d->p != '"' && *d->p != '\\')
-				d->p++;
-			luaL_addlstring(&b, run, (size_t)(d->p - run));
+			out[n++] = *d->p++;
 			continue;
 		}
-		if (d->end - d->p < 2)
-			return buf_fail(d, "unterminated string");
 		char c = d->p[1];
 		const char *simple = strchr("\"\\/bfnrt", c);
 		if (c && simple) {
-			static const char out[] = "\"\\/\b\f\n\r\t";
-			luaL_addchar(&b, out[simple - "\"\\/bfnrt"]);
+			static const char unescaped[] = "\"\\/\b\f\n\r\t";
+			out[n++] = unescaped[simple - "\"\\/bfnrt"];
 			d->p += 2;
 			continue;
 		}
 		if (c != 'u')
-			return buf_fail(d, "invalid escape in a string");
-		int cp = d->end - d->p >= 6 ? hex4(d->p + 2) : -1;
+			return scratch_fail(d, "invalid escape in a string");
+		int cp = end - d->p >= 6 ? hex4(d->p + 2) : -1;
 		if (cp < 0)
-			return buf_fail(d, "invalid \\u escape");
+			return scratch_fail(d, "invalid \\u escape");
 		d->p += 6;
 		unsigned long code = (unsigned long)cp;
 		if (cp >= 0xDC00 && cp <= 0xDFFF)
-			return buf_fail(d, "lone low surrogate in a \\u escape");
+			return scratch_fail(d, "lone low surrogate in a \\u escape");
 		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			int lo = d->end - d->p >= 6 && d->p[0] == '\\' && d->p[1] == 'u' ? hex4(d->p + 2) : -1;
+			int lo = end - d->p >= 6 && d->p[0] == '\\' && d->p[1] == 'u' ? hex4(d->p + 2) : -1;
 			if (lo < 0xDC00 || lo > 0xDFFF)
-				return buf_fail(d, "lone high surrogate in a \\u escape");
+				return scratch_fail(d, "lone high surrogate in a \\u escape");
 			code = 0x10000 + (((unsigned long)cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
 			d->p += 6;
 		}
-		add_utf8(&b, code);
+		n += put_utf8(out + n, code);
 	}
-	if (d->p >= d->end)
-		return buf_fail(d, "unterminated string");
-	d->p++;
-	luaL_pushresult(&b);                                            /* str */
+	d->p = end + 1;
+	lua_pushlstring(d->L, out, n);                                  /* scratch str */
+	lua_remove(d->L, -2);                                           /* str */
 	return 0;
 }
 

@@ -237,6 +237,52 @@ static void test_shrink_strings(void **state)
 	buf_free(&out);
 }
 
+/* (text) -> decoded value, or nil: json_decode called from a C function,
+ * as the fuzz target calls it. */
+static int decode_from_c(lua_State *S)
+{
+	size_t len;
+	const char *text = luaL_checklstring(S, 1, &len);
+	char err[256];
+	if (json_decode(S, text, len, true, err, sizeof(err)) < 0)
+		lua_pushnil(S);
+	return 1;
+}
+
+/* Found by fuzz_json: a long string with an escape, cut short, deep in
+ * arrays, crashed the decoder in a fresh state: its luaL_Buffer box (a
+ * to-be-closed slot) was closed through a stale entry once the stack had
+ * grown. Each case gets a new state, whose stack starts small. */
+static void test_fuzz_finding_long_escaped_string_deep(void **state)
+{
+	static const char *const tails[] = { "", "\"", "\\x\"" };
+	for (int depth = 1; depth <= 61; depth += 4) {
+		for (size_t t = 0; t < 4; t++) {
+			struct buf text = BUF_INIT;
+			for (int i = 0; i < depth; i++)
+				buf_putc(&text, '[');
+			buf_printf(&text, "\"\\n");
+			for (int i = 0; i < 3000; i++)
+				buf_putc(&text, 'a');
+			if (t < 3)
+				buf_printf(&text, "%s", tails[t]);
+			else
+				for (buf_putc(&text, '"'); text.len < (size_t)(2 * depth + 3004);)
+					buf_putc(&text, ']');
+			lua_State *S = luaL_newstate();
+			lua_pushcfunction(S, json_open);
+			assert_int_equal(lua_pcall(S, 0, 0, 0), LUA_OK);
+			lua_pushcfunction(S, decode_from_c);
+			lua_pushlstring(S, text.data, text.len);
+			if (lua_pcall(S, 1, 1, 0) != LUA_OK)
+				fail_msg("depth %d, case %zu: %s", depth, t, lua_tostring(S, -1));
+			assert_true(t == 3 ? lua_istable(S, -1) : lua_isnil(S, -1));
+			lua_close(S);
+			buf_free(&text);
+		}
+	}
+}
+
 /* Bytes a state may hold, for test_memory_error_leaks_nothing. */
 static size_t held, cap;
 
@@ -291,6 +337,7 @@ int main(void)
 		cmocka_unit_test(test_marker_cannot_collide),
 		cmocka_unit_test(test_decoder),
 		cmocka_unit_test(test_shrink_strings),
+		cmocka_unit_test(test_fuzz_finding_long_escaped_string_deep),
 		cmocka_unit_test(test_memory_error_leaks_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
