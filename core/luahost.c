@@ -616,6 +616,15 @@ static void time_budget_from_env(struct luahost_limits *l)
 	l->template_ms = tmpl;
 }
 
+/* The command line's time budgets (luahost_set_time_budget); 0: none. */
+static long flag_rule_ms, flag_template_ms;
+
+void luahost_set_time_budget(long rule_ms, long template_ms)
+{
+	flag_rule_ms = rule_ms;
+	flag_template_ms = template_ms;
+}
+
 struct luahost *luahost_new(const struct luahost_opts *opts)
 {
 	struct luahost *h = calloc(1, sizeof(*h));
@@ -623,6 +632,10 @@ struct luahost *luahost_new(const struct luahost_opts *opts)
 		return NULL;
 	h->limits = opts->limits;
 	time_budget_from_env(&h->limits);
+	if (flag_rule_ms > 0)
+		h->limits.rule_ms = flag_rule_ms;
+	if (flag_template_ms > 0)
+		h->limits.template_ms = flag_template_ms;
 	if (opts->scripts_dir && !(h->scripts_dir = strdup(opts->scripts_dir)))
 		goto fail;
 	h->L = lua_newstate(host_alloc, h);

@@ -35,6 +35,11 @@ struct luahost_limits {
  * and ignored). */
 #define LUAHOST_TIME_ENV "HERALD_TIME_BUDGET"
 
+/* Process-wide: the time budgets (ms) every later luahost_new uses in
+ * place of the limits' and HERALD_TIME_BUDGET's (the command line's
+ * --rule-budget and --template-budget); 0 leaves that one as it is. */
+void luahost_set_time_budget(long rule_ms, long template_ms);
+
 struct luahost;
 
 struct luahost_opts {

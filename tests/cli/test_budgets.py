@@ -50,3 +50,38 @@ def test_a_rule_that_keeps_overrunning_is_disabled_and_healthz_answers(config, t
         assert sum("disabled until the next reload: it overran" in l for l in run.err) == 1
     finally:
         assert run.close() == 0
+
+
+def test_a_template_in_a_rules_file_gets_the_template_budget(config):
+    # Before core.guard_template, a `template` written in a rules file got
+    # the rule budget (10 ms) like the rules around it.
+    config.sinks('sink "oncall" { type = "dingtalk", webhook = "http://127.0.0.1:9/robot/send?access_token=abc" }\n')
+    config.rule("10.lua", 'template "oncall" {\n'
+                '  render = function(g) local s = "" while true do s = s .. g.reason end end }\n'
+                'route { to = "oncall" }\n'
+                'example { event = { type = "Warning", reason = "BackOff",\n'
+                '  involvedObject = { kind = "Pod", name = "web-0" } }, reaches = "oncall" }\n')
+    r = herald("check", "--config", config, timeout=60)
+    assert r.code != 0, r
+    assert f"its template failed: {config}/rules/10.lua:2: time budget exceeded (100 ms)" in r.err, r
+
+
+def test_the_budgets_are_set_on_the_command_line(config):
+    config.sinks('sink "out" { type = "null" }\n'
+                 'sink "oncall" { type = "dingtalk", webhook = "http://127.0.0.1:9/robot/send?access_token=abc",\n'
+                 '  render = function(g) local s = "" while true do s = s .. g.reason end end }\n')
+    config.rule("10.lua", RECURSE + 'route { to = "oncall" }\n'
+                'example { event = { type = "Warning", reason = "BackOff",\n'
+                '  involvedObject = { kind = "Pod", name = "web-0" } }, reaches = "oncall" }\n')
+    r = herald("check", "--config", config, "--rule-budget", "30ms", "--template-budget", "1s", timeout=60)
+    assert r.code != 0, r
+    assert f"its template failed: {config}/sinks.lua:3: time budget exceeded (1000 ms)" in r.err, r
+    assert "rules/10.lua:1: time budget exceeded (30 ms)" in r.err, r
+    # The flag wins over the environment variable.
+    r = herald("check", "--config", config, "--rule-budget", "20ms", env={"HERALD_TIME_BUDGET": "40,50"},
+               timeout=60)
+    assert "rules/10.lua:1: time budget exceeded (20 ms)" in r.err, r
+    assert f"{config}/sinks.lua:3: time budget exceeded (50 ms)" in r.err, r
+    for bad in ("0", "2m", "61s", "fast"):
+        r = herald("check", "--config", config, "--rule-budget", bad)
+        assert r.code == 2 and "--rule-budget" in r.err, r

@@ -174,8 +174,6 @@ def test_deep_records_with_empty_arrays_are_routed_not_a_crash(tmp_path):
     assert [g["uid"] for g in r.json_lines()] == [f"deep{i}" for i in range(9)] + ["marker"]
 
 
-@pytest.mark.xfail(strict=True, reason="waits for runtime.lua's is_event to use herald.event.problem "
-                   "(issue 12.7; branch i13lua owns runtime.lua): remove this mark then")
 def test_an_array_involved_object_or_a_number_metadata_is_a_counted_skip(tmp_path):
     good = json.loads((FIXTURES / "events.jsonl").read_text().splitlines()[4])
     path = tmp_path / "bad.jsonl"
