@@ -8,29 +8,23 @@
 
 #include "ingest.h"
 #include "log.h"
-#include "luahost.h"
-#include "runner.h"
+#include "runtime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct luahost *host;
-static struct runner_config cfg;
+static struct runtime *rt;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!host) {
+	if (!rt) {
 		log_set_level(LOG_OFF);
-		struct luahost_opts o = { .limits = LUAHOST_DEFAULT_LIMITS };
-		if (!(host = luahost_new(&o)))
-			abort();
-		runner_register(host);
-		if (runner_load(host, HERALD_SOURCE_DIR, NULL, "/nonexistent", false, NULL, &cfg) < 0 ||
-		    !cfg.ok)
+		struct runtime_opts o = { .config_dir = HERALD_SOURCE_DIR, .secrets_dir = "/nonexistent" };
+		if (!(rt = runtime_new(&o)) || runtime_load(rt, RUNNER_REPLAY) < 0)
 			abort();
 	}
 	struct runner_hooks hooks = { 0 };
 	struct ingest in;
-	ingest_init(&in, host, "fuzz", NULL, &hooks);
+	ingest_init(&in, rt, "fuzz", NULL, &hooks);
 	ingest_feed(&in, (const char *)data, size);
 	ingest_finish(&in);
 	ingest_free(&in);
