@@ -46,6 +46,15 @@ uint64_t backoff_next(struct backoff *b)
 	return delay;
 }
 
+uint64_t backoff_next_plain(struct backoff *b)
+{
+	uint64_t delay = backoff_base(b, b->attempt);
+	if (b->attempt < 64)
+		b->attempt++;
+	b->last_ms = delay;
+	return delay;
+}
+
 bool backoff_stream_ended(struct backoff *b, bool delivered, uint64_t lasted_ms)
 {
 	if (!delivered && lasted_ms <= b->last_ms)

@@ -29,6 +29,8 @@ uint64_t backoff_base(const struct backoff *b, unsigned attempt);
 
 /* The delay before the next attempt (with jitter), and counts it. */
 uint64_t backoff_next(struct backoff *b);
+/* The same without jitter (base of the attempt), and counts it. */
+uint64_t backoff_next_plain(struct backoff *b);
 
 /* A stream that the last delay led to has ended: it delivered data, and it
  * lasted lasted_ms. A healthy stream (data, or longer than the last delay)

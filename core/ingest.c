@@ -102,11 +102,14 @@ static void on_record(void *arg, const struct framer_record *rec)
 		in->stats.failed++;
 		metrics_inc(M_INGEST_FAILURES_TOTAL, 1, NULL);
 		log_error("%s:%lu: %s", in->source, rec->line, res.message);
+		if (in->on_result)
+			in->on_result(in->caller_arg, &res); /* a watch shrinks a list page that ran out of memory */
 		return;
 	}
 	switch (res.kind) {
 	case INGEST_BAD:
 		skip(in, rec->line, 0, strstr(res.message, "longer than") ? "field_too_large" :
+				       strstr(res.message, "not enough memory") ? "too_large" :
 				       strncmp(res.message, "malformed", 9) == 0 ? "malformed" : "not_event",
 		     res.message);
 		break;

@@ -30,6 +30,11 @@ void kubeapi_post(struct kubeapi *api, const char *path, const char *json);
  * and POD_UID from the downward API); nothing outside a pod. */
 void kubeapi_post_event(struct kubeapi *api, const char *type, const char *reason, const char *message);
 
+/* What to check after a 401, by the credential the connection sends: its
+ * kind and where it comes from (never its value), and whether it may have
+ * expired. */
+void kubeapi_unauthorized_hint(const struct kubeapi *api, char *out, size_t len);
+
 /* A short, single-line excerpt of an answer's body (a Status message). */
 void kubeapi_excerpt(const struct http_response *r, char *out, size_t len);
 

@@ -79,6 +79,18 @@ static void test_a_healthy_stream_resets_it(void **state)
 	assert_int_equal(total, 8000);
 }
 
+/* Local outputs retry in step with themselves: no jitter, same rule. */
+static void test_plain_delays_have_no_jitter(void **state)
+{
+	struct backoff b;
+	backoff_init(&b, 500, 30000, 0.5, 7);
+	const uint64_t want[] = { 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000 };
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+		assert_int_equal(backoff_next_plain(&b), want[i]);
+	backoff_reset(&b);
+	assert_int_equal(backoff_next_plain(&b), 500);
+}
+
 static void test_bad_settings_are_clamped(void **state)
 {
 	struct backoff b;
@@ -99,6 +111,7 @@ int main(void)
 		cmocka_unit_test(test_doubles_up_to_max),
 		cmocka_unit_test(test_jitter_stays_within_its_share),
 		cmocka_unit_test(test_a_healthy_stream_resets_it),
+		cmocka_unit_test(test_plain_delays_have_no_jitter),
 		cmocka_unit_test(test_bad_settings_are_clamped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
