@@ -295,3 +295,38 @@ def test_a_rule_cannot_change_the_event_other_sinks_get(config, tmp_path):
     assert f"{config}/rules/10.lua:2: the event is read-only in when/unless (cannot set count)" in r.err, r
     assert f"{config}/rules/10.lua:5: the event is read-only in when/unless (cannot set name)" in r.err, r
     assert "done: 15 events routed" in r.err, r
+
+
+def test_messages_a_robot_refused_for_good_make_run_from_exit_4(config, tmp_path):
+    # Regression (issue 12.7): DingTalk's errcode 310000 (keyword, signature
+    # or clock) refuses a message for good; run --from exited 0 although
+    # those events were never delivered.
+    import http.server
+
+    class Robot(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = json.dumps({"errcode": 310000, "errmsg": "keywords not in content"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Robot)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        dead = tmp_path / "dead.jsonl"
+        config.sinks(f'sink "oncall" {{ type = "dingtalk", dead_letter = "{dead}",\n'
+                     f'  webhook = "http://127.0.0.1:{server.server_port}/robot/send?access_token=abc" }}\n')
+        config.rule("10.lua", 'route { to = "oncall", when = { type = "Warning" } }\n')
+        r = herald("--config", config, "--from", EVENTS, "--max-event-age", "100000h", timeout=60)
+        assert r.code == 4, r
+        assert "refused for good by a sink's server" in r.err, r
+        assert "310000" in r.err, r
+        assert dead.exists() and dead.read_text().strip(), r
+    finally:
+        server.shutdown()
