@@ -19,6 +19,7 @@
 #include "json.h"
 #include "log.h"
 #include "luahost_lib.h"
+#include "luahost_time.h"
 #include "metrics.h"
 
 #define HOOK_STEP 1000
@@ -31,9 +32,7 @@ struct budget {
 	bool active;
 	long left;               /* instructions */
 	size_t mem_ceiling;      /* bytes in use the call may reach */
-	long ms;                 /* time budget; 0: none */
-	int64_t cpu_deadline;    /* thread CPU clock (ns) it ends at; 0: not started */
-	int64_t next_check;      /* monotonic clock (ns) the CPU clock is next read at */
+	struct luahost_clock clock; /* time budget (luahost_time.c) */
 };
 
 struct luahost {
@@ -91,38 +90,6 @@ static void *host_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	return p;
 }
 
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* Has the time budget run out? It counts the CPU time of this thread, so
- * a pause of the process (CPU throttling, a busy machine) costs a rule
- * nothing. The CPU clock is a system call: it is read once when the call
- * reaches its first hook, and then only once the monotonic clock says the
- * budget could have been spent. */
-static bool time_spent(struct budget *b)
-{
-	if (b->ms <= 0)
-		return false;
-	int64_t limit = (int64_t)b->ms * 1000000;
-	int64_t now = clock_ns(CLOCK_MONOTONIC);
-	if (b->cpu_deadline == 0) {
-		b->cpu_deadline = clock_ns(CLOCK_THREAD_CPUTIME_ID) + limit;
-		b->next_check = now + limit;
-		return false;
-	}
-	if (now < b->next_check)
-		return false;
-	int64_t left = b->cpu_deadline - clock_ns(CLOCK_THREAD_CPUTIME_ID);
-	if (left <= 0)
-		return true;
-	b->next_check = now + left;
-	return false;
-}
-
 /* Counts instructions and time for the active budget. Once one is spent
  * the hook fires on every instruction, so a pcall in operator code cannot
  * swallow the error and carry on. */
@@ -134,7 +101,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 		return;
 	h->budget.left -= h->exhausted ? 1 : HOOK_STEP;
 	if (!h->exhausted && h->budget.left > 0) {
-		if (!time_spent(&h->budget))
+		if (!luahost_clock_spent(&h->budget.clock))
 			return;
 		h->timed_out = true;
 	}
@@ -146,7 +113,7 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 	}
 	char what[64];
 	if (h->timed_out)
-		snprintf(what, sizeof(what), "time budget exceeded (%ld ms)", h->budget.ms);
+		snprintf(what, sizeof(what), "time budget exceeded (%ld ms)", h->budget.clock.ms);
 	else
 		snprintf(what, sizeof(what), "instruction budget exceeded");
 	/* Level 0 inside a hook is the function that was running. */
@@ -206,7 +173,7 @@ static int budgeted_call(struct luahost *h, int nargs, int nresults, long instru
 	size_t ceiling = h->used + h->limits.call_memory;
 	if (saved.active && saved.mem_ceiling < ceiling)
 		ceiling = saved.mem_ceiling;
-	h->budget = (struct budget){ true, grant, ceiling, ms, 0, 0 };
+	h->budget = (struct budget){ true, grant, ceiling, { ms, 0, 0 } };
 	h->mem_exceeded = false;
 
 	int status = lua_pcall(L, nargs, nresults, fn);
@@ -255,34 +222,6 @@ int luahost_pcall(struct luahost *h, int nargs, int nresults)
 	set_error(h, lua_tostring(h->L, -1));
 	lua_pop(h->L, 1);
 	return -1;
-}
-
-/* Is the function at idx a template or sink-type function (or a whole
- * file, or herald's own), which gets template_ms, rather than a rule?
- * Those are the functions of sinks.lua, of a file in a directory named
- * sinks (sink types, built in or the operator's), of herald's scripts,
- * C functions and main chunks. */
-static bool template_time(struct luahost *h, lua_State *L, int idx)
-{
-	lua_Debug ar;
-	lua_pushvalue(L, idx);
-	if (!lua_getinfo(L, ">S", &ar) || ar.source[0] != '@')
-		return true;
-	if (strcmp(ar.what, "Lua") != 0)
-		return true;
-	const char *path = ar.source + 1;
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	if (strcmp(base, "sinks.lua") == 0)
-		return true;
-	size_t dir = (size_t)(base - path);
-	if ((dir == 6 && strncmp(path, "sinks/", 6) == 0) ||
-	    (dir >= 7 && strncmp(base - 7, "/sinks/", 7) == 0))
-		return true;
-	if (strncmp(path, "herald/", 7) == 0)
-		return true; /* herald's scripts, compiled in */
-	size_t sd = h->scripts_dir ? strlen(h->scripts_dir) : 0;
-	return sd && strncmp(path, h->scripts_dir, sd) == 0 && path[sd] == '/';
 }
 
 /* After a guarded call of the function at fn (strikes table at tab): one
@@ -340,7 +279,7 @@ static int guard(lua_State *L, bool template)
 				"%d calls in a row)", where, h->limits.strikes);
 		return 2;
 	}
-	long ms = template || template_time(h, L, 3) ? h->limits.template_ms : h->limits.rule_ms;
+	long ms = template || luahost_clock_template(L, 3, h->scripts_dir) ? h->limits.template_ms : h->limits.rule_ms;
 	if (budgeted_call(h, nargs, LUA_MULTRET, h->limits.guard_instructions, ms) != LUA_OK) {
 		strike(h, L, 1, 2, h->overrun);                         /* tab fn msg */
 		lua_pushboolean(L, 0);
@@ -593,49 +532,13 @@ static int setup(lua_State *L)
 	return 0;
 }
 
-/* LUAHOST_TIME_ENV: "RULE_MS" or "RULE_MS,TEMPLATE_MS", each 1..60000. */
-static void time_budget_from_env(struct luahost_limits *l)
-{
-	const char *v = getenv(LUAHOST_TIME_ENV);
-	if (!v || !*v)
-		return;
-	char *end;
-	long rule = strtol(v, &end, 10), tmpl = l->template_ms;
-	if (end != v && *end == ',') {
-		const char *t = end + 1;
-		tmpl = strtol(t, &end, 10);
-		if (end == t)
-			end = (char *)"x";
-	}
-	if (end == v || *end || rule < 1 || rule > 60000 || tmpl < 1 || tmpl > 60000) {
-		log_warn("%s=%s ignored: give RULE_MS or RULE_MS,TEMPLATE_MS (1 to 60000 each)",
-			 LUAHOST_TIME_ENV, v);
-		return;
-	}
-	l->rule_ms = rule;
-	l->template_ms = tmpl;
-}
-
-/* The command line's time budgets (luahost_set_time_budget); 0: none. */
-static long flag_rule_ms, flag_template_ms;
-
-void luahost_set_time_budget(long rule_ms, long template_ms)
-{
-	flag_rule_ms = rule_ms;
-	flag_template_ms = template_ms;
-}
-
 struct luahost *luahost_new(const struct luahost_opts *opts)
 {
 	struct luahost *h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
 	h->limits = opts->limits;
-	time_budget_from_env(&h->limits);
-	if (flag_rule_ms > 0)
-		h->limits.rule_ms = flag_rule_ms;
-	if (flag_template_ms > 0)
-		h->limits.template_ms = flag_template_ms;
+	luahost_clock_limits(&h->limits);
 	if (opts->scripts_dir && !(h->scripts_dir = strdup(opts->scripts_dir)))
 		goto fail;
 	h->L = lua_newstate(host_alloc, h);
