@@ -38,6 +38,10 @@ struct options {
 	bool cluster_given;
 	bool json;
 	const char *input;
+	int leader_elect;             /* -1: default (on in a pod), 0 off, 1 on */
+	const char *lease_namespace;  /* NULL: $POD_NAMESPACE, else default */
+	const char *lease_name;       /* Lease name prefix; NULL: herald */
+	unsigned long lease_duration_ms, renew_deadline_ms, retry_period_ms;
 };
 
 /* Fills o from the environment's defaults and argv: the command (default

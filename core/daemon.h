@@ -30,9 +30,21 @@ struct daemon {
 	struct loop_timer *resume_timer;
 	struct loop_timer *drain_timer;
 	bool stopping;
+	struct elect *elect;           /* leader election; NULL when off */
+	const char **cluster_names;    /* the sources' names, for elect */
+	uint64_t *save_since_ms;       /* per source: when a step-down save began */
 };
 
 int daemon_run(const struct options *o);
+/* Writes source i's checkpoint once the sinks settled; false: not yet. */
+bool daemon_save_source(struct daemon *d, size_t i);
+/* The checkpoint and backpressure timers, once sources run. */
+void daemon_start_timers(struct daemon *d, bool checkpoints);
+
+/* daemon_ha.c: with leader election, starts the election; each source is
+ * restored and started while this replica leads its cluster, stopped the
+ * moment it does not. 0 or the exit code. */
+int daemon_ha_start(struct daemon *d);
 
 /* status.c: answers /healthz, /readyz, /metrics and /status (httpd_new's
  * handler; arg is the daemon). */

@@ -26,6 +26,9 @@ struct source_env {
 	const struct options *o;
 	/* A finite source read to its end (the daemon stops when all have). */
 	void (*finished)(void *arg, struct source *s);
+	/* Leader election: may s deliver right now? NULL: always. A source
+	 * asks before handing each record to the sinks. */
+	bool (*may_deliver)(void *arg, const struct source *s);
 	void *arg;
 };
 

@@ -27,7 +27,31 @@ struct kube {
 	bool loaded;                   /* a checkpoint was read */
 	struct watch *watches[CLI_MAX_NAMESPACES];
 	int nwatches;
+	bool gated;                    /* refused a record: not the leader */
 };
+
+/* A routed record goes to the sinks only while this replica may deliver
+ * the cluster (leader election); a record that arrives after that ended is
+ * dropped here: the new leader lists it again. */
+static void kube_emit(void *arg, const struct runner_item *it)
+{
+	struct kube *c = arg;
+	const struct source_env *env = c->base.env;
+	if (env->may_deliver && !env->may_deliver(env->arg, &c->base)) {
+		if (!c->gated)
+			log_warn("cluster %s: not the leader: events are left to the one who is", c->base.name);
+		c->gated = true;
+		return;
+	}
+	c->gated = false;
+	source_emit((void *)env, it);
+}
+
+static bool kube_blocked(void *arg)
+{
+	struct kube *c = arg;
+	return source_blocked((void *)c->base.env);
+}
 
 static int kube_restore(struct source *s)
 {
@@ -37,6 +61,7 @@ static int kube_restore(struct source *s)
 		return 0;
 	struct buf path = BUF_INIT;
 	buf_printf(&path, "%s/%s.seen", o->state_dir, s->name);
+	free(c->state_path);           /* restored again at each term of leadership */
 	c->state_path = path.data;
 	seen_load(c->seen, c->state_path, &c->loaded);
 	if (c->loaded)
@@ -51,6 +76,9 @@ static int kube_start(struct source *s)
 	const struct source_env *env = s->env;
 	const struct options *o = env->o;
 	time_t now = time(NULL);
+	for (int j = 0; j < c->nwatches; j++) /* started again: a new term of leadership */
+		watch_free(c->watches[j]);
+	c->nwatches = 0;
 	int nns = o->nnamespaces ? o->nnamespaces : 1;
 	for (int j = 0; j < nns; j++) {
 		struct watch_config wc = {
@@ -63,9 +91,9 @@ static int kube_start(struct source *s)
 			.fresh_start = !c->loaded,
 			.started = now,
 			.max_event_age_s = o->max_event_age_s,
-			.emit = source_emit,
-			.blocked = source_blocked,
-			.arg = (void *)env,
+			.emit = kube_emit,
+			.blocked = kube_blocked,
+			.arg = c,
 		};
 		c->watches[j] = watch_new(env->loop, env->rt, &wc);
 		if (!c->watches[j])

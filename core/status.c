@@ -4,14 +4,19 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "elect.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
 
+/* Every source this replica delivers is caught up (a standby is ready:
+ * it has nothing to deliver). */
 static bool all_established(const struct daemon *d)
 {
 	for (size_t i = 0; i < d->sources.n; i++) {
 		const struct source *s = d->sources.all[i];
+		if (d->elect && !elect_may_deliver(d->elect, i))
+			continue;
 		if (s->ops->established && !s->ops->established(s))
 			return false;
 	}
@@ -46,7 +51,12 @@ static void status_json(const struct daemon *d, struct buf *body)
 		s->ops->status(s, body);
 		first = false;
 	}
-	buf_printf(body, "]}\n");
+	buf_putc(body, ']');
+	if (d->elect) {
+		buf_putc(body, ',');
+		elect_status(d->elect, body);
+	}
+	buf_printf(body, "}\n");
 	body->len = log_redact(body->data, body->len);
 }
 
@@ -64,6 +74,8 @@ int status_serve(void *arg, const char *path, struct buf *body, const char **typ
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		sinks_export_metrics(d->sinks);
+		if (d->elect)
+			elect_export_metrics(d->elect);
 		for (size_t i = 0; i < d->sources.n; i++)
 			if (d->sources.all[i]->ops->export_metrics)
 				d->sources.all[i]->ops->export_metrics(d->sources.all[i]);

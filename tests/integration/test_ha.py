@@ -1,0 +1,295 @@
+"""High availability (issue 14): replicas of herald elect a leader per
+cluster on coordination.k8s.io/v1 Leases in the real apiserver; only the
+leader delivers. Short lease times (4 s / 3 s / 1 s) keep the tests short.
+
+The replicas share one --state-dir here (the delivered-events file): that
+stands in for the checkpoint kept in the cluster, so a new leader resumes
+where the old one saved. What a failover may re-send is therefore what was
+delivered since the old leader's last save (every 5 s, and at step-down)."""
+import json
+import os
+import signal
+import threading
+import time
+import urllib.request
+
+import pytest
+
+import kube
+from conftest import Herald
+
+DURATION, DEADLINE, RETRY = 4.0, 3.0, 1.0
+TIMING = ["--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s"]
+
+
+class Replica(Herald):
+    """A herald replica whose delivered events are stamped with when they
+    arrived, and whose /status can be read."""
+
+    def __init__(self, tmp_path, name, *args):
+        self.name, self.port = name, kube.free_port()
+        self.arrivals = []     # (monotonic time, event)
+        os.environ["POD_NAME"] = f"herald-{name}"   # the downward API's pod name
+        try:
+            super().__init__(tmp_path, "--listen", f"127.0.0.1:{self.port}", *args)
+        finally:
+            del os.environ["POD_NAME"]
+
+    def _read(self, stream, into, parse):
+        for line in stream:
+            with self.lock:
+                if parse:
+                    ev = json.loads(line)
+                    into.append(ev)
+                    self.arrivals.append((time.monotonic(), ev))
+                else:
+                    into.append(line)
+                self.lock.notify_all()
+        with self.lock:
+            self.closed += 1
+            self.lock.notify_all()
+
+    def status(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status", timeout=2) as r:
+                return json.loads(r.read())
+        except OSError:
+            return None
+
+    def leading(self):
+        st = self.status()
+        return set(st["election"]["leading"]) if st else set()
+
+    def readyz(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except OSError:
+            return None
+
+    def names(self, ns, cluster=None):
+        with self.lock:
+            return [e["metadata"]["name"] for _, e in self.arrivals
+                    if e["involvedObject"]["namespace"] == ns and (cluster is None or e["cluster"] == cluster)]
+
+    def first_after(self, ns, t0):
+        with self.lock:
+            got = [t for t, e in self.arrivals if t > t0 and e["involvedObject"]["namespace"] == ns]
+        return got[0] if got else None
+
+
+class Stream:
+    """Creates an event every `every` seconds in ns until stopped."""
+
+    def __init__(self, api, ns, prefix, every=0.1):
+        self.api, self.ns, self.prefix, self.every = api, ns, prefix, every
+        self.created = []      # (monotonic time, name)
+        self.stop_flag = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        i = 0
+        while not self.stop_flag.is_set():
+            name = f"{self.prefix}-{i:05d}"
+            self.api.create_event(self.ns, name, reason="HA")
+            self.created.append((time.monotonic(), name))
+            i += 1
+            self.stop_flag.wait(self.every)
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join(timeout=30)
+        return [n for _, n in self.created]
+
+    def after(self, t):
+        return [n for c, n in self.created if c > t]
+
+
+@pytest.fixture
+def replicas(tmp_path):
+    started = []
+
+    def start(name, *args):
+        r = Replica(tmp_path, name, *args)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        if r.proc.poll() is None:
+            r.proc.send_signal(signal.SIGCONT)
+            r.proc.kill()
+            r.proc.wait()
+
+
+def common(a, tmp_path, ns, state):
+    a.ensure_namespace(ns)
+    kc = a.kubeconfig(tmp_path / "kc")
+    return ["--kubeconfig", kc, "--namespace", ns, "--cluster-name", "prod", "--leader-elect",
+            "--lease-namespace", ns, "--state-dir", state, *TIMING]
+
+
+def wait_until(cond, timeout, what):
+    return kube.wait_for(cond, timeout=timeout, what=what)
+
+
+def test_two_replicas_one_delivers_failover_on_kill_and_on_sigterm(cluster, replicas, tmp_path):
+    a = cluster["a"]
+    ns = "ha-failover"
+    state = tmp_path / "state"
+    state.mkdir()
+    args = common(a, tmp_path, ns, state)
+    first = replicas("first", *args)
+    wait_until(lambda: first.leading() == {"prod"}, 20, "the first replica to lead")
+    second = replicas("second", *args)
+    wait_until(lambda: second.status() is not None, 20, "the second replica to serve /status")
+    stream = Stream(a, ns, "ev")
+    try:
+        # Steady state: one writer. Both are ready; /status tells them apart.
+        first.wait(lambda: len(first.names(ns)) >= 20, 30, "20 events delivered by the leader")
+        time.sleep(2 * RETRY)  # the standby had time to (wrongly) deliver
+        assert second.names(ns) == []
+        assert second.leading() == set() and first.readyz() == 200 and second.readyz() == 200
+        st = second.status()["election"]["clusters"][0]
+        assert st["role"] == "standby" and st["holder"] == first.status()["election"]["identity"]
+
+        # kill -9 the leader: the standby delivers within lease duration + retry period.
+        killed_at = time.monotonic()
+        first.proc.kill()
+        first.proc.wait()
+        wait_until(lambda: second.first_after(ns, killed_at), DURATION + 3 * RETRY + 5, "the standby to deliver")
+        took = second.first_after(ns, killed_at) - killed_at
+        print(f"kill -9: the standby delivered after {took:.2f} s")
+        # Expiry is judged from when the standby saw the last renewal (up to a
+        # retry period after it was written), then it reads within a retry
+        # period: duration + retry, plus the list that starts the watch.
+        assert took <= DURATION + RETRY + 1.0, took
+        assert second.leading() == {"prod"}
+
+        # A new standby, then SIGTERM the leader: handover at once.
+        third = replicas("third", *args)
+        wait_until(lambda: third.status() is not None and third.status()["election"]["clusters"][0]["holder"],
+                   20, "the third replica to see the holder")
+        time.sleep(1)
+        termed_at = time.monotonic()
+        assert second.stop() == 0
+        wait_until(lambda: third.first_after(ns, termed_at), 10, "the third to deliver")
+        took_term = third.first_after(ns, termed_at) - termed_at
+        print(f"SIGTERM: the standby delivered after {took_term:.2f} s")
+        assert took_term <= 2 * RETRY + 1.0, took_term
+        third.wait(lambda: len(third.names(ns)) >= 10, 30, "10 events delivered by the third")
+    finally:
+        created = stream.stop()
+    third.wait(lambda: set(created) <= set(first.names(ns)) | set(second.names(ns)) | set(third.names(ns)),
+               30, "every created event delivered")
+
+    # 0 lost; one writer at a time; duplicates only within the in-flight window.
+    got_first, got_second, got_third = first.names(ns), second.names(ns), third.names(ns)
+    assert set(created) <= set(got_first) | set(got_second) | set(got_third)
+    for got in (got_first, got_second, got_third):
+        assert len(got) == len(set(got)), "a replica delivered an event twice"
+    dup_kill = set(got_first) & set(got_second)
+    # The first replica saved what it delivered at most 5 s before it died.
+    window = set(stream.after(killed_at - 5 - 1))
+    assert dup_kill <= window, sorted(dup_kill - window)
+    # SIGTERM saved everything before handing over: nothing sent twice.
+    assert set(got_second) & set(got_third) == set()
+    print(f"kill -9 re-sent {len(dup_kill)} events; SIGTERM re-sent 0; created {len(created)}")
+
+
+def test_partitioned_leader_stops_before_its_lease_expires_and_does_not_come_back_as_second_leader(
+        cluster, replicas, tmp_path):
+    a = cluster["a"]
+    ns = "ha-partition"
+    state = tmp_path / "state"
+    state.mkdir()
+    args = common(a, tmp_path, ns, state)
+    first = replicas("first", *args)
+    wait_until(lambda: first.leading() == {"prod"}, 20, "the first replica to lead")
+    second = replicas("second", *args)
+    wait_until(lambda: second.status() is not None, 20, "the second replica")
+    stream = Stream(a, ns, "ev")
+    try:
+        first.wait(lambda: len(first.names(ns)) >= 10, 30, "10 events from the leader")
+        stopped_at = time.monotonic()
+        first.proc.send_signal(signal.SIGSTOP)     # frozen: cannot renew
+        wait_until(lambda: second.first_after(ns, stopped_at), DURATION + 3 * RETRY + 5, "the standby to take over")
+        taken_at = second.first_after(ns, stopped_at)
+        assert taken_at - stopped_at >= DURATION - RETRY, "took over before the old lease could expire"
+        time.sleep(1)
+        first.proc.send_signal(signal.SIGCONT)
+        resumed_at = time.monotonic()
+        wait_until(lambda: first.status() is not None, 10, "the old leader to answer")
+        time.sleep(3 * RETRY)
+        assert first.leading() == set()
+        assert second.leading() == {"prod"}
+    finally:
+        created = stream.stop()
+    second.wait(lambda: set(created) <= set(first.names(ns)) | set(second.names(ns)), 30, "every event delivered")
+    # The old leader delivered nothing created after it froze: a frozen
+    # process cannot read, and once it woke its renew deadline had passed.
+    late = set(stream.after(stopped_at + 0.2)) & set(first.names(ns))
+    assert late == set(), sorted(late)
+    with first.lock:
+        after_resume = [e["metadata"]["name"] for t, e in first.arrivals if t > resumed_at + 1.0]
+    assert after_resume == []
+    assert "no longer leading" in first.log()
+
+
+def test_three_replicas_share_five_clusters_and_take_over_a_dead_ones(cluster, replicas, tmp_path):
+    """Five clusters are five --cluster names whose kubeconfigs point at one
+    apiserver (each watches the namespace; events carry the cluster name)."""
+    a = cluster["a"]
+    ns = "ha-shard"
+    a.ensure_namespace(ns)
+    kc = a.kubeconfig(tmp_path / "kc")
+    state = tmp_path / "state"
+    state.mkdir()
+    clusters = [f"c{i}" for i in range(1, 6)]
+    args = ["--kubeconfig", kc, "--namespace", ns, "--leader-elect", "--lease-namespace", ns,
+            "--state-dir", state, *TIMING]
+    for c in clusters:
+        args += ["--cluster", f"{c}={kc}"]
+    reps = [replicas(f"r{i}", *args) for i in range(3)]
+
+    def spread():
+        held = [r.leading() for r in reps if r.proc.poll() is None]
+        return held if sum(len(h) for h in held) == 5 and set().union(*held) == set(clusters) else None
+
+    def balanced():
+        held = spread()
+        return held if held and all(len(h) <= 2 for h in held) else None
+
+    held = wait_until(balanced, 40, "five clusters held, at most two per replica")
+    for i, h in enumerate(held):
+        for j in range(i):
+            assert not (h & held[j]), "a cluster with two holders"
+    stream = Stream(a, ns, "ev", every=0.2)
+    try:
+        time.sleep(2)
+        victim = max(reps, key=lambda r: len(r.leading()))
+        moved = victim.leading()
+        killed_at = time.monotonic()
+        victim.proc.kill()
+        victim.proc.wait()
+        survivors = [r for r in reps if r is not victim]
+        wait_until(lambda: set().union(*(r.leading() for r in survivors)) == set(clusters), DURATION + 4 * RETRY + 5,
+                   "the dead replica's clusters to move")
+        took = time.monotonic() - killed_at
+        print(f"clusters {sorted(moved)} moved in {took:.2f} s")
+        assert took <= DURATION + 2 * RETRY + 1.0, took
+        held = [r.leading() for r in survivors]
+        assert not (held[0] & held[1]) and all(len(h) <= 3 for h in held)
+        time.sleep(2)
+    finally:
+        created = stream.stop()
+
+    def delivered(c):
+        return set().union(*(set(r.names(ns, c)) for r in reps))
+
+    survivors[0].wait(lambda: all(set(created) <= delivered(c) for c in clusters), 30, "every event in every cluster")
+    for c in clusters:
+        assert set(created) <= delivered(c), c
