@@ -48,6 +48,8 @@ static const char usage_text[] =
 	"      --lease-name P     Lease names: P-<cluster>, P.members (default herald)\n"
 	"      --lease-duration D --renew-deadline D --retry-period D\n"
 	"                         election timing (default 15s, 10s, 2s; 500ms also reads)\n"
+	"      --state-configmap N  with --leader-elect and --state-dir: keep the state in\n"
+	"                         ConfigMap N beside the Leases too, for the next leader\n"
 	"\n"
 	"Input (replay, --from): JSON lines of Events or of watch events\n"
 	"({\"type\":..,\"object\":..}), or `kubectl get events -o json` output.\n"
@@ -81,6 +83,7 @@ enum option_id {
 	OPT_LEASE_DURATION,
 	OPT_RENEW_DEADLINE,
 	OPT_RETRY_PERIOD,
+	OPT_STATE_CONFIGMAP,
 };
 
 int cli_usage_error(const char *fmt, ...)
@@ -120,6 +123,7 @@ static const struct option longopts[] = {
 	{ "lease-duration", required_argument, NULL, OPT_LEASE_DURATION },
 	{ "renew-deadline", required_argument, NULL, OPT_RENEW_DEADLINE },
 	{ "retry-period", required_argument, NULL, OPT_RETRY_PERIOD },
+	{ "state-configmap", required_argument, NULL, OPT_STATE_CONFIGMAP },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -216,6 +220,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return cli_usage_error("--leader-elect is true or false, not '%s'", optarg);
 			break;
 		case OPT_LEASE_NAMESPACE: o->lease_namespace = optarg; break;
+		case OPT_STATE_CONFIGMAP: o->state_configmap = optarg; break;
 		case OPT_LEASE_NAME: o->lease_name = optarg; break;
 		case OPT_LEASE_DURATION:
 		case OPT_RENEW_DEADLINE:

@@ -42,6 +42,7 @@ struct options {
 	const char *lease_namespace;  /* NULL: $POD_NAMESPACE, else default */
 	const char *lease_name;       /* Lease name prefix; NULL: herald */
 	unsigned long lease_duration_ms, renew_deadline_ms, retry_period_ms;
+	const char *state_configmap;  /* with election: mirror --state-dir into this ConfigMap */
 };
 
 /* Fills o from the environment's defaults and argv: the command (default

@@ -57,6 +57,8 @@ bool daemon_save_source(struct daemon *d, size_t i)
 		return false; /* not everything is delivered yet: keep the old state */
 	s->ops->checkpoint(s, held, nheld);
 	free(held);
+	if (d->store)
+		daemon_ha_saved(d, i);
 	return true;
 }
 
@@ -355,9 +357,7 @@ int daemon_run(const struct options *o)
 		if (exit_code == EXIT_OK)
 			exit_code = rc;
 	}
-	elect_free(d.elect);   /* cancels its requests: before http */
-	free(d.cluster_names);
-	free(d.save_since_ms);
+	daemon_ha_free(&d);    /* cancels its requests: before http */
 	source_list_free(&d.sources);
 	confwatch_free(d.confwatch);
 	httpd_free(d.httpd);

@@ -286,9 +286,7 @@ bool elect_may_deliver(struct elect *e, size_t i)
 
 static void on_leave_check(struct loop *loop, void *arg)
 {
-	struct elect *e = arg;
-	if (shard_left(e->shard, now_ms()))
-		loop_stop(loop);
+	loop_stop(loop);  /* elect_leave looks again */
 }
 
 void elect_leave(struct elect *e, uint64_t deadline_ms)
@@ -308,6 +306,16 @@ void elect_leave(struct elect *e, uint64_t deadline_ms)
 	else
 		log_warn("leader election: leases not handed back within %llu ms; they expire on their own",
 			 (unsigned long long)deadline_ms);
+}
+
+struct kubeapi *elect_api(struct elect *e)
+{
+	return e->api;
+}
+
+const char *elect_namespace(const struct elect *e)
+{
+	return e->ns;
 }
 
 void elect_status(struct elect *e, struct buf *json)

@@ -48,6 +48,11 @@ bool elect_may_deliver(struct elect *e, size_t i);
  * list; runs the loop until done or deadline_ms passed. */
 void elect_leave(struct elect *e, uint64_t deadline_ms);
 
+/* The client of herald's own API server, and the Leases' namespace (the
+ * state store lives beside them). */
+struct kubeapi *elect_api(struct elect *e);
+const char *elect_namespace(const struct elect *e);
+
 /* Appends /status's "election" object. */
 void elect_status(struct elect *e, struct buf *json);
 /* Sets herald_leader and friends. */

@@ -53,16 +53,25 @@ static bool kube_blocked(void *arg)
 	return source_blocked((void *)c->base.env);
 }
 
-static int kube_restore(struct source *s)
+static const char *kube_state_file(struct source *s)
 {
 	struct kube *c = (struct kube *)s;
 	const struct options *o = s->env->o;
 	if (!o->state_dir)
+		return NULL;
+	if (!c->state_path) {
+		struct buf path = BUF_INIT;
+		buf_printf(&path, "%s/%s.seen", o->state_dir, s->name);
+		c->state_path = path.data;
+	}
+	return c->state_path;
+}
+
+static int kube_restore(struct source *s)
+{
+	struct kube *c = (struct kube *)s;
+	if (!kube_state_file(s))
 		return 0;
-	struct buf path = BUF_INIT;
-	buf_printf(&path, "%s/%s.seen", o->state_dir, s->name);
-	free(c->state_path);           /* restored again at each term of leadership */
-	c->state_path = path.data;
 	seen_load(c->seen, c->state_path, &c->loaded);
 	if (c->loaded)
 		log_info("cluster %s: %zu delivered events remembered from %s", s->name,
@@ -187,6 +196,7 @@ static const struct source_ops kube_ops = {
 	.unblock = kube_unblock,
 	.dirty = kube_dirty,
 	.checkpoint = kube_checkpoint,
+	.state_file = kube_state_file,
 	.done = kube_done,
 	.post_event = kube_post_event,
 	.free = kube_free,

@@ -55,6 +55,7 @@ def test_manifests_are_what_the_cluster_accepts(deployed):
     assert vols[mounts["/etc/herald/rules"]]["configMap"]["name"] == "herald-rules"
     # high availability: two replicas on different nodes, one may be disrupted
     assert dep["spec"]["replicas"] == 2 and "--leader-elect" in c["args"]
+    assert "--state-configmap=herald-checkpoint" in c["args"]   # the name rbac-leases.yaml grants
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
     assert anti["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"

@@ -136,15 +136,29 @@ def wait_until(cond, timeout, what):
     return kube.wait_for(cond, timeout=timeout, what=what)
 
 
-def test_two_replicas_one_delivers_failover_on_kill_and_on_sigterm(cluster, replicas, tmp_path):
+def own_state(tmp_path, args, name):
+    """--state-dir of its own (as in a pod: an emptyDir) for one replica."""
+    d = tmp_path / f"state-{name}"
+    d.mkdir()
+    i = args.index("--state-dir")
+    return args[:i + 1] + [d] + args[i + 2:]
+
+
+@pytest.mark.parametrize("store", ["shared-dir", "configmap"])
+def test_two_replicas_one_delivers_failover_on_kill_and_on_sigterm(cluster, replicas, tmp_path, store):
+    """shared-dir: the replicas share --state-dir. configmap: each has its own
+    (as pods do) and the state travels through --state-configmap."""
     a = cluster["a"]
-    ns = "ha-failover"
+    ns = f"ha-failover-{store}"
     state = tmp_path / "state"
     state.mkdir()
     args = common(a, tmp_path, ns, state)
-    first = replicas("first", *args)
+    if store == "configmap":
+        args += ["--state-configmap", "herald-checkpoint"]
+    mine = (lambda name: own_state(tmp_path, args, name)) if store == "configmap" else (lambda name: args)
+    first = replicas("first", *mine("first"))
     wait_until(lambda: first.leading() == {"prod"}, 20, "the first replica to lead")
-    second = replicas("second", *args)
+    second = replicas("second", *mine("second"))
     wait_until(lambda: second.status() is not None, 20, "the second replica to serve /status")
     stream = Stream(a, ns, "ev")
     try:
@@ -170,7 +184,7 @@ def test_two_replicas_one_delivers_failover_on_kill_and_on_sigterm(cluster, repl
         assert second.leading() == {"prod"}
 
         # A new standby, then SIGTERM the leader: handover at once.
-        third = replicas("third", *args)
+        third = replicas("third", *mine("third"))
         wait_until(lambda: third.status() is not None and third.status()["election"]["clusters"][0]["holder"],
                    20, "the third replica to see the holder")
         time.sleep(1)
@@ -192,12 +206,16 @@ def test_two_replicas_one_delivers_failover_on_kill_and_on_sigterm(cluster, repl
     for got in (got_first, got_second, got_third):
         assert len(got) == len(set(got)), "a replica delivered an event twice"
     dup_kill = set(got_first) & set(got_second)
-    # The first replica saved what it delivered at most 5 s before it died.
-    window = set(stream.after(killed_at - 5 - 1))
+    # The first replica saved what it delivered at most 5 s before it died
+    # (and wrote the ConfigMap at most 5 s after that).
+    window = set(stream.after(killed_at - (5 if store == "shared-dir" else 10) - 1))
     assert dup_kill <= window, sorted(dup_kill - window)
     # SIGTERM saved everything before handing over: nothing sent twice.
     assert set(got_second) & set(got_third) == set()
-    print(f"kill -9 re-sent {len(dup_kill)} events; SIGTERM re-sent 0; created {len(created)}")
+    print(f"{store}: kill -9 re-sent {len(dup_kill)} events; SIGTERM re-sent 0; created {len(created)}")
+    if store == "configmap":
+        cm = a.request("GET", f"/api/v1/namespaces/{ns}/configmaps/herald-checkpoint")
+        assert set(cm["binaryData"]) == {"prod.seen"}
 
 
 def test_partitioned_leader_stops_before_its_lease_expires_and_does_not_come_back_as_second_leader(
