@@ -44,9 +44,10 @@ void daemon_ha_saved(struct daemon *d, size_t i)
 	size_t len = 0;
 	if (!path || !d->store)
 		return;
-	if (atomicfile_read(path, STATE_FILE_MAX, &data, &len, err, sizeof(err)) == 0)
+	int rc = atomicfile_read(path, STATE_FILE_MAX, &data, &len, err, sizeof(err));
+	if (rc == 0)
 		statestore_put(d->store, store_key(s), data, len);
-	else
+	else if (rc < 0)
 		log_warn("cluster %s: state not mirrored: %s", s->name, err);
 	free(data);
 }

@@ -42,7 +42,8 @@ struct statestore {
 	char ns[254], name[254];
 	char rv[64];                   /* "" : not created yet */
 	uint64_t interval_ms;
-	struct loop_timer *timer;
+	uint64_t last_write_ms;        /* loop time the last write started */
+	struct loop_timer *timer;      /* runs while puts wait for the interval */
 	struct http_transfer *xfer;
 	bool xfer_is_write;
 	int conflicts;                 /* 409s in a row */
@@ -229,6 +230,7 @@ out:
 }
 
 static void cm_write(struct statestore *st);
+static void schedule(struct statestore *st);
 
 /* The write in flight did not land: its keys are pending again. */
 static void unwritten(struct statestore *st)
@@ -293,7 +295,9 @@ static void on_cm_done(void *arg, const struct http_response *r)
 		loaded(st, -1);
 	else
 		metrics_inc(M_STATE_STORE_WRITES_TOTAL, 1, "result", "failed", NULL);
-	finish(&st->flush_waiter, -1);    /* the keys are written at the next interval */
+	if (write)
+		schedule(st);             /* the keys go again after the interval */
+	finish(&st->flush_waiter, -1);
 }
 
 /* PUT (or POST when new) the whole ConfigMap on the version last read. */
@@ -323,6 +327,7 @@ static void cm_write(struct statestore *st)
 				    .body = body.data, .body_len = body.len };
 	st->xfer_is_write = true;
 	st->rewrite = false;
+	st->last_write_ms = loop_now(st->loop);
 	st->xfer = kubeapi_start(st->api, &req, path.data, on_cm_done, st);
 	metrics_set(M_STATE_STORE_BYTES, (double)body.len, NULL);
 	buf_free(&body);
@@ -336,9 +341,17 @@ static void cm_write(struct statestore *st)
 static void on_timer(struct loop *loop, void *arg)
 {
 	struct statestore *st = arg;
-	if (statestore_pending(st) && !st->xfer)
+	if (statestore_pending(st))
 		statestore_flush(st, NULL, NULL);
-	loop_timer_start(st->timer, st->interval_ms);
+}
+
+/* Puts wait: write once the interval since the last write has passed. */
+static void schedule(struct statestore *st)
+{
+	if (loop_timer_active(st->timer))
+		return;
+	uint64_t now = loop_now(st->loop), due = st->last_write_ms + st->interval_ms;
+	loop_timer_start(st->timer, st->last_write_ms && due > now ? due - now : 0);
 }
 
 /* ---- the API */
@@ -368,7 +381,6 @@ struct statestore *statestore_open_configmap(struct loop *loop, struct kubeapi *
 		free(st);
 		return NULL;
 	}
-	loop_timer_start(st->timer, interval_ms);
 	return st;
 }
 
@@ -458,6 +470,7 @@ int statestore_put(struct statestore *st, const char *key, const void *data, siz
 	e->z = z;
 	e->zlen = zlen;
 	e->dirty = true;
+	schedule(st);
 	return 0;
 }
 

@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -59,6 +60,10 @@ class Replica(Herald):
     def leading(self):
         st = self.status()
         return set(st["election"]["leading"]) if st else set()
+
+    def metrics(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as r:
+            return r.read().decode()
 
     def readyz(self):
         try:
@@ -167,6 +172,8 @@ def test_two_replicas_one_delivers_failover_on_kill_and_on_sigterm(cluster, repl
         time.sleep(2 * RETRY)  # the standby had time to (wrongly) deliver
         assert second.names(ns) == []
         assert second.leading() == set() and first.readyz() == 200 and second.readyz() == 200
+        assert 'herald_leader{cluster="prod"} 1' in first.metrics()
+        assert 'herald_leader{cluster="prod"} 0' in second.metrics()
         st = second.status()["election"]["clusters"][0]
         assert st["role"] == "standby" and st["holder"] == first.status()["election"]["identity"]
 
@@ -268,10 +275,11 @@ def test_three_replicas_share_five_clusters_and_take_over_a_dead_ones(cluster, r
     state.mkdir()
     clusters = [f"c{i}" for i in range(1, 6)]
     args = ["--kubeconfig", kc, "--namespace", ns, "--leader-elect", "--lease-namespace", ns,
-            "--state-dir", state, *TIMING]
+            "--state-dir", state, "--state-configmap", "herald-checkpoint", *TIMING]
     for c in clusters:
         args += ["--cluster", f"{c}={kc}"]
-    reps = [replicas(f"r{i}", *args) for i in range(3)]
+    # each its own --state-dir, as pods: the state moves through the ConfigMap
+    reps = [replicas(f"r{i}", *own_state(tmp_path, args, f"r{i}")) for i in range(3)]
 
     def spread():
         held = [r.leading() for r in reps if r.proc.poll() is None]
@@ -311,3 +319,12 @@ def test_three_replicas_share_five_clusters_and_take_over_a_dead_ones(cluster, r
     survivors[0].wait(lambda: all(set(created) <= delivered(c) for c in clusters), 30, "every event in every cluster")
     for c in clusters:
         assert set(created) <= delivered(c), c
+    # Five replicas' worth of writers shared one ConfigMap (409s resolved by
+    # reading again): every cluster's key is there.
+    def keys():
+        try:
+            cm = a.request("GET", f"/api/v1/namespaces/{ns}/configmaps/herald-checkpoint")
+        except urllib.error.HTTPError:
+            return None
+        return set(cm.get("binaryData", {})) == {f"{c}.seen" for c in clusters}
+    wait_until(keys, 15, "every cluster's key in the ConfigMap (saved every 5 s, written within 5 s)")
