@@ -311,9 +311,13 @@ static void cm_write(struct statestore *st)
 	if (st->rv[0])
 		buf_printf(&body, ",\"resourceVersion\":\"%s\"", st->rv);
 	buf_printf(&body, ",\"labels\":{\"app.kubernetes.io/managed-by\":\"herald\"}},\"binaryData\":{");
+	bool first = true;
 	for (size_t i = 0; i < st->n; i++) {
 		struct entry *e = &st->entries[i];
-		buf_printf(&body, "%s\"%s\":\"", i ? "," : "", e->key);
+		if (!e->z)
+			continue;      /* a key whose only put was refused */
+		buf_printf(&body, "%s\"%s\":\"", first ? "" : ",", e->key);
+		first = false;
 		size_t at = body.len;
 		if (buf_reserve(&body, e->zlen / 3 * 4 + 8) == 0)
 			body.len += (size_t)EVP_EncodeBlock((unsigned char *)body.data + at, e->z, (int)e->zlen);
