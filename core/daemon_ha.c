@@ -80,7 +80,7 @@ static void on_store_loaded(void *arg, int rc)
 	struct daemon *d = g->d;
 	size_t i = g->i;
 	free(g);
-	if (!elect_may_deliver(d->elect, i))
+	if (d->stopping || !elect_may_deliver(d->elect, i))
 		return;  /* lost again meanwhile: the next gain loads again */
 	struct source *s = d->sources.all[i];
 	struct buf bytes = BUF_INIT;
@@ -198,6 +198,7 @@ int daemon_ha_start(struct daemon *d)
 
 void daemon_ha_free(struct daemon *d)
 {
+	d->stopping = true;      /* a load answered from here starts nothing */
 	statestore_free(d->store);
 	elect_free(d->elect);
 	free(d->cluster_names);

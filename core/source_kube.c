@@ -28,6 +28,8 @@ struct kube {
 	struct watch *watches[CLI_MAX_NAMESPACES];
 	int nwatches;
 	bool gated;                    /* refused a record: not the leader */
+	bool restored;                 /* restore ran (a later one is a new term) */
+	bool refused;                  /* some record was refused since */
 };
 
 /* A routed record goes to the sinks only while this replica may deliver
@@ -41,6 +43,7 @@ static void kube_emit(void *arg, const struct runner_item *it)
 		if (!c->gated)
 			log_warn("cluster %s: not the leader: events are left to the one who is", c->base.name);
 		c->gated = true;
+		c->refused = true;
 		return;
 	}
 	c->gated = false;
@@ -70,6 +73,19 @@ static const char *kube_state_file(struct source *s)
 static int kube_restore(struct source *s)
 {
 	struct kube *c = (struct kube *)s;
+	if (c->restored && c->refused) {
+		/* A new term after records were refused at the gate: they are in
+		 * the seen set, undelivered. Start from what the last leader
+		 * saved instead of this process's memory. */
+		struct seen *fresh = seen_new(SEEN_CAPACITY);
+		if (!fresh)
+			return -1;
+		seen_free(c->seen);
+		c->seen = fresh;
+		c->loaded = false;
+	}
+	c->restored = true;
+	c->refused = false;
 	if (!kube_state_file(s))
 		return 0;
 	seen_load(c->seen, c->state_path, &c->loaded);

@@ -393,8 +393,10 @@ void statestore_free(struct statestore *st)
 	if (!st)
 		return;
 	http_cancel(st->xfer);
+	st->xfer = NULL;
 	loop_timer_free(st->timer);
-	free(st->loads);
+	st->timer = NULL;
+	loaded(st, -1);                       /* waiters free what they hold */
 	for (size_t i = 0; i < st->n; i++)
 		free(st->entries[i].z);
 	free(st->dir);

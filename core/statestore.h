@@ -33,8 +33,8 @@ struct statestore *statestore_open_dir(const char *dir);
  * pending puts are written every interval_ms. */
 struct statestore *statestore_open_configmap(struct loop *loop, struct kubeapi *api, const char *ns,
 					     const char *name, uint64_t interval_ms);
-/* Cancels a request in flight (no callbacks); unwritten puts are lost:
- * flush first. */
+/* Cancels a request in flight; loads still waiting are answered -1 (from
+ * here); unwritten puts are lost: flush first. */
 void statestore_free(struct statestore *st);
 
 /* Reads the newest copy (the ConfigMap: a GET; a missing one is empty);
