@@ -108,6 +108,16 @@ void alerts_sent(struct alerts *a, uint64_t now)
 	}
 }
 
+void alerts_give_back(struct alerts *a)
+{
+	for (size_t i = 0; i < a->nwin; i++) {
+		struct window *w = &a->win[i];
+		if (w->busy)
+			w->free_at[w->inflight] = 0;
+		w->busy = false;
+	}
+}
+
 /* ---------------------------------------------------------------- groups */
 
 static void group_free(struct group *g)

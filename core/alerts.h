@@ -76,6 +76,9 @@ void alerts_sending(struct alerts *a, uint64_t now);
 /* That request finished (whatever the answer): its tokens return one
  * period from now. */
 void alerts_sent(struct alerts *a, uint64_t now);
+/* That request was not a message (the sink type's probe, e.g. a token
+ * fetch): its tokens are free again at once. */
+void alerts_give_back(struct alerts *a);
 /* Tokens free in the tightest window. */
 unsigned alerts_tokens(const struct alerts *a, uint64_t now);
 /* When a token is free: now, a later time, or UINT64_MAX while a request

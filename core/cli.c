@@ -15,6 +15,10 @@ static const char usage_text[] =
 	"usage: herald [run] [options]            watch, route, deliver\n"
 	"       herald check [options]            validate the configuration, run its examples\n"
 	"       herald replay [options] FILE|-    show where recorded events would go; send nothing\n"
+	"       herald migrate [--configmap NS/NAME=FILE] -- KUBE-EVENTER-ARGS\n"
+	"                                         print kube-eventer's flags as herald's files\n"
+	"       herald [run|check|replay] [options] --source=... --sink=...\n"
+	"                                         run on kube-eventer's own flags\n"
 	"       herald --help | --version\n"
 	"\n"
 	"options:\n"
@@ -36,6 +40,9 @@ static const char usage_text[] =
 	"      --max-event-age D  without --state-dir, alert sinks skip events older than D\n"
 	"                         when herald starts (default 5m; seconds or 30s, 5m, 1h)\n"
 	"      --watch-timeout S  a watch lasts S/2..S seconds before it is renewed (default 600)\n"
+	"      --configmap NS/NAME=FILE\n"
+	"                         kube-eventer's webhook custom_body_configmap NAME in\n"
+	"                         namespace NS: its `content` is in FILE (repeatable)\n"
 	"      --json             replay: one JSON object per event:\n"
 	"                         {\"uid\",\"namespace\",\"reason\",\"routes\":[...]}\n"
 	"      --log-level L      debug, info, warn, error (default: info)\n"
@@ -77,6 +84,7 @@ enum option_id {
 	OPT_RULES_DIR,
 	OPT_LISTEN,
 	OPT_LOG_FORMAT,
+	OPT_CONFIGMAP,
 	OPT_LEADER_ELECT,
 	OPT_LEASE_NAMESPACE,
 	OPT_LEASE_NAME,
@@ -117,6 +125,7 @@ static const struct option longopts[] = {
 	{ "rules-dir", required_argument, NULL, OPT_RULES_DIR },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "configmap", required_argument, NULL, OPT_CONFIGMAP },
 	{ "leader-elect", optional_argument, NULL, OPT_LEADER_ELECT },
 	{ "lease-namespace", required_argument, NULL, OPT_LEASE_NAMESPACE },
 	{ "lease-name", required_argument, NULL, OPT_LEASE_NAME },
@@ -198,6 +207,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_STATE_DIR: o->state_dir = optarg; break;
 		case OPT_RULES_DIR: o->rules_dir = optarg; break;
 		case OPT_LISTEN: o->listen = optarg; break;
+		case OPT_CONFIGMAP:
+			if (o->nconfigmaps == CLI_MAX_CONFIGMAPS)
+				return cli_usage_error("at most %d --configmap", CLI_MAX_CONFIGMAPS);
+			if (!strchr(optarg, '/') || !strchr(optarg, '=') || strchr(optarg, '=') < strchr(optarg, '/'))
+				return cli_usage_error("--configmap wants NAMESPACE/NAME=FILE, not '%s'", optarg);
+			o->configmaps[o->nconfigmaps++] = optarg;
+			break;
 		case OPT_LOG_FORMAT:
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
 				return cli_usage_error("--log-format is text or json, not '%s'", optarg);

@@ -16,6 +16,9 @@ enum {
 
 #define CLI_MAX_CLUSTERS 128
 #define CLI_MAX_NAMESPACES 64
+#define CLI_MAX_CONFIGMAPS 16
+
+struct ke_source;   /* kubeeventer.h */
 
 struct options {
 	const char *command;
@@ -38,6 +41,16 @@ struct options {
 	bool cluster_given;
 	bool json;
 	const char *input;
+	const char *configmaps[CLI_MAX_CONFIGMAPS];   /* NS/NAME=FILE (kube-eventer's webhook bodies) */
+	int nconfigmaps;
+
+	/* herald on kube-eventer's command line (kubeeventer.c fills these) */
+	char **ke_argv;               /* kube-eventer's own arguments, or NULL */
+	int ke_argc;
+	const char *const *memory_files;    /* the configuration in memory (runtime.h) */
+	const char *const *memory_secrets;
+	const struct ke_source *ke_source;  /* the cluster its --source names */
+
 	int leader_elect;             /* -1: default (on in a pod), 0 off, 1 on */
 	const char *lease_namespace;  /* NULL: $POD_NAMESPACE, else default */
 	const char *lease_name;       /* Lease name prefix; NULL: herald */

@@ -13,8 +13,10 @@
 #include "confwatch.h"
 #include "elect.h"
 #include "httpd.h"
+#include "lastgood.h"
 #include "log.h"
 #include "metrics.h"
+#include "statedir.h"
 
 #define STATE_SAVE_MS 5000
 #define DRAIN_MS 10000
@@ -34,6 +36,8 @@ static size_t config_dirs(const struct options *o, char dirs[3][4096])
 
 static uint64_t config_hash(const struct options *o)
 {
+	if (o->memory_files)
+		return 0; /* kube-eventer's flags: no files */
 	char dirs[3][4096];
 	size_t n = config_dirs(o, dirs);
 	const char *ptrs[3] = { dirs[0], dirs[1], dirs[2] };
@@ -136,11 +140,12 @@ static void drain_async(struct daemon *d)
 static void collect_line(void *arg, const char *severity, const char *text)
 {
 	struct daemon *d = arg;
+	const char *phase = d->starting ? "start" : "reload";
 	if (strcmp(severity, "error") == 0) {
-		log_error("reload: %s", text);
+		log_error("%s: %s", phase, text);
 		buf_printf(&d->reload_errors, "%s\n", text);
 	} else {
-		log_warn("reload: %s", text);
+		log_warn("%s: %s", phase, text);
 	}
 }
 
@@ -149,7 +154,8 @@ static void collect_line(void *arg, const char *severity, const char *text)
 static void post_rejection(struct daemon *d)
 {
 	struct buf msg = BUF_INIT;
-	buf_printf(&msg, "herald refused the new configuration; the previous one keeps running: %.*s",
+	buf_printf(&msg, "herald refused the new configuration; %s: %.*s",
+		   d->on_lastgood ? "it runs the last good one" : "the previous one keeps running",
 		   (int)(d->reload_errors.len > 900 ? 900 : d->reload_errors.len),
 		   d->reload_errors.data ? d->reload_errors.data : "");
 	msg.len = log_redact(msg.data, msg.len);
@@ -170,13 +176,91 @@ static int accept_config(void *arg, const struct runner_config *cfg)
 	return sinks_apply(d->sinks, cfg->sinks, cfg->nsinks);
 }
 
+/* The files (of hash) were refused: /status, the metrics, the log and
+ * an Event say so until they change. */
+static void refuse(struct daemon *d, uint64_t hash)
+{
+	d->refused_hash = hash;
+	d->rejected = true;
+	metrics_inc(M_CONFIG_RELOADS_TOTAL, 1, "result", "refused", NULL);
+	metrics_set(M_CONFIG_REJECTED, 1, NULL);
+	log_error("%s", d->on_lastgood ? "configuration refused; herald runs the last good one"
+				       : "reload refused; the previous configuration keeps running");
+	if (!d->starting)
+		post_rejection(d);   /* at start: once a source can post it */
+}
+
+static void clear_refusal(struct daemon *d)
+{
+	d->refused_hash = 0;
+	d->rejected = false;
+	metrics_set(M_CONFIG_REJECTED, 0, NULL);
+}
+
+static bool files_unchanged(void *arg)
+{
+	struct daemon *d = arg;
+	return config_hash(d->o) == d->loaded_hash;
+}
+
+/* Keeps the configuration just loaded from the files (of loaded_hash) as
+ * the last good one, unless the files changed before or during the copy
+ * (the reload that change brings saves them). */
+static void save_lastgood(struct daemon *d)
+{
+	const struct options *o = d->o;
+	if (!o->state_dir || o->memory_files || !files_unchanged(d))
+		return;
+	char err[4200] = "";
+	int rc = lastgood_save(o->state_dir, o->config_dir, o->rules_dir, files_unchanged, d, err, sizeof(err));
+	if (rc <= 0)
+		statedir_saved(rc, "the last good configuration", err);
+	else
+		log_debug("the files changed while herald copied them: the last good copy stays as it was");
+}
+
+/* The first configuration. With a last good copy in the state dir, files
+ * that do not validate are refused as a reload is, and the copy runs;
+ * without one they stop herald. 0 or -1. */
+static int load_config(struct daemon *d)
+{
+	const struct options *o = d->o;
+	char copy[4096], rules[4200];
+	if (!o->state_dir || o->memory_files || !lastgood_dir(o->state_dir, copy, sizeof(copy)))
+		return runtime_load(d->rt, RUNNER_RUN);
+	struct runner_report report = { collect_line, d };
+	int rc = runtime_reload(d->rt, &report, NULL, NULL);
+	if (rc != RUNTIME_INVALID)
+		return rc < 0 ? -1 : 0;
+	snprintf(rules, sizeof(rules), "%s/rules", copy);
+	if (runtime_load_from(d->rt, RUNNER_RUN, copy, rules) < 0) {
+		log_error("the last good configuration in %s does not load either", copy);
+		return -1;
+	}
+	d->on_lastgood = true;
+	refuse(d, d->loaded_hash);
+	const char *dirs[3] = { copy, rules, NULL };
+	char sinks[4200];
+	snprintf(sinks, sizeof(sinks), "%s/sinks", copy);
+	dirs[2] = sinks;
+	d->loaded_hash = confwatch_hash(dirs, 3);   /* not the files': their next change reloads */
+	return 0;
+}
+
 /* Swaps in the configuration of the files (runtime_reload validates it
  * first); on any failure the old state keeps running and says why. */
 static void reload(struct daemon *d, bool forced)
 {
 	uint64_t hash = config_hash(d->o);
-	if (!forced && (hash == d->loaded_hash || hash == d->refused_hash))
-		return; /* nothing new (or the same refused files again) */
+	if (!forced && hash == d->refused_hash)
+		return; /* the same refused files again */
+	if (!forced && hash == d->loaded_hash) {
+		if (d->rejected) {
+			log_info("the files hold the configuration in force again: the refusal is cleared");
+			clear_refusal(d);
+		}
+		return; /* nothing new */
+	}
 	buf_reset(&d->reload_errors);
 	struct runner_report report = { collect_line, d };
 	int rc = runtime_reload(d->rt, &report, accept_config, d);
@@ -184,25 +268,20 @@ static void reload(struct daemon *d, bool forced)
 		if (!d->reload_errors.len)
 			buf_printf(&d->reload_errors, "%s\n", rc == RUNTIME_NO_STATE ? "the Lua state could not be created"
 										: "a sink's output could not be opened");
-		d->refused_hash = hash;
-		d->rejected = true;
-		metrics_inc(M_CONFIG_RELOADS_TOTAL, 1, "result", "refused", NULL);
-		metrics_set(M_CONFIG_REJECTED, 1, NULL);
-		log_error("reload refused; the previous configuration keeps running");
-		post_rejection(d);
+		refuse(d, hash);
 		return;
 	}
 	const struct runner_config *cfg = runtime_config(d->rt);
 	d->loaded_hash = hash;
-	d->refused_hash = 0;
-	d->rejected = false;
+	d->on_lastgood = false;
+	clear_refusal(d);
 	d->loaded_at = time(NULL);
 	metrics_inc(M_CONFIG_RELOADS_TOTAL, 1, "result", "ok", NULL);
-	metrics_set(M_CONFIG_REJECTED, 0, NULL);
 	metrics_set(M_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, (double)d->loaded_at, NULL);
 	log_info("configuration reloaded: %zu sink%s, %zu rule%s, %zu example%s", cfg->nsinks,
 		 cfg->nsinks == 1 ? "" : "s", cfg->rules, cfg->rules == 1 ? "" : "s", cfg->examples,
 		 cfg->examples == 1 ? "" : "s");
+	save_lastgood(d);
 }
 
 static void on_config_change(void *arg)
@@ -235,16 +314,23 @@ static int setup(struct daemon *d)
 	size_t ndirs = config_dirs(o, dirs);
 	const char *dir_ptrs[3] = { dirs[0], dirs[1], dirs[2] };
 	d->loaded_hash = config_hash(o);
-	d->confwatch = confwatch_new(d->loop, dir_ptrs, ndirs, 1000, 30000, d->loaded_hash,
-				     on_config_change, d);
-	struct runtime_opts ro = { o->config_dir, o->rules_dir, o->secrets_dir, o->scripts_dir };
-	if (!(d->rt = runtime_new(&ro)) || runtime_load(d->rt, RUNNER_RUN) < 0)
+	if (o->memory_files)
+		log_info("the configuration comes from kube-eventer's flags: no files to watch, no reload");
+	else
+		d->confwatch = confwatch_new(d->loop, dir_ptrs, ndirs, 1000, 30000, d->loaded_hash,
+					     on_config_change, d);
+	struct runtime_opts ro = { o->config_dir, o->rules_dir, o->secrets_dir, o->scripts_dir,
+				   o->memory_files, o->memory_secrets };
+	d->starting = true;
+	if (!(d->rt = runtime_new(&ro)) || load_config(d) < 0)
 		return EXIT_CONFIG;
+	if (!d->on_lastgood)
+		save_lastgood(d);
 	const struct runner_config *cfg = runtime_config(d->rt);
 	d->loaded_at = time(NULL);
 	metrics_set(M_BUILD_INFO, 1, "version", HERALD_VERSION, NULL);
 	metrics_set(M_CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS, (double)d->loaded_at, NULL);
-	metrics_set(M_CONFIG_REJECTED, 0, NULL);
+	metrics_set(M_CONFIG_REJECTED, d->rejected ? 1 : 0, NULL);
 	d->http = http_new(d->loop);
 	d->sinks = d->http ? sinks_new(d->loop, d->rt, d->http) : NULL;
 	d->state_timer = loop_timer_new(d->loop, on_state_timer, d);
@@ -267,6 +353,9 @@ static int setup(struct daemon *d)
 
 void daemon_start_timers(struct daemon *d, bool checkpoints)
 {
+	d->starting = false;
+	if (d->rejected)
+		post_rejection(d);   /* refused at start: now a source can post it */
 	if (checkpoints)
 		loop_timer_start(d->state_timer, STATE_SAVE_MS);
 	loop_timer_start(d->resume_timer, 100);
@@ -326,7 +415,12 @@ static int finish(struct daemon *d)
 		log_error("%zu event%s could not be delivered", left, left == 1 ? "" : "s");
 		exit_code = EXIT_IO;
 	} else {
+		unsigned long failed = statedir_failures();
 		save_state(d);
+		if (statedir_failures() > failed) {
+			log_error("the final save into the state dir failed: %s", statedir_error());
+			exit_code = EXIT_IO;
+		}
 	}
 	if (d->elect)
 		elect_leave(d->elect, d->o->retry_period_ms * 2);
@@ -341,10 +435,16 @@ static int finish(struct daemon *d)
 
 int daemon_run(const struct options *o)
 {
-	if (o->state_dir && !o->from) {
+	if (o->state_dir) {
 		struct stat sb;
+		char err[4200];
 		if (stat(o->state_dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
 			return cli_usage_error("--state-dir %s is not a directory", o->state_dir);
+		if (statedir_probe(o->state_dir, err, sizeof(err)) < 0) {
+			log_error("--state-dir %s cannot be written (%s): herald would forget what it "
+				  "delivered; refusing to run", o->state_dir, err);
+			return EXIT_CONFIG;
+		}
 	}
 	struct daemon d = { .o = o };
 	int exit_code = setup(&d);

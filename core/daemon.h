@@ -25,6 +25,8 @@ struct daemon {
 	uint64_t loaded_hash, refused_hash;
 	time_t loaded_at;
 	bool rejected;                 /* the files hold a refused configuration */
+	bool on_lastgood;              /* running the state dir's last good copy */
+	bool starting;                 /* the first load: refusals say "start" */
 	struct buf reload_errors;      /* the last refusal's lines, for /status */
 	struct loop_timer *state_timer;
 	struct loop_timer *resume_timer;
@@ -40,7 +42,8 @@ struct daemon {
 int daemon_run(const struct options *o);
 /* Writes source i's checkpoint once the sinks settled; false: not yet. */
 bool daemon_save_source(struct daemon *d, size_t i);
-/* The checkpoint and backpressure timers, once sources run. */
+/* Sources run (or election decides when): the end of the start, then the
+ * checkpoint and backpressure timers. */
 void daemon_start_timers(struct daemon *d, bool checkpoints);
 
 /* daemon_ha.c: with leader election, starts the election; each source is

@@ -65,6 +65,8 @@ bool elect_enabled(const struct options *o)
 		return false;
 	if (o->leader_elect >= 0)
 		return o->leader_elect == 1;
+	if (o->ke_argv)
+		return false;  /* on kube-eventer's flags: its RBAC has no Leases */
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	return host && *host;
 }
@@ -306,6 +308,14 @@ void elect_leave(struct elect *e, uint64_t deadline_ms)
 	else
 		log_warn("leader election: leases not handed back within %llu ms; they expire on their own",
 			 (unsigned long long)deadline_ms);
+}
+
+bool elect_observed(struct elect *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (!lease_observed(shard_lease(e->shard, i)))
+			return false;
+	return true;
 }
 
 struct kubeapi *elect_api(struct elect *e)

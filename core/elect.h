@@ -48,6 +48,10 @@ bool elect_may_deliver(struct elect *e, size_t i);
  * list; runs the loop until done or deadline_ms passed. */
 void elect_leave(struct elect *e, uint64_t deadline_ms);
 
+/* Every cluster's Lease was read at least once (or found missing): the
+ * election works (a replica that cannot read them, say for want of RBAC,
+ * is not ready). */
+bool elect_observed(struct elect *e);
 /* The client of herald's own API server, and the Leases' namespace (the
  * state store lives beside them). */
 struct kubeapi *elect_api(struct elect *e);

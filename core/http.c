@@ -241,8 +241,13 @@ struct http_transfer *http_start(struct http *http, const struct http_request *r
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 			 req->connect_timeout_ms ? req->connect_timeout_ms : 10000L);
+	/* No CA of its own: the system's, or SSL_CERT_FILE as OpenSSL reads
+	 * it (a sink configured by kube-eventer's flags has no ca_file). */
+	const char *ca_env = getenv("SSL_CERT_FILE");
 	if (req->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
+	else if (!req->ca_pem && ca_env && *ca_env)
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca_env);
 	if (req->ca_pem) {
 		struct curl_blob blob = { (void *)req->ca_pem, req->ca_pem_len, CURL_BLOB_COPY };
 		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);

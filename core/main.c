@@ -10,13 +10,15 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "kubeeventer.h"
 #include "replay.h"
 #include "runtime.h"
 
 /* check: load the configuration, run its examples, print the verdict. */
 static int check_run(const struct options *o)
 {
-	struct runtime_opts ro = { o->config_dir, o->rules_dir, o->secrets_dir, o->scripts_dir };
+	struct runtime_opts ro = { o->config_dir, o->rules_dir, o->secrets_dir, o->scripts_dir,
+				   o->memory_files, o->memory_secrets };
 	struct runtime *rt = runtime_new(&ro);
 	int rc = rt && runtime_load(rt, RUNNER_CHECK) == 0 ? EXIT_OK : EXIT_CONFIG;
 	runtime_free(rt);
@@ -33,6 +35,7 @@ static const struct command {
 	{ "run", daemon_run, false, ": use --from" },
 	{ "check", check_run, false, "" },
 	{ "replay", replay_run, true, "" },
+	{ "migrate", kubeeventer_migrate, false, ": give kube-eventer's arguments after --" },
 };
 
 int main(int argc, char **argv)
@@ -40,9 +43,18 @@ int main(int argc, char **argv)
 	struct options o;
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid()); /* backoff jitter differs per process */
+	/* kube-eventer's command line: its flags go to the translator, the
+	 * rest to herald's own parser. */
+	struct kubeeventer *ke = NULL;
+	if (kubeeventer_detect(argc, argv) && !(ke = kubeeventer_split(argc, argv, &argc, &argv)))
+		return EXIT_USAGE;
 	int rc = cli_parse(argc, argv, &o);
+	kubeeventer_attach(ke, &o);
+	if (rc < 0 && ke && strcmp(o.command, "migrate") != 0)
+		rc = kubeeventer_apply(ke, &o);
 	if (rc >= 0) {
 		cli_free(&o);
+		kubeeventer_free(ke);
 		return rc;
 	}
 	const struct command *cmd = NULL;
@@ -56,5 +68,6 @@ int main(int argc, char **argv)
 	else
 		rc = cmd->run(&o);
 	cli_free(&o);
+	kubeeventer_free(ke);
 	return rc;
 }

@@ -19,7 +19,12 @@ struct alerting {
 	struct alert_msg *msg;         /* the message in flight or to retry */
 	struct http_transfer *xfer;    /* its request, while in flight */
 	int build_failures;            /* times the sink type could not build msg */
+	int agains;                    /* "again" answers in a row (a probe, e.g. a token fetch) */
 };
+
+/* A sink type that answers "again" more often than this in a row is
+ * treated as failing for now (backoff), so it cannot spin the loop. */
+#define MAX_AGAINS 3
 
 static void alert_flush(struct sink *k, bool everything);
 
@@ -72,11 +77,23 @@ static void on_done(void *arg, const struct http_response *r)
 	struct sink *k = arg;
 	struct alerting *a = k->out;
 	a->xfer = NULL;
-	alerts_sent(a->alerts, loop_now(k->set->loop));
 	struct alert_msg *m = a->msg;
 	const char *kind = m->digest ? "digest" : "group";
 	struct sink_verdict v;
 	runner_http_response(sink_host(k), k->index, k->name, r, NULL, NULL, 0, &v);
+	if (v.kind == VERDICT_AGAIN && ++a->agains <= MAX_AGAINS) {
+		/* The request was the sink type's own probe (a WeCom token
+		 * fetch): the message itself goes now. Neither a retry nor a
+		 * message to the robot, so its rate token is given back. */
+		alerts_give_back(a->alerts);
+		if (m->attempts)
+			m->attempts--;
+		sink_verdict_free(&v);
+		alert_flush(k, false);
+		return;
+	}
+	alerts_sent(a->alerts, loop_now(k->set->loop));
+	a->agains = 0;
 	if (v.kind == VERDICT_OK) {
 		metrics_inc(M_ALERT_MESSAGES_TOTAL, 1, "sink", k->name, "kind", kind, "result", "sent", NULL);
 		metrics_inc(M_SINK_EVENTS_WRITTEN_TOTAL, (long)m->events, "sink", k->name, NULL);

@@ -218,7 +218,8 @@ int replay_run(const struct options *o)
 {
 	if (!o->input)
 		return cli_usage_error("replay needs a FILE (or - for stdin)");
-	struct runtime_opts ro = { o->config_dir, o->rules_dir, o->secrets_dir, o->scripts_dir };
+	struct runtime_opts ro = { o->config_dir, o->rules_dir, o->secrets_dir, o->scripts_dir,
+				   o->memory_files, o->memory_secrets };
 	struct runtime *rt = runtime_new(&ro);
 	if (!rt || runtime_load(rt, RUNNER_REPLAY) < 0) {
 		runtime_free(rt);

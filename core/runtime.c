@@ -43,7 +43,12 @@ static struct luahost *make_host(const struct runtime *rt)
 		.limits = LUAHOST_DEFAULT_LIMITS,
 		.extend = runner_register,
 	};
-	return luahost_new(&ho);
+	struct luahost *h = luahost_new(&ho);
+	if (h && rt->o.files)
+		luahost_register_list(h, "memory_files", rt->o.files);
+	if (h && rt->o.secrets)
+		luahost_register_list(h, "memory_secrets", rt->o.secrets);
+	return h;
 }
 
 /* Loads the files into h. With no report, prints a one-line verdict
@@ -73,6 +78,16 @@ int runtime_load(struct runtime *rt, enum runner_mode mode)
 	if (!(rt->host = make_host(rt)))
 		return -1;
 	return load(rt, rt->host, mode, NULL, &rt->cfg);
+}
+
+int runtime_load_from(struct runtime *rt, enum runner_mode mode, const char *config_dir, const char *rules_dir)
+{
+	struct runtime_opts own = rt->o;
+	rt->o.config_dir = config_dir;
+	rt->o.rules_dir = rules_dir;
+	int rc = runtime_load(rt, mode);
+	rt->o = own;
+	return rc;
 }
 
 int runtime_reload(struct runtime *rt, const struct runner_report *report,

@@ -12,6 +12,11 @@ struct runtime_opts {
 	const char *rules_dir;         /* NULL: config_dir/rules */
 	const char *secrets_dir;
 	const char *scripts_dir;       /* NULL: the scripts compiled into herald */
+	/* A configuration in memory (kube-eventer's flags), NULL-ended
+	 * { path, text, ... } pairs such as "sinks.lua" and
+	 * "rules/50-kube-eventer.lua": read instead of config_dir. NULL: none. */
+	const char *const *files;
+	const char *const *secrets;    /* { name, value, ... }: before secrets_dir */
 };
 
 enum runtime_refusal {
@@ -32,6 +37,10 @@ void runtime_free(struct runtime *rt);
  * verdict is printed (to stderr) only when the configuration is invalid.
  * 0 when it loaded and every example passed, else -1. */
 int runtime_load(struct runtime *rt, enum runner_mode mode);
+
+/* runtime_load from other directories (the last good copy of a
+ * configuration); later reloads read the options' own directories. */
+int runtime_load_from(struct runtime *rt, enum runner_mode mode, const char *config_dir, const char *rules_dir);
 
 /* Validate-then-swap: a new state loads the files (errors go to report);
  * accept, when given, sees the new configuration before the swap and may

@@ -219,8 +219,9 @@ int seen_save(struct seen *s, const char *path, uint64_t *skip, size_t nskip)
 			close(fd);
 	}
 	if (rc < 0) {
-		log_error("state: cannot write %s: %s", path, strerror(errno));
+		int saved = errno;   /* the caller reports it (statedir) */
 		unlink(tmp.data);
+		errno = saved;
 	} else {
 		s->dirty = false;
 	}

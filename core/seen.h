@@ -21,7 +21,8 @@ bool seen_dirty(const struct seen *s);
 
 /* Writes path.tmp, fsyncs, renames over path, leaving out the uids in
  * skip (seen_hash values; sorted here, in place): events an alert sink
- * still holds, which a restart must deliver again. -1 (logged) on failure. */
+ * still holds, which a restart must deliver again. -1 with errno on
+ * failure (not logged: the caller reports it to statedir). */
 int seen_save(struct seen *s, const char *path, uint64_t *skip, size_t nskip);
 /* The hash seen keeps of a uid (never 0). */
 uint64_t seen_hash(const char *s);

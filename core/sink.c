@@ -59,7 +59,7 @@ void sink_arm_timer(struct sink *k)
 static void on_timer(struct loop *loop, void *arg)
 {
 	struct sink *k = arg;
-	bool retrying = k->retry_ms != 0;
+	bool retrying = k->retry_ms != 0 && !k->paused;
 	if (retrying) {
 		size_t n = k->output->pending(k) - (k->output->held ? k->output->held(k) : 0);
 		log_info("sink %s: retrying %zu queued events", k->name, n);

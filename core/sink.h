@@ -70,6 +70,8 @@ struct sink {
 	struct sinkq queue;
 	struct loop_timer *timer;      /* batch wait, or retry backoff */
 	uint64_t retry_ms;             /* current backoff; 0 when healthy */
+	bool paused;                   /* waiting for a condition said once (a full
+					* disk): its retries are not logged */
 	char *dead_letter;             /* where items that failed for good go (or NULL) */
 	/* Its per-event series, looked up once. */
 	struct metrics_series *m_events, *m_written, *m_batches_ok;

@@ -2,6 +2,7 @@
  * client, one watch per namespace (or one for all), and the set of
  * delivered events kept across restarts (--state-dir). Owns all of those;
  * must not route or deliver: its watches hand records to the runtime. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,11 @@
 #include "json.h"
 #include "kubeapi.h"
 #include "kubeconfig.h"
+#include "kubeeventer.h"
 #include "log.h"
 #include "metrics.h"
 #include "seen.h"
+#include "statedir.h"
 #include "source.h"
 #include "watch.h"
 
@@ -173,7 +176,10 @@ static bool kube_dirty(const struct source *s)
 static void kube_checkpoint(struct source *s, uint64_t *held, size_t nheld)
 {
 	struct kube *c = (struct kube *)s;
-	seen_save(c->seen, c->state_path, held, nheld);
+	int rc = seen_save(c->seen, c->state_path, held, nheld);
+	char why[4200];
+	snprintf(why, sizeof(why), "cannot write %s: %s", c->state_path, rc < 0 ? strerror(errno) : "");
+	statedir_saved(rc, c->state_path, why);
 }
 
 static int kube_done(struct source *s, bool stopped)
@@ -218,8 +224,9 @@ static const struct source_ops kube_ops = {
 	.free = kube_free,
 };
 
-/* Reads how to reach cluster i (--cluster NAME=KUBECONFIG[:CONTEXT], or
- * the default one). -1 (logged) when it cannot. */
+/* Reads how to reach cluster i (--cluster NAME=KUBECONFIG[:CONTEXT], the
+ * one kube-eventer's --source names, or the default one). -1 (logged) when
+ * it cannot. */
 static int connect_cluster(const struct options *o, int i, struct kube *c)
 {
 	char err[512];
@@ -237,6 +244,10 @@ static int connect_cluster(const struct options *o, int i, struct kube *c)
 			*colon = '\0';
 		rc = kubeconfig_load(path, colon && colon[1] ? colon + 1 : NULL, &c->conn, err, sizeof(err));
 		free(path);
+	} else if (o->ke_source) {
+		if (!(c->base.name = strdup(o->cluster)))
+			return -1;
+		rc = kubeeventer_connect(o->ke_source, &c->conn, err, sizeof(err));
 	} else {
 		if (!(c->base.name = strdup(o->cluster)))
 			return -1;

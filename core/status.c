@@ -8,6 +8,7 @@
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
+#include "statedir.h"
 
 /* Every source this replica delivers is caught up (a standby is ready:
  * it has nothing to deliver). */
@@ -27,8 +28,9 @@ static void status_json(const struct daemon *d, struct buf *body)
 {
 	const struct runner_config *cfg = runtime_config(d->rt);
 	buf_printf(body, "{\"version\":\"%s\",\"config\":{\"state\":\"%s\",\"loaded_at\":%lld,"
-		   "\"sinks\":%zu,\"rules\":%zu,\"refused\":[", HERALD_VERSION,
-		   d->rejected ? "refused" : "ok", (long long)d->loaded_at, cfg->nsinks, cfg->rules);
+		   "\"last_good\":%s,\"sinks\":%zu,\"rules\":%zu,\"refused\":[", HERALD_VERSION,
+		   d->rejected ? "refused" : "ok", (long long)d->loaded_at, d->on_lastgood ? "true" : "false",
+		   cfg->nsinks, cfg->rules);
 	const char *p = d->reload_errors.data;
 	bool first = true;
 	while (d->rejected && p && *p) {
@@ -40,7 +42,16 @@ static void status_json(const struct daemon *d, struct buf *body)
 		first = false;
 		p += len + (nl ? 1 : 0);
 	}
-	buf_printf(body, "]},\"clusters\":[");
+	buf_printf(body, "]},");
+	if (d->o->state_dir) {
+		buf_printf(body, "\"state_dir\":{\"path\":");
+		json_append_string(body, d->o->state_dir, strlen(d->o->state_dir));
+		buf_printf(body, ",\"writable\":%s,\"failed_saves\":%lu,\"error\":",
+			   statedir_writable() ? "true" : "false", statedir_failures());
+		json_append_string(body, statedir_error(), strlen(statedir_error()));
+		buf_printf(body, "},");
+	}
+	buf_printf(body, "\"clusters\":[");
 	first = true;
 	for (size_t i = 0; i < d->sources.n; i++) {
 		const struct source *s = d->sources.all[i];
@@ -68,6 +79,15 @@ int status_serve(void *arg, const char *path, struct buf *body, const char **typ
 		return 200;
 	}
 	if (strcmp(path, "/readyz") == 0) {
+		if (!statedir_writable()) {
+			buf_printf(body, "not ready: the state dir cannot be written: %s\n", statedir_error());
+			body->len = log_redact(body->data, body->len);
+			return 503;
+		}
+		if (d->elect && !elect_observed(d->elect)) {
+			buf_printf(body, "not ready: leader election has not read its Leases yet (see the log)\n");
+			return 503;
+		}
 		bool ready = all_established(d);
 		buf_printf(body, ready ? "ok\n" : "not ready: a cluster's watch is not established\n");
 		return ready ? 200 : 503;

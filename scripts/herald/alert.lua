@@ -153,112 +153,157 @@ local function title_of(g)
 end
 M.title = title_of
 
--- The default alert for one group, in markdown (DingTalk, WeCom). Returns
--- title, text. esc: the escaping of the markdown flavour.
+-- The default alert: three short lines that read the same on a phone in
+-- DingTalk, WeCom and Feishu markdown and in CommonMark (bold and line
+-- breaks only: no headings, lists, quotes or tables, which one of them
+-- lacks).
+--   [prod] BackOff Pod/web-0 in shop              (no "in" for Node etc.)
+--   Back-off restarting failed container app ...
+--   ×3 · 2026-11-25 18:01:02 – 18:05:01 CST · node worker-3
+-- ×N is the Event's own count (kubectl's COUNT); "N events" is added when
+-- the message covers several events of the group.
+
+-- The involved object's namespace, or nil for cluster-scoped objects
+-- (a Node's events carry the Event's own namespace, "default").
+local function namespace_of(ev)
+  local o = type(ev.involvedObject) == "table" and ev.involvedObject or {}
+  local ns = o.namespace
+  if type(ns) ~= "string" or ns == "" then return nil end
+  return ns
+end
+
+-- The node the event came from (source.host), or nil.
+local function node_of(ev)
+  local src = type(ev.source) == "table" and ev.source or {}
+  local host = src.host
+  if type(host) ~= "string" or host == "" then return nil end
+  return host
+end
+
+-- "2026-11-25 18:01:02 – 18:05:01 CST": the date once when both are on it.
+local function seen(first, last)
+  if type(last) ~= "number" then return "-" end
+  if type(first) ~= "number" or math.floor(first) == math.floor(last) then return M.local_time(last) end
+  local f, l = math.floor(first), math.floor(last)
+  if os.date("%Y-%m-%d", f) == os.date("%Y-%m-%d", l) then
+    return os.date("%Y-%m-%d %H:%M:%S", f) .. " – " .. os.date("%H:%M:%S %Z", l)
+  end
+  return os.date("%Y-%m-%d %H:%M:%S", f) .. " – " .. M.local_time(l)
+end
+
+-- The three lines of a group, unescaped: head (without the cluster), the
+-- messages, the facts.
+local function lines_of(g)
+  local ev = g.event
+  local ns = namespace_of(ev)
+  local head = ("%s %s%s"):format(ev.reason or "-", object_of(ev), ns and (" in " .. ns) or "")
+  local msgs, shown = { ev.message or "" }, { [ev.message or ""] = true }
+  -- Older samples whose message differs (FailedScheduling, Unhealthy...).
+  for i = #g.events - 1, 1, -1 do
+    local m = g.events[i].message or ""
+    if not shown[m] then shown[m] = true; msgs[#msgs + 1] = m end
+  end
+  local facts = { "×" .. num(ev.count) }
+  if g.count > 1 then facts[#facts + 1] = plural(g.count, "event", "events") end
+  facts[#facts + 1] = seen(g.first_seen, g.last_seen)
+  local node = node_of(ev)
+  if node then facts[#facts + 1] = "node " .. node end
+  local note
+  if g["repeat"] then note = "Still happening: repeats of an alert sent before."
+  elseif g.update then note = ("Update: %s in this group so far."):format(plural(g.total, "event", "events")) end
+  return head, msgs, facts, note
+end
+M.facts = lines_of
+
+-- The default alert for one group, in markdown (DingTalk, WeCom, Feishu
+-- cards). Returns title, text. esc: the escaping of the markdown flavour.
 function M.render_markdown(g, esc)
   esc = esc or M.escape_markdown
-  local ev = g.event
-  local title = title_of(g)
+  local head, msgs, facts, note = lines_of(g)
+  local lines = { ("**[%s] %s**"):format(esc(g.cluster or "-"), esc(head)) }
+  for _, m in ipairs(msgs) do lines[#lines + 1] = esc(m) end
+  lines[#lines + 1] = esc(table.concat(facts, " · "))
+  if note then lines[#lines + 1] = note end
+  return title_of(g), table.concat(lines, "  \n")
+end
+
+-- Plain text (DingTalk/WeCom/Feishu text messages): the same lines.
+function M.render_text(g)
+  local head, msgs, facts, note = lines_of(g)
+  local lines = { ("[%s] %s"):format(g.cluster or "-", head) }
+  for _, m in ipairs(msgs) do lines[#lines + 1] = m end
+  lines[#lines + 1] = table.concat(facts, " · ")
+  if note then lines[#lines + 1] = note end
+  return title_of(g), table.concat(lines, "\n")
+end
+
+-- A digest in the same style: a head line, then one line per namespace
+-- and reason with its count (the ten largest), then the five largest
+-- groups, each as its alert's head line, count and message. Sections are
+-- paragraphs; no list markers: WeCom and Feishu do not render lists. The
+-- cluster prefixes each line only when the digest spans several.
+local OVERFLOW = "(more groups)"   -- the cluster of d.by's line for the overflow group
+local function digest_lines(d, esc, bold)
+  local clusters, seen_c = {}, {}
+  for _, b in ipairs(d.by) do
+    if not seen_c[b.cluster] and b.cluster ~= OVERFLOW then seen_c[b.cluster] = true; clusters[#clusters + 1] = b.cluster end
+  end
+  local function prefix(c) return #clusters > 1 and ("[" .. esc(c or "-") .. "] ") or "" end
   local lines = {
-    ("#### %s: %s"):format(esc(ev.type or "Event"), esc(ev.reason or "-")),
-    ("**%s** in **%s**"):format(esc(object_of(ev)), esc(g.namespace or "-")),
+    bold(("[%s] Digest: %s in %s"):format(esc(table.concat(clusters, ", ")), plural(d.count, "event", "events"),
+      plural(#d.groups, "group", "groups"))),
+    "Held back by the robot's rate limit.",
     "",
-    "> " .. esc(ev.message or ""),
-    "",
-    "- **Cluster:** " .. esc(g.cluster or "-"),
-    "- **Namespace:** " .. esc(g.namespace or "-"),
-    "- **Object:** " .. esc(object_of(ev)),
-    "- **Reason:** " .. esc(ev.reason or "-"),
-    "- **Count:** " .. num(ev.count),
-    "- **First seen:** " .. M.local_time(g.first_seen),
-    "- **Last seen:** " .. M.local_time(g.last_seen),
-    "- **Events:** " .. tostring(g.count),
+    bold("By reason"),
   }
-  if #g.events > 1 then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = ("Latest %s:"):format(plural(#g.events, "event", "events"))
-    for i = #g.events, 1, -1 do
-      local e = g.events[i]
-      lines[#lines + 1] = ("- %s ×%s: %s"):format(esc(object_of(e)), num(e.count), esc(e.message or ""))
+  -- A line whose groups are all about cluster-scoped objects (Nodes) names
+  -- no namespace, as their alerts do.
+  local namespaced = {}
+  for _, g in ipairs(d.groups) do
+    if g.event and namespace_of(g.event) then
+      namespaced[table.concat({ g.cluster or "-", g.namespace or "-", g.reason or "-" }, "\0")] = true
     end
   end
-  if g["repeat"] then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = "_Still happening: repeats of an alert sent before._"
-  elseif g.update then
-    lines[#lines + 1] = ""
-    lines[#lines + 1] = ("_Update: %s in this group so far._"):format(plural(g.total, "event", "events"))
+  for i, b in ipairs(d.by) do
+    if i > 10 then lines[#lines + 1] = ("… and %d more"):format(#d.by - 10) break end
+    local ns = namespaced[table.concat({ b.cluster, b.namespace, b.reason }, "\0")]
+    if b.cluster == OVERFLOW then
+      lines[#lines + 1] = ("groups past the group limit: %d"):format(b.count)
+    else
+      lines[#lines + 1] = ("%s%s%s: %d"):format(prefix(b.cluster), esc(b.reason),
+        ns and (" in " .. esc(b.namespace)) or "", b.count)
+    end
   end
-  return title, table.concat(lines, "  \n")
+  lines[#lines + 1] = ""
+  lines[#lines + 1] = bold("Largest groups")
+  for i, g in ipairs(d.top) do
+    if i > 5 then lines[#lines + 1] = ("… and %s"):format(plural(#d.top - 5, "more group", "more groups")) break end
+    if g.event then
+      local head, _, facts = lines_of(g)
+      local n = g.count > 1 and (" · " .. plural(g.count, "event", "events")) or ""
+      lines[#lines + 1] = ("%s%s %s%s: %s"):format(prefix(g.cluster), bold(esc(head)), facts[1], n,
+        esc(M.truncate(g.event.message or "", 80, "…")))
+    else
+      lines[#lines + 1] = ("%s in groups past the group limit"):format(plural(g.count, "event", "events"))
+    end
+  end
+  return lines
+end
+
+local function digest_title(d)
+  return ("herald digest: %s held back"):format(plural(d.count, "event", "events"))
 end
 
 -- The default digest, in markdown.
 function M.digest_markdown(d, esc)
   esc = esc or M.escape_markdown
-  local title = ("herald digest: %s held back"):format(plural(d.count, "event", "events"))
-  local lines = {
-    ("#### Alert digest: %s in %s"):format(plural(d.count, "event", "events"), plural(#d.groups, "group", "groups")),
-    "Sent together to stay within the robot's rate limit.",
-    "",
-    "- **Events:** " .. tostring(d.count),
-    "",
-    "**By cluster / namespace / reason**",
-  }
-  for i, b in ipairs(d.by) do
-    if i > 10 then
-      lines[#lines + 1] = ("- … and %d more"):format(#d.by - 10)
-      break
-    end
-    lines[#lines + 1] = ("- %s / %s / %s: %d"):format(esc(b.cluster), esc(b.namespace), esc(b.reason), b.count)
-  end
-  lines[#lines + 1] = ""
-  lines[#lines + 1] = "**Top groups**"
-  for i, g in ipairs(d.top) do
-    if i > 5 then break end
-    local ev = g.event
-    if ev then
-      lines[#lines + 1] = ("- [%s] %s %s ×%d: %s"):format(esc(g.cluster or "-"), esc(object_of(ev)),
-        esc(ev.reason or "-"), g.count, esc(ev.message or ""))
-    else
-      lines[#lines + 1] = ("- %d more events in groups past the group limit"):format(g.count)
-    end
-  end
-  if #d.top > 5 then lines[#lines + 1] = ("- … and %s"):format(plural(#d.top - 5, "more group", "more groups")) end
-  return title, table.concat(lines, "  \n")
-end
-
--- Plain text (DingTalk/WeCom/Feishu text messages).
-function M.render_text(g)
-  local ev = g.event
-  local title = title_of(g)
-  local lines = {
-    title,
-    ev.message or "",
-    "Cluster: " .. (g.cluster or "-"),
-    "Namespace: " .. (g.namespace or "-"),
-    "Object: " .. object_of(ev),
-    "Reason: " .. (ev.reason or "-"),
-    "Count: " .. num(ev.count),
-    "First seen: " .. M.local_time(g.first_seen),
-    "Last seen: " .. M.local_time(g.last_seen),
-    "Events: " .. tostring(g.count),
-  }
-  if g["repeat"] then lines[#lines + 1] = "Still happening: repeats of an alert sent before." end
-  return title, table.concat(lines, "\n")
+  local lines = digest_lines(d, esc, function(s) return "**" .. s .. "**" end)
+  return digest_title(d), (table.concat(lines, "  \n"):gsub("  \n  \n", "\n\n"))
 end
 
 function M.digest_text(d)
-  local title = ("herald digest: %s held back"):format(plural(d.count, "event", "events"))
-  local lines = {
-    ("Alert digest: %s in %s, sent together to stay within the robot's rate limit.")
-      :format(plural(d.count, "event", "events"), plural(#d.groups, "group", "groups")),
-    "Events: " .. tostring(d.count),
-  }
-  for i, b in ipairs(d.by) do
-    if i > 10 then lines[#lines + 1] = ("… and %d more"):format(#d.by - 10) break end
-    lines[#lines + 1] = ("%s / %s / %s: %d"):format(b.cluster, b.namespace, b.reason, b.count)
-  end
-  return title, table.concat(lines, "\n")
+  local same = function(s) return s end
+  return digest_title(d), (table.concat(digest_lines(d, same, same), "\n"))
 end
 
 return M

@@ -65,34 +65,62 @@ local function run_examples(c)
   return failed
 end
 
+-- The rule files of an in-memory configuration: rules/*.lua, name order.
+local function memory_rules(files)
+  local out = {}
+  for rel in pairs(files) do
+    local f = rel:match("^rules/([^/]+%.lua)$")
+    if f then out[#out + 1] = f end
+  end
+  table.sort(out)
+  return out
+end
+
 -- Loads config_dir/sinks.lua and config_dir/rules/*.lua (name order).
 -- opts: { config_dir, rules_dir (default config_dir/rules), secrets_dir,
---         mode = "run" | "check" | "replay" }
+--         mode = "run" | "check" | "replay",
+--         files = { [relative path] = text }: the configuration in memory
+--           instead of config_dir and rules_dir (kube-eventer's flags; so a
+--           read-only root filesystem is enough),
+--         secrets = { [name] = value }: what `secret "name"` returns before
+--           it looks in secrets_dir; every value is masked in logs }
 -- Returns the summary table and, only when there is no error and every
 -- example passes, the loaded configuration.
 function M.load(opts)
   local c = loading.new(opts)
   local dir = opts.config_dir
+  local mem = opts.files
+  for _, v in pairs(opts.secrets or {}) do core.redact(v) end
   local function display(rel)
-    if dir == "." then return rel end
+    if dir == "." or mem then return rel end
     return dir .. "/" .. rel
+  end
+  -- The text of a file in memory (false: not there), nil: read the disk.
+  local function text_of(rel)
+    if not mem then return nil end
+    return mem[rel] or false
   end
   local sinks_dsl_env = dsl.sinks_dsl(c)
   sinks_dsl_env.route = misplaced(c, "route", "rules/*.lua")
   sinks_dsl_env.drop = misplaced(c, "drop", "rules/*.lua")
   sinks_dsl_env.example = misplaced(c, "example", "rules/*.lua")
   sinks_dsl_env.template = misplaced(c, "template", "rules/*.lua (or a sink's render option)")
-  run_file(c, dir .. "/sinks.lua", display("sinks.lua"), sinks_dsl_env)
+  if mem and not mem["sinks.lua"] then
+    report(c, "sinks.lua", "the configuration in memory has no sinks.lua")
+  else
+    run_file(c, dir .. "/sinks.lua", display("sinks.lua"), sinks_dsl_env, text_of("sinks.lua"))
+  end
   if #c.sinks == 0 and #c.errors == 0 then
     report(c, display("sinks.lua"), "no sinks defined: add at least one, as in sink \"stdout\" { type = \"stdout\" }")
   end
 
-  local rules_dir = opts.rules_dir or (dir .. "/rules")
+  local rules_dir = mem and "rules" or opts.rules_dir or (dir .. "/rules")
   local function rules_display(f)
-    if opts.rules_dir then return opts.rules_dir .. "/" .. f end
+    if opts.rules_dir and not mem then return opts.rules_dir .. "/" .. f end
     return display("rules/" .. f)
   end
-  local files, err = core.list_dir(rules_dir)
+  local files, err
+  if mem then files = memory_rules(mem) else files, err = core.list_dir(rules_dir) end
   local nrules = 0
   if not files then
     report(c, opts.rules_dir or display("rules"), err)
@@ -104,11 +132,11 @@ function M.load(opts)
     for _, f in ipairs(files) do
       if f:match("%.lua$") then
         nrules = nrules + 1
-        run_file(c, rules_dir .. "/" .. f, rules_display(f), rules)
+        run_file(c, rules_dir .. "/" .. f, rules_display(f), rules, text_of("rules/" .. f))
       end
     end
     if nrules == 0 then
-      warn(c, opts.rules_dir or display("rules"), "no rule files (*.lua): no event goes anywhere")
+      warn(c, (not mem and opts.rules_dir) or display("rules"), "no rule files (*.lua): no event goes anywhere")
     end
   end
 

@@ -90,6 +90,8 @@ function M.sinks_dsl(c)
       report(c, where, "secret needs a file name (letters, digits, '-', '_', '.'), as in secret \"es-password\"")
       return ""
     end
+    local given = c.opts.secrets and c.opts.secrets[name]
+    if given then return given end   -- masked when config.load got it
     local path = c.opts.secrets_dir .. "/" .. name
     local v, err = core.read_file(path)
     if v then
@@ -305,8 +307,11 @@ function M.misplaced(c, what, belongs)
   end
 end
 
-function M.run_file(c, path, display, dsl)
-  local text, err = core.read_file(path)
+-- text: the file's text when the configuration is in memory (nil: read
+-- path).
+function M.run_file(c, path, display, dsl, text)
+  local err
+  if text == nil then text, err = core.read_file(path) end
   if not text then
     report(c, display, err)
     return

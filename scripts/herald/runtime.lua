@@ -25,6 +25,15 @@ local cfg                       -- the configuration in force (see herald.config
 -- Loads a configuration directory (see herald.config.load) and puts it in
 -- force when it has no error and every example passes. Returns the summary.
 function R.load(opts)
+  -- A configuration in memory (kube-eventer's flags): core.memory_files
+  -- and core.memory_secrets, { name, text, name, text, ... } set by C.
+  for key, list in pairs({ files = core.memory_files, secrets = core.memory_secrets }) do
+    if list then
+      local t = {}
+      for i = 1, #list, 2 do t[list[i]] = list[i + 1] end
+      opts[key] = t
+    end
+  end
   local summary, c = config.load(opts)
   if c then cfg = c end
   return summary

@@ -42,14 +42,31 @@ function M.init(conf)
   return nil
 end
 
--- Cards take lark_md (markdown); post and text take plain text.
+-- Cards take lark_md (markdown). A card's header shows the alert's first
+-- line (the body then starts at the message), so nothing is said twice;
+-- post and text take plain text.
+local function card(title, text)
+  local head, rest = text:match("^%*%*(.-)%*%*  \n(.*)$")
+  if not head then return title, text end
+  return head:gsub("\\(.)", "%1"), rest
+end
 M.render = function(group, conf)
-  if conf.format == "interactive" then return alert.render_markdown(group) end
+  if conf.format == "interactive" then return card(alert.render_markdown(group)) end
   return alert.render_text(group)
 end
 M.render_digest = function(digest, conf)
-  if conf.format == "interactive" then return alert.digest_markdown(digest) end
+  if conf.format == "interactive" then return card(alert.digest_markdown(digest)) end
   return alert.digest_text(digest)
+end
+
+-- A card about Warnings has a red header: a group of them, or a digest
+-- with one among its groups.
+local function warning(msg)
+  if msg.group then return msg.group.type == "Warning" end
+  for _, g in ipairs(msg.digest and msg.digest.groups or {}) do
+    if g.type == "Warning" then return true end
+  end
+  return false
 end
 
 function M.request(msg, conf)
@@ -78,7 +95,7 @@ function M.request(msg, conf)
     body = { msg_type = "interactive", card = {
       config = { wide_screen_mode = true },
       header = { title = { tag = "plain_text", content = title },
-                 template = (msg.group and msg.group.type == "Warning") and "red" or "blue" },
+                 template = warning(msg) and "red" or "blue" },
       elements = { { tag = "div", text = { tag = "lark_md", content = text } } },
     } }
   end

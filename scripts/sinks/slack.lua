@@ -33,21 +33,14 @@ end
 
 local esc = alert.escape_slack
 
-local object_of = alert.object
-
--- Slack's mrkdwn: *bold*, _italic_, > quote.
+-- Slack's mrkdwn: the default alert's lines, the first in *bold*.
 M.render = function(g)
-  local ev = g.event
-  local title = alert.title(g)
-  local lines = {
-    ("*%s: %s* %s in %s"):format(esc(ev.type or "Event"), esc(ev.reason or "-"), esc(object_of(ev)), esc(g.namespace or "-")),
-    "> " .. esc(ev.message or ""):gsub("\n", "\n> "),
-    ("*Cluster:* %s   *Namespace:* %s   *Count:* %s"):format(esc(g.cluster or "-"), esc(g.namespace or "-"), alert.number(ev.count)),
-    ("*First seen:* %s   *Last seen:* %s"):format(alert.local_time(g.first_seen), alert.local_time(g.last_seen)),
-    ("*Events:* %d"):format(g.count),
-  }
-  if g["repeat"] then lines[#lines + 1] = "_Still happening: repeats of an alert sent before._" end
-  return title, table.concat(lines, "\n")
+  local head, msgs, facts, note = alert.facts(g)
+  local lines = { ("*[%s] %s*"):format(esc(g.cluster or "-"), esc(head)) }
+  for _, m in ipairs(msgs) do lines[#lines + 1] = esc(m) end
+  lines[#lines + 1] = esc(table.concat(facts, " · "))
+  if note then lines[#lines + 1] = note end
+  return alert.title(g), table.concat(lines, "\n")
 end
 
 M.render_digest = function(d)

@@ -34,12 +34,11 @@ function M.init(conf)
   return nil
 end
 
--- WeCom markdown has no headings in titles and only three font colours;
--- the text (with its title as the first line) is the whole message.
+-- The default text is the same markdown as DingTalk's (bold and line
+-- breaks, which WeCom renders).
 M.render = function(group, conf)
   if conf.format == "text" then return alert.render_text(group) end
-  local title, text = alert.render_markdown(group)
-  return title, (text:gsub("^#### ", '### <font color="warning">', 1):gsub("  \n", "</font>  \n", 1))
+  return alert.render_markdown(group)
 end
 M.render_digest = function(digest, conf)
   if conf.format == "text" then return alert.digest_text(digest) end

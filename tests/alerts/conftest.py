@@ -24,7 +24,7 @@ def rfc3339(t):
 
 
 def event(name, reason="BackOff", ns="default", kind="Pod", type_="Warning", count=1, uid=None,
-          rv="1", message=None, cluster=None, t=None):
+          rv="1", message=None, cluster=None, t=None, host=None):
     t = time.time() if t is None else t
     ev = {
         "apiVersion": "v1", "kind": "Event",
@@ -38,6 +38,10 @@ def event(name, reason="BackOff", ns="default", kind="Pod", type_="Warning", cou
     }
     if cluster:
         ev["cluster"] = cluster
+    if host:
+        ev["source"]["host"] = host
+    if kind in ("Node", "Namespace", "PersistentVolume"):   # cluster-scoped: no namespace
+        del ev["involvedObject"]["namespace"]
     return ev
 
 

@@ -25,15 +25,25 @@ def start(herald, robot_url, extra="", rules=RULES, secret=SECRET, cluster="prod
 
 
 def events_in(text):
-    """The event count every default message carries ("**Events:** N")."""
-    return int(re.search(r"\*\*Events:\*\* (\d+)", text).group(1))
+    """The events a default message covers: a digest says "Digest: N events";
+    an alert says "· N events ·" when it covers more than one."""
+    m = re.search(r"Digest: (\d+) events?", text) or re.search(r" · (\d+) events · ", text)
+    return int(m.group(1)) if m else 1
+
+
+def dialect_safe(text):
+    """Only what DingTalk, WeCom, Feishu and CommonMark all render: no
+    headings, lists, quotes, tables or code (the lines are joined with
+    markdown line breaks, "  \\n", and paragraphs, "\\n\\n")."""
+    for line in re.split(r"  \n|\n\n", text):
+        assert not re.match(r"\s*([#>|`]|[-+*] |\d+\. )", line), line
 
 
 def test_a_warning_becomes_one_signed_markdown_message(herald, robot):
     r = robot("DingTalk", secret=SECRET, keywords=["k8s"])
     h = start(herald, r.url, 'mention = { mobiles = { "13800000000" } },')
     t = int(time.time())
-    ev = event("web-0", ns="shop", count=3, t=t,
+    ev = event("web-0", ns="shop", count=3, t=t, host="worker-3",
                message="Back-off restarting failed container app_1 in pod web-0")
     h.send(ev, event("ok-pod", type_="Normal", reason="Pulled"))
     r.wait(lambda: len(r.accepted) == 1, what="the alert")
@@ -42,16 +52,19 @@ def test_a_warning_becomes_one_signed_markdown_message(herald, robot):
     md = body["markdown"]
     text = md["text"]
     assert "k8s" in md["title"] and "k8s" in text          # the keyword, always
-    assert "prod-a" in text and "shop" in text             # cluster, namespace
-    assert "Pod/web-0" in text                             # the involved object...
-    assert ev["metadata"]["name"] not in text              # ...not the Event's own name
-    assert "BackOff" in text and "**Count:** 3" in text
-    assert r"app\_1" in text                               # markdown-escaped
-    # first and last seen in the TZ of the pod (Asia/Shanghai here)
-    shanghai = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t + 8 * 3600))
-    first = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t - 120 + 8 * 3600))
-    assert f"**Last seen:** {shanghai} CST" in text, text
-    assert f"**First seen:** {first} CST" in text, text
+    lines = text.split("\n\n")[0].split("  \n")       # before the mention and the keyword
+    # [cluster] Reason Kind/name in namespace: the involved object, not the
+    # Event's own name; then the message, markdown-escaped; then the facts.
+    assert lines[0] == "**[prod-a] BackOff Pod/web-0 in shop**", text
+    assert ev["metadata"]["name"] not in text
+    assert lines[1] == r"Back-off restarting failed container app\_1 in pod web-0"
+    # count, first and last seen in the TZ of the pod (Asia/Shanghai here), the node
+    last = time.gmtime(t + 8 * 3600)
+    first = time.gmtime(t - 120 + 8 * 3600)
+    seen = time.strftime("%Y-%m-%d %H:%M:%S", first) + " – " + time.strftime(
+        "%H:%M:%S" if first[:3] == last[:3] else "%Y-%m-%d %H:%M:%S", last) + " CST"
+    assert lines[2] == f"×3 · {seen} · node worker-3", text
+    dialect_safe(text)
     assert body["at"]["atMobiles"] == ["13800000000"] and "@13800000000" in text
     assert r.refused == []
     # The same event again (its count went up) within `interval`, and a
@@ -86,12 +99,20 @@ def test_a_storm_stays_under_the_limit_and_digests_account_for_every_event(heral
     times = sorted(t for t, _ in r.accepted)
     for i in range(len(times) - 20):
         assert times[i + 20] - times[i] >= 60, "more than 20 messages in a minute"
-    digests = [m["markdown"]["text"] for m in r.messages() if "Alert digest" in m["markdown"]["text"]]
+    digests = [m["markdown"]["text"] for m in r.messages() if "Digest: " in m["markdown"]["text"]]
     assert digests, "a storm this size needs a digest"
     for d in digests:
-        by = [int(n) for n in re.findall(r"^- [^\n]* / [^\n]* / [^\n]*: (\d+)\s*$", d, re.M)]
-        if "more" not in d.split("**Top groups**")[0]:
+        lines = d.split("  \n")
+        assert re.fullmatch(r"\*\*\[default\] Digest: \d+ events in \d+ groups\*\*", lines[0]), d
+        by_part = d.split("**By reason**")[1].split("**Largest groups**")[0]
+        by = [int(n) for n in re.findall(r"^BackOff in ns-\d: (\d+)\s*$", by_part, re.M)]
+        assert by, d
+        if "more" not in by_part:
             assert sum(by) == events_in(d), d               # the counts add up
+        top = d.split("**Largest groups**  \n")[1].split("  \n")
+        assert re.match(r"\*\*BackOff Pod/pod-\d+ in ns-\d\*\* ×1( · \d+ events)?: Back-off", top[0]), d
+        dialect_safe(d)
+        assert len(d.encode()) < 4000
     assert len(r.accepted) <= 2 * 20
 
 
@@ -132,7 +153,7 @@ def test_a_failing_template_falls_back_to_the_default_and_is_counted(herald, rob
     h = start(herald, r.url, rules=rules)
     h.send(event("web-0"))
     r.wait(lambda: len(r.accepted) == 1, what="the alert")
-    assert "**Reason:** BackOff" in r.messages()[0]["markdown"]["text"]
+    assert r.messages()[0]["markdown"]["text"].startswith("**[prod-a] BackOff Pod/web-0 in default**")
     h.wait_log("rule error")
     assert "rules/10.lua:2" in h.log()
     assert h.finish() == 0
@@ -190,3 +211,22 @@ def test_two_clusters_one_group_each_alert_names_its_cluster(herald, robot):
     titles = sorted(m["markdown"]["title"] for m in r.messages())
     assert titles == ["k8s [managed] Warning BackOff Pod/api-0", "k8s [serverless] Warning FailedScheduling Pod/job-7"]
     assert managed.finish() == 0 and serverless.finish() == 0
+
+
+def test_node_events_name_no_namespace_and_the_node_is_shown(herald, robot):
+    r = robot("DingTalk", secret=SECRET, keywords=["k8s"])
+    h = start(herald, r.url)
+    h.send(event("node-b2", kind="Node", ns="default", reason="NodeNotReady", host="node-b2",
+                 message="Node node-b2 status is now: NodeNotReady"),
+           event("api-0", ns="shop", reason="Unhealthy", message="Readiness probe failed"))
+    r.wait(lambda: len(r.accepted) == 2, what="two alerts")
+    assert h.finish() == 0
+    texts = sorted(m["markdown"]["text"].split("\n\n")[0] for m in r.messages())   # without the keyword
+    node = [t for t in texts if "Node/" in t][0].split("  \n")
+    assert node[0] == "**[prod-a] NodeNotReady Node/node-b2**"    # not "in default"
+    assert node[2].endswith(" · node node-b2")
+    pod = [t for t in texts if "Pod/" in t][0].split("  \n")
+    assert pod[0] == "**[prod-a] Unhealthy Pod/api-0 in shop**"
+    assert "node" not in pod[2]                                  # no source.host, no node
+    for t in texts:
+        dialect_safe(t)

@@ -150,6 +150,28 @@ def test_wechat_app_token_fetched_once_and_again_when_revoked(herald, robot):
         app.close()
 
 
+def test_wechat_token_fetch_is_not_a_retry_and_takes_no_rate_token(herald):
+    """The token fetch answers "again": the message goes at once, with no
+    backoff and no retry counted, and the fetch does not use the sink's
+    one message a minute (else the message would wait a minute)."""
+    app = WeComApp()
+    try:
+        sinks = f"""
+sink "wx" {{ type = "wechat", api = "http://127.0.0.1:{app.port}", corp_id = "ww1",
+  corp_secret = secret "wechat-corp-secret", agent_id = 1000002, wait = "0s", limit = "1/1m" }}
+"""
+        h = herald(sinks, 'route { to = "wx" }\n', secrets={"wechat-corp-secret": "CS-secret"})
+        start = time.monotonic()
+        h.send(event("web-0", ns="shop"))
+        app.wait(lambda: len(app.accepted) == 1, timeout=20, what="the message right after the token")
+        assert time.monotonic() - start < 15
+        assert h.finish() == 0
+        assert app.tokens_issued == 1
+        assert "sent again" not in h.log(), h.log()
+    finally:
+        app.close()
+
+
 class GetHook(robots.Webhook):
     """robots.Webhook that also records GET requests with their method."""
 

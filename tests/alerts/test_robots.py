@@ -23,7 +23,8 @@ def test_wecom_markdown_within_its_size_limit_with_mentions(herald, robot):
     content = body["markdown"]["content"]
     assert len(content.encode()) <= 4096
     assert "(truncated)" in content and content.endswith("<@zhangsan>")
-    assert content.startswith('### <font color="warning">Warning: BackOff</font>')
+    # the same markdown as DingTalk's: bold and line breaks only
+    assert content.startswith("**[prod-a] BackOff Pod/web-0 in default**  \nxxx")
     assert h.finish() == 0 and r.refused == []
 
 
@@ -64,10 +65,13 @@ def test_feishu_signed_card_with_keyword(herald, robot):
     assert body["msg_type"] == "interactive"
     card = body["card"]
     assert card["header"]["template"] == "red"
-    assert "Pod/web-" in card["header"]["title"]["content"]
+    # the alert's first line is the card's header, not said again below it
+    assert card["header"]["title"]["content"].startswith("[prod-a] BackOff Pod/web-")
     for b in r.messages():   # one mention each, however many messages
         content = b["card"]["elements"][0]["text"]["content"]
-        assert "**Cluster:** prod-a" in content and content.count("<at id=all></at>") == 1
+        assert content.startswith("Back-off restarting failed container app in pod web-"), content
+        assert "Pod/web-" not in content.split("\n")[0] and "\n×1 · " in content
+        assert content.count("<at id=all></at>") == 1
     assert h.finish() == 0 and r.refused == []
 
 
@@ -101,7 +105,7 @@ def test_slack_blocks_one_a_second_without_a_429(herald, robot):
     r.wait(lambda: len(r.accepted) == 4, timeout=30, what="four Slack messages")
     body = r.messages()[0]
     assert body["blocks"][0]["type"] == "section"
-    assert "*Cluster:* prod-a" in body["blocks"][0]["text"]["text"]
+    assert body["blocks"][0]["text"]["text"].startswith("*[prod-a] BackOff Pod/web-")
     times = sorted(t for t, _ in r.accepted)
     assert all(b - a >= 0.95 for a, b in zip(times, times[1:]))
     assert r.refused == []

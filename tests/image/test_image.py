@@ -95,6 +95,16 @@ def test_runs_as_65532_on_a_read_only_root(config, run):
     assert out.returncode != 0 and "Read-only file system" in out.stderr
 
 
+def test_kube_eventer_s_command_runs_herald(run):
+    # deploy/kube-eventer: the seed's Deployment with only the image changed
+    seed = ["/kube-eventer", "--source=kubernetes:https://kubernetes.default",
+            "--sink=elasticsearch:http://172.16.0.20:9200?ver=7&index=cls-tke-event&cluster_name=cls-tke"]
+    out = run(argv=[*seed, "--version"])
+    assert out.returncode == 0 and out.stdout.startswith("herald "), out.stderr
+    out = run(argv=[seed[0], "check", *seed[1:]])
+    assert out.returncode == 0 and out.stdout.startswith("ok:"), out.stderr
+
+
 def test_version(run):
     out = run(["--version"])
     assert out.returncode == 0, out.stderr
@@ -211,7 +221,8 @@ def test_size_within_budget(rootfs, baserootfs, capsys, tmp_path):
 def test_manifests_use_the_built_tag():
     deploy = SOURCE / "deploy"
     images = []
-    for f in sorted([*(deploy / "kubernetes").glob("*.yaml"), *(deploy / "overlays").rglob("*.yaml")]):
+    for f in sorted([*(deploy / "kubernetes").glob("*.yaml"), *(deploy / "overlays").rglob("*.yaml"),
+                     *(deploy / "kube-eventer").glob("*.yaml")]):
         for doc in yaml.safe_load_all(f.read_text()):
             if not isinstance(doc, dict):
                 continue

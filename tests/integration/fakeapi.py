@@ -6,6 +6,7 @@ takes the next script of its kind; a script is a list of steps:
   ("end",)                end the chunked answer cleanly
   ("reset",)              drop the connection mid-answer
   ("hold",)               keep the connection open, silent, until stop()
+  ("wait", threading.Event) keep it open, silent, until the test sets the event
 Requests are recorded (path with query, headers)."""
 import json
 import socket
@@ -82,6 +83,8 @@ class FakeAPI:
                         self.connection.shutdown(socket.SHUT_RDWR)
                         self.close_connection = True
                         return
+                    elif step[0] == "wait":
+                        step[1].wait(60)
                     elif step[0] == "hold":
                         fake.stopping.wait(60)
                         return

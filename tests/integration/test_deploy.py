@@ -168,6 +168,40 @@ def test_a_refused_reload_posts_rules_rejected_on_herald_s_own_pod(deployed, tmp
         assert proc.wait(timeout=20) == 0
 
 
+def test_a_broken_start_on_the_last_good_copy_posts_rules_rejected(deployed, tmp_path):
+    """With a last good copy in --state-dir, herald started on broken
+    files runs the copy and posts the refusal as a refused reload does."""
+    import subprocess
+    from conftest import BIN
+    b = deployed
+    token = b.token_request("herald", "herald")
+    cfg, state = tmp_path / "config", tmp_path / "state"
+    (cfg / "rules").mkdir(parents=True)
+    state.mkdir()
+    (cfg / "sinks.lua").write_text('sink "out" { type = "null" }\n')
+    (cfg / "rules" / "10.lua").write_text('route { to = "out" }\n')
+    env = dict(os.environ, POD_NAME="herald-lastgood-abcde", POD_NAMESPACE="herald")
+    args = [BIN, "--config", str(cfg), "--kubeconfig", str(b.kubeconfig(tmp_path / "kc", token=token)),
+            "--listen", "127.0.0.1:0", "--state-dir", str(state)]
+    first = subprocess.run(args + ["--from", "/dev/null"], env=env, capture_output=True, text=True, timeout=30)
+    assert first.returncode == 0, first.stderr
+    assert (state / "lastgood" / "rules" / "10.lua").exists()
+    (cfg / "rules" / "10.lua").write_text('route { to = "nowhere" }\n')
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def rejected():
+            evs = b.request("GET", "/api/v1/namespaces/herald/events")["items"]
+            return [e for e in evs if e["reason"] == "RulesRejected"
+                    and e["involvedObject"]["name"] == "herald-lastgood-abcde"]
+        evs = kube.wait_for(rejected, timeout=30, what="a RulesRejected event")
+        assert evs[0]["type"] == "Warning"
+        assert "it runs the last good one" in evs[0]["message"]
+        assert f'{cfg}/rules/10.lua:1: unknown sink "nowhere"' in evs[0]["message"]
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+
+
 def lease(ns, name, holder):
     return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name, "namespace": ns},
             "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15}}
@@ -241,3 +275,29 @@ def test_herald_elects_with_the_service_account_token(deployed, herald, tmp_path
     assert "every lease handed back" in h.log() and token not in h.log()
     got = b.request("GET", "/apis/coordination.k8s.io/v1/namespaces/herald/leases/herald-rbac-elect")
     assert not got["spec"].get("holderIdentity")
+
+
+def test_without_lease_access_herald_is_not_ready_and_delivers_nothing(deployed, herald, tmp_path):
+    """Leases in a namespace the Role does not cover: every request is
+    refused, so herald never leads; /readyz says so instead of a silent ok."""
+    import json
+    import urllib.request
+    b = deployed
+    token = b.token_request("herald", "herald")
+    ns = "t-no-lease"
+    b.ensure_namespace(ns)
+    port = kube.free_port()
+    h = herald("--kubeconfig", b.kubeconfig(tmp_path / "kc", token=token), "--cluster-name", "nolease",
+               "--namespace", ns, "--leader-elect", "--lease-namespace", "default", "--listen", f"127.0.0.1:{port}",
+               "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s")
+    h.wait_log("forbidden")
+    b.create_event(ns, "unseen.1")
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        raise AssertionError("ready without its Leases")
+    except urllib.error.HTTPError as e:
+        assert e.code == 503 and b"leader election" in e.read()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as r:
+        assert json.loads(r.read())["election"]["leading"] == []
+    assert h.in_ns(ns) == [] and token not in h.log()
+    assert h.stop() == 0
