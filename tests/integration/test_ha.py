@@ -328,3 +328,44 @@ def test_three_replicas_share_five_clusters_and_take_over_a_dead_ones(cluster, r
             return None
         return set(cm.get("binaryData", {})) == {f"{c}.seen" for c in clusters}
     wait_until(keys, 15, "every cluster's key in the ConfigMap (saved every 5 s, written within 5 s)")
+
+
+def test_leader_cut_off_from_its_leases_stops_at_the_renew_deadline_while_its_watch_still_runs(
+        cluster, replicas, tmp_path):
+    """A partition of the Lease requests only: the leader reaches its Leases
+    through apiserver a2 (the same cluster), and watches through a. a2 is
+    killed: the leader's watch keeps streaming, but it cannot renew, so it
+    must stop delivering at the renew deadline, before the lease expires and
+    the standby (whose Leases go through a) takes over."""
+    a, a2 = cluster["a"], cluster["a2"]
+    ns = "ha-lease-partition"
+    a.ensure_namespace(ns)
+    state = tmp_path / "state"
+    state.mkdir()
+    watch = ["--cluster", f"prod={a.kubeconfig(tmp_path / 'kc-a')}", "--namespace", ns, "--leader-elect",
+             "--lease-namespace", ns, "--state-dir", state, *TIMING]
+    first = replicas("first", "--kubeconfig", a2.kubeconfig(tmp_path / "kc-a2"), *watch)
+    wait_until(lambda: first.leading() == {"prod"}, 20, "the first replica to lead")
+    second = replicas("second", "--kubeconfig", a.kubeconfig(tmp_path / "kc-a"), *watch)
+    wait_until(lambda: second.status() is not None, 20, "the second replica")
+    stream = Stream(a, ns, "ev")
+    try:
+        first.wait(lambda: len(first.names(ns)) >= 10, 30, "10 events from the leader")
+        cut_at = time.monotonic()
+        a2.kill()
+        wait_until(lambda: second.first_after(ns, cut_at), DURATION + 3 * RETRY + 5, "the standby to take over")
+        taken_at = second.first_after(ns, cut_at)
+        time.sleep(1)
+    finally:
+        created = stream.stop()
+        a2.start()
+    second.wait(lambda: set(created) <= set(first.names(ns)) | set(second.names(ns)), 30, "every event delivered")
+    with first.lock:
+        last = max(t for t, e in first.arrivals if e["involvedObject"]["namespace"] == ns)
+    print(f"the cut-off leader delivered its last event {last - cut_at:.2f} s after the cut; "
+          f"the standby its first {taken_at - cut_at:.2f} s after")
+    # It stopped by the renew deadline (counted from its last renewal, at
+    # most a retry period before the cut), well before the standby began.
+    assert last - cut_at <= DEADLINE + 0.3, last - cut_at
+    assert last < taken_at
+    assert first.leading() == set() and "no longer leading" in first.log()
