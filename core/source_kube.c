@@ -164,12 +164,30 @@ static const struct source_ops kube_ops = {
 	.free = kube_free,
 };
 
+/* No default cluster could be read: says where herald looked and what to
+ * do (the first thing a new user sees). */
+static void first_run_hint(const struct options *o)
+{
+	const char *env = getenv("KUBECONFIG");
+	const char *home = getenv("HOME");
+	if (o->kubeconfig)
+		log_error("herald tried --kubeconfig %s", o->kubeconfig);
+	else if (env && *env)
+		log_error("herald tried $KUBECONFIG (%s); not in a pod (KUBERNETES_SERVICE_HOST is not set)", env);
+	else
+		log_error("herald tried %s/.kube/config ($KUBECONFIG is not set); not in a pod "
+			  "(KUBERNETES_SERVICE_HOST is not set)", home ? home : "");
+	log_error("to watch a cluster, give its kubeconfig: --kubeconfig PATH [--context NAME]; "
+		  "to try herald without one: --from tests/fixtures/events.jsonl");
+}
+
 /* Reads how to reach cluster i (--cluster NAME=KUBECONFIG[:CONTEXT], or
  * the default one). -1 (logged) when it cannot. */
 static int connect_cluster(const struct options *o, int i, struct kube *c)
 {
 	char err[512];
 	int rc;
+	bool in_pod = false;
 	if (o->nclusters) {
 		const char *eq = strchr(o->clusters[i], '=');
 		c->base.name = strndup(o->clusters[i], (size_t)(eq - o->clusters[i]));
@@ -186,13 +204,16 @@ static int connect_cluster(const struct options *o, int i, struct kube *c)
 	} else {
 		if (!(c->base.name = strdup(o->cluster)))
 			return -1;
-		bool in_pod = !o->kubeconfig && getenv("KUBERNETES_SERVICE_HOST") &&
+		in_pod = !o->kubeconfig && getenv("KUBERNETES_SERVICE_HOST") &&
 			      *getenv("KUBERNETES_SERVICE_HOST");
 		rc = in_pod ? kubeconfig_in_cluster(&c->conn, err, sizeof(err))
 			    : kubeconfig_load(o->kubeconfig, o->context, &c->conn, err, sizeof(err));
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		log_error("cluster %s: %s", c->base.name, err);
+		if (!o->nclusters && !in_pod)
+			first_run_hint(o);
+	}
 	return rc;
 }
 

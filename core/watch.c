@@ -37,6 +37,7 @@ struct watch {
 	bool relist;                   /* an in-stream 410 / too large */
 	bool stream_error;             /* an in-stream ERROR other than 410 */
 	bool paused;                   /* the stream waits for a sink to drain, or yields */
+	bool reached;                  /* the server answered once (no first-run hint) */
 	struct loop_timer *yield_timer;
 	/* Per-event series, looked up once: received by type (Normal,
 	 * Warning, other), already delivered, last event's time. */
@@ -139,9 +140,18 @@ static void on_list_done(void *arg, const struct http_response *r)
 	char body[256];
 	if (r->error) {
 		log_warn("cluster %s: list failed: %s", w->source, r->error);
+		if (!w->reached) {
+			/* First run: say what was tried and what to do, once. */
+			w->reached = true;
+			log_error("cluster %s: cannot reach the API server %s (%s); herald keeps retrying. "
+				  "Check the kubeconfig's server and context (--kubeconfig PATH, --context NAME), "
+				  "or try herald without a cluster: --from tests/fixtures/events.jsonl",
+				  w->source, kubeapi_server(w->cfg.api), r->error);
+		}
 		backoff(w, start_list);
 		return;
 	}
+	w->reached = true;
 	if (r->status == 410 && w->cont) {
 		/* The continue token expired: list again from the start (what
 		 * was delivered is not delivered twice). */
