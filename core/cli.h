@@ -1,9 +1,10 @@
 /* cli: herald's command line: the options every command reads, the exit
  * codes, and parsing. Knows no module beyond log (levels and format are
- * set while parsing). */
+ * set while parsing) and evmetrics (its limits are parsed here). */
 #ifndef HERALD_CLI_H
 #define HERALD_CLI_H
 #include <stdbool.h>
+#include "evmetrics.h"
 
 /* Exit codes are part of the interface (see the usage text). */
 enum {
@@ -38,6 +39,7 @@ struct options {
 	bool cluster_given;
 	bool json;
 	const char *input;
+	struct evmetrics_config event_metrics;   /* --event-metrics-limit/-allow */
 };
 
 /* Fills o from the environment's defaults and argv: the command (default

@@ -43,10 +43,10 @@ static void on_emit(void *arg, const struct runner_item *it)
 		in->hooks.emit(in->caller_arg, it);
 }
 
-static int on_admit(void *arg, const char *uid, const char *rv, const char *last_seen, const char *type)
+static int on_admit(void *arg, const struct runner_admit *a)
 {
 	struct ingest *in = arg;
-	return in->hooks.admit ? in->hooks.admit(in->caller_arg, uid, rv, last_seen, type) : 1;
+	return in->hooks.admit ? in->hooks.admit(in->caller_arg, a) : 1;
 }
 
 static void on_record(void *arg, const struct framer_record *rec)

@@ -86,15 +86,27 @@ static int l_reject(lua_State *L)
 	return 0;
 }
 
-/* core.admit(uid, rv, last_seen, type) -> 0 | 1 | 2 (see runner_hooks.admit) */
+static const char *opt_string(lua_State *L, int idx)
+{
+	return lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
+}
+
+/* core.admit(uid, rv, last_seen, type, reason, namespace, kind) -> 0 | 1 | 2
+ * (see runner_hooks.admit) */
 static int l_admit(lua_State *L)
 {
 	const struct runner_hooks *hooks = current(L);
 	int verdict = 1;
-	if (hooks && hooks->admit && lua_type(L, 1) == LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING)
-		verdict = hooks->admit(hooks->arg, lua_tostring(L, 1), lua_tostring(L, 2),
-				       lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL,
-				       lua_type(L, 4) == LUA_TSTRING ? lua_tostring(L, 4) : "");
+	if (hooks && hooks->admit && lua_type(L, 1) == LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING) {
+		struct runner_admit a = {
+			.uid = lua_tostring(L, 1), .rv = lua_tostring(L, 2), .last_seen = opt_string(L, 3),
+			.type = opt_string(L, 4), .reason = opt_string(L, 5), .namespace = opt_string(L, 6),
+			.kind = opt_string(L, 7),
+		};
+		if (!a.type)
+			a.type = "";
+		verdict = hooks->admit(hooks->arg, &a);
+	}
 	lua_pushinteger(L, verdict);
 	return 1;
 }

@@ -59,6 +59,12 @@ struct runner_item {
 	const char *key, *uid;
 };
 
+/* An event about to be routed (core.admit's arguments). uid and rv are
+ * set; the others may be NULL. Valid during the callback only. */
+struct runner_admit {
+	const char *uid, *rv, *last_seen, *type, *reason, *namespace, *kind;
+};
+
 struct runner_hooks {
 	void *arg;
 	bool describe;             /* fill runner_event's strings (replay) */
@@ -67,7 +73,7 @@ struct runner_hooks {
 	void (*reject)(void *arg, long item, const char *why);
 	/* Before an event is routed: 0 skip it (already delivered), 1 deliver
 	 * it, 2 deliver it but not to alert sinks (too old). NULL: deliver. */
-	int (*admit)(void *arg, const char *uid, const char *rv, const char *last_seen, const char *type);
+	int (*admit)(void *arg, const struct runner_admit *a);
 };
 
 enum ingest_kind {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "evmetrics.h"
 #include "json.h"
 #include "kubeapi.h"
 #include "kubeconfig.h"
@@ -143,6 +144,7 @@ static void kube_free(struct source *s)
 	kubeapi_free(c->api);
 	seen_free(c->seen);
 	kubeconn_free(&c->conn);
+	evmetrics_free();
 	free(c->state_path);
 	free(s->name);
 	free(c);
@@ -224,6 +226,8 @@ int source_kube_open(const struct source_env *env, struct source_list *list)
 		return 0; /* --from reads a file instead of clusters */
 	int n = o->nclusters ? o->nclusters : 1;
 	size_t first = list->n;
+	if (evmetrics_configure(&o->event_metrics) < 0)
+		log_warn("out of memory: herald_kube_events_total is off");
 	for (int i = 0; i < n; i++) {
 		struct kube *c = calloc(1, sizeof(*c));
 		if (!c)

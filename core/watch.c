@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "evmetrics.h"
 #include "http.h"
 #include "ingest.h"
 #include "kubeapi.h"
@@ -105,14 +106,16 @@ static void on_result(void *arg, const struct ingest_result *res)
 	}
 }
 
-static int admit(void *arg, const char *uid, const char *rv, const char *last_seen, const char *type)
+static int admit(void *arg, const struct runner_admit *a)
 {
 	struct watch *w = arg;
-	if (seen_has(w->cfg.seen, uid, rv)) {
+	const char *type = a->type, *last_seen = a->last_seen;
+	if (seen_has(w->cfg.seen, a->uid, a->rv)) {
 		metrics_series_inc(w->m_already, 1);
 		return 0;
 	}
-	seen_put(w->cfg.seen, uid, rv);
+	seen_put(w->cfg.seen, a->uid, a->rv);
+	evmetrics_count(w->cluster, type, a->reason, a->namespace, a->kind);
 	/* type is a label only when it is one of the two Kubernetes uses. */
 	int known = strcmp(type, "Normal") == 0 ? 0 : strcmp(type, "Warning") == 0 ? 1 : 2;
 	metrics_series_inc(w->m_received[known], 1);

@@ -46,7 +46,9 @@ local function deliver(cfg, ev, cluster, item)
   event.normalize(ev, cluster or (type(ev.cluster) == "string" and ev.cluster) or "default")
   -- The source decides whether this (uid, resourceVersion) was delivered
   -- before (0: skip) and whether it is too old for alert sinks (2).
-  local admit = core.admit(event.uid(ev), ev.metadata and ev.metadata.resourceVersion, ev.lastTimestamp, ev.type)
+  local obj = type(ev.involvedObject) == "table" and ev.involvedObject or {}
+  local admit = core.admit(event.uid(ev), ev.metadata and ev.metadata.resourceVersion, ev.lastTimestamp, ev.type,
+    ev.reason, event.namespace(ev), obj.kind)
   if admit == 0 then return 0 end
   local routes, dropped_by = M.route_event(cfg, ev)
   local emit = core.emit
