@@ -46,6 +46,11 @@ static const char usage_text[] =
 	"                         herald_kube_events_total keeps N values of a label (the\n"
 	"                         first seen; others are \"other\") and N series in all\n"
 	"                         (default 50, 50, 20, 1000; series=0 turns it off)\n"
+	"      --enrich-limit qps=N,burst=N,inflight=N,queue=N,deadline=D,ttl=D,cache=N\n"
+	"                         owners and labels: API reads per second (default 20,\n"
+	"                         burst 40, 4 at once), events waiting (1000) and for how\n"
+	"                         long (5s), how long an answer is kept (1m), objects kept\n"
+	"                         (10000)\n"
 	"      --event-metrics-allow LABEL=V1,V2,...\n"
 	"                         only these values of reason, namespace or kind keep\n"
 	"                         their label (repeatable, one label each)\n"
@@ -78,6 +83,7 @@ enum option_id {
 	OPT_LOG_FORMAT,
 	OPT_EVENT_METRICS_LIMIT,
 	OPT_EVENT_METRICS_ALLOW,
+	OPT_ENRICH_LIMIT,
 };
 
 int cli_usage_error(const char *fmt, ...)
@@ -113,6 +119,7 @@ static const struct option longopts[] = {
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "event-metrics-limit", required_argument, NULL, OPT_EVENT_METRICS_LIMIT },
 	{ "event-metrics-allow", required_argument, NULL, OPT_EVENT_METRICS_ALLOW },
+	{ "enrich-limit", required_argument, NULL, OPT_ENRICH_LIMIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -196,6 +203,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return cli_usage_error("--event-metrics-%s %s", allow ? "allow" : "limit", err);
 			break;
 		}
+		case OPT_ENRICH_LIMIT: {
+			char err[160];
+			if (enrich_parse(&o->enrich, optarg, err, sizeof(err)) < 0)
+				return cli_usage_error("--enrich-limit %s", err);
+			break;
+		}
 		default: return cli_usage_error("%s", "bad option");
 		}
 	}
@@ -213,6 +226,7 @@ int cli_parse(int argc, char **argv, struct options *o)
 		.watch_timeout_s = 600,
 		.command = "run",
 		.event_metrics.limit = { -1, -1, -1, -1 },
+		.enrich.limit = { -1, -1, -1, -1, -1, -1, -1 },
 	};
 	int rc = parse_options(argc, argv, o);
 	if (rc >= 0 || optind >= argc)

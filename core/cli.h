@@ -1,9 +1,10 @@
 /* cli: herald's command line: the options every command reads, the exit
  * codes, and parsing. Knows no module beyond log (levels and format are
- * set while parsing) and evmetrics (its limits are parsed here). */
+ * set while parsing), evmetrics and enrich (their limits are parsed here). */
 #ifndef HERALD_CLI_H
 #define HERALD_CLI_H
 #include <stdbool.h>
+#include "enrich.h"
 #include "evmetrics.h"
 
 /* Exit codes are part of the interface (see the usage text). */
@@ -40,6 +41,7 @@ struct options {
 	bool json;
 	const char *input;
 	struct evmetrics_config event_metrics;   /* --event-metrics-limit/-allow */
+	struct enrich_config enrich;             /* --enrich-limit */
 };
 
 /* Fills o from the environment's defaults and argv: the command (default

@@ -49,6 +49,12 @@ static int on_admit(void *arg, const struct runner_admit *a)
 	return in->hooks.admit ? in->hooks.admit(in->caller_arg, a) : 1;
 }
 
+static bool on_defer(void *arg, const struct runner_defer *d)
+{
+	struct ingest *in = arg;
+	return in->hooks.defer ? in->hooks.defer(in->caller_arg, d) : false;
+}
+
 static void on_record(void *arg, const struct framer_record *rec)
 {
 	struct ingest *in = arg;
@@ -74,6 +80,7 @@ static void on_record(void *arg, const struct framer_record *rec)
 		.routed = on_routed,
 		.reject = on_reject,
 		.admit = on_admit,
+		.defer = on_defer,
 	};
 	struct ingest_input input = {
 		.data = rec->data,

@@ -136,6 +136,7 @@ void runner_register(struct luahost *h)
 	luahost_register(h, "count", l_count);
 	luahost_register(h, "admit", l_admit);
 	luahost_register_list(h, "outputs", sinktype_outputs);
+	runner_enrich_register(h);
 }
 
 static size_t print_list(lua_State *L, int summary, const char *key, const char *label,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "enrich.h"
 #include "evmetrics.h"
 #include "json.h"
 #include "kubeapi.h"
@@ -23,6 +24,7 @@ struct kube {
 	struct source base;
 	struct kubeconn conn;
 	struct kubeapi *api;
+	struct enricher *enricher;     /* owners and labels, read on demand */
 	struct seen *seen;
 	char *state_path;
 	bool loaded;                   /* a checkpoint was read */
@@ -52,6 +54,8 @@ static int kube_start(struct source *s)
 	const struct source_env *env = s->env;
 	const struct options *o = env->o;
 	time_t now = time(NULL);
+	if (!(c->enricher = enricher_new(env->loop, env->rt, c->api, s->name, &o->enrich, source_emit, (void *)env)))
+		return EXIT_CONFIG;
 	int nns = o->nnamespaces ? o->nnamespaces : 1;
 	for (int j = 0; j < nns; j++) {
 		struct watch_config wc = {
@@ -67,6 +71,7 @@ static int kube_start(struct source *s)
 			.emit = source_emit,
 			.blocked = source_blocked,
 			.arg = (void *)env,
+			.enricher = c->enricher,
 		};
 		c->watches[j] = watch_new(env->loop, env->rt, &wc);
 		if (!c->watches[j])
@@ -82,6 +87,7 @@ static void kube_stop(struct source *s)
 	struct kube *c = (struct kube *)s;
 	for (int j = 0; j < c->nwatches; j++)
 		watch_stop(c->watches[j]);
+	enricher_flush(c->enricher);   /* what waits for its owners goes on now */
 }
 
 static bool kube_established(const struct source *s)
@@ -121,7 +127,22 @@ static bool kube_dirty(const struct source *s)
 static void kube_checkpoint(struct source *s, uint64_t *held, size_t nheld)
 {
 	struct kube *c = (struct kube *)s;
-	seen_save(c->seen, c->state_path, held, nheld);
+	/* Events waiting for their owners are not delivered yet. */
+	uint64_t *all = NULL;
+	size_t n = 0;
+	if (enricher_pending(c->enricher)) {
+		if (!(all = malloc((nheld + 1) * sizeof(*all))))
+			return;
+		if (nheld)
+			memcpy(all, held, nheld * sizeof(*all));
+		n = nheld;
+		if (enricher_held(c->enricher, &all, &n) < 0) {
+			free(all);
+			return;
+		}
+	}
+	seen_save(c->seen, c->state_path, all ? all : held, all ? n : nheld);
+	free(all);
 }
 
 static int kube_done(struct source *s, bool stopped)
@@ -141,6 +162,7 @@ static void kube_free(struct source *s)
 	struct kube *c = (struct kube *)s;
 	for (int j = 0; j < c->nwatches; j++)
 		watch_free(c->watches[j]);
+	enricher_free(c->enricher);
 	kubeapi_free(c->api);
 	seen_free(c->seen);
 	kubeconn_free(&c->conn);

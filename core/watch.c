@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "enrich.h"
 #include "evmetrics.h"
 #include "http.h"
 #include "ingest.h"
@@ -128,6 +129,12 @@ static int admit(void *arg, const struct runner_admit *a)
 			return 2;
 	}
 	return 1;
+}
+
+static bool defer(void *arg, const struct runner_defer *d)
+{
+	struct watch *w = arg;
+	return w->cfg.enricher && enricher_defer(w->cfg.enricher, d);
 }
 
 static void emit(void *arg, const struct runner_item *it)
@@ -353,7 +360,7 @@ struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watc
 	w->m_last = metrics_series(M_LAST_EVENT_TIMESTAMP_SECONDS, "cluster", w->cluster, NULL);
 	w->timer = loop_timer_new(loop, on_backoff_timer, w);
 	w->yield_timer = loop_timer_new(loop, on_yield_timer, w);
-	struct runner_hooks hooks = { .arg = w, .emit = emit, .admit = admit };
+	struct runner_hooks hooks = { .arg = w, .emit = emit, .admit = admit, .defer = defer };
 	ingest_init(&w->in, rt, w->source, w->cluster, &hooks);
 	w->in.on_result = on_result;
 	if (w->namespace)
