@@ -200,7 +200,9 @@ current-context: x
 
 def test_bad_cluster_and_durations_are_usage_errors():
     for args in (["--cluster", "nameonly"], ["--cluster", "=x"], ["--max-event-age", "soon"],
-                 ["--watch-timeout", "1"], ["--state-dir", "/nonexistent/dir"]):
+                 ["--watch-timeout", "1"], ["--state-dir", "/nonexistent/dir"],
+                 ["--event-metrics-limit", "reason=many"], ["--event-metrics-allow", "series=1"],
+                 ["--enrich-limit", "qps=0"], ["--enrich-limit", "deadline=soon"], ["--enrich-limit", "color=1"]):
         r = herald("--config", SOURCE, *args)
         assert r.code == 2, (args, r)
 

@@ -93,7 +93,7 @@ def test_rules_match_owner_and_labels_through_the_controller_chain(cluster, hera
     a.create_event(ns, "nightly-1-x7k2p.1", obj="nightly-1-x7k2p", reason="Completed", type_="Normal")
     a.create_event(ns, "cm.1", obj="settings", kind="ConfigMap")       # a kind herald does not read
     wait_metric(h, port, "herald_events_routed_total", 6)
-    got = {e["metadata"]["name"]: e for e in h.in_ns(ns)}
+    got = {e["metadata"]["name"]: e for e in h.wait_ns(ns, 3)}
     assert set(got) == {"web-6d4f-abcde.1", "lonely.1", "nightly-1-x7k2p.1"}, sorted(got)
     web = got["web-6d4f-abcde.1"]
     assert web["owner"] == "Deployment/web"
@@ -115,6 +115,8 @@ def test_rules_match_owner_and_labels_through_the_controller_chain(cluster, hera
     h.wait_ns(ns, 3 + 20)
     assert total(metrics(port), "herald_enrich_lookups_total") == 8
     assert h.stop() == 0
+    # and nothing else reached the sink
+    assert {e["metadata"]["name"] for e in h.in_ns(ns)} == set(got) | {f"web-6d4f-abcde.r{i}" for i in range(20)}
 
 
 def test_the_request_budget_bounds_reads_and_late_events_go_on_unenriched(cluster, herald, tmp_path):
