@@ -292,11 +292,11 @@ static void start_read(struct enricher *e, struct waiting *w, const char *key)
 	e->refilled = now;
 	if (e->inflight >= e->limit[ENRICH_INFLIGHT] || e->tokens < 1.0)
 		return;
-	struct entry *x = entry_new(e, key);
 	struct request *q = calloc(1, sizeof(*q));
-	if (!x || !q) {
+	struct entry *x = q ? entry_new(e, key) : NULL;
+	if (!x) {
 		free(q);
-		return;
+		return;    /* out of memory: tried again on the next pump, or the deadline */
 	}
 	struct buf path = BUF_INIT;
 	if (w->kind->cluster_scoped)
