@@ -5,6 +5,7 @@ would set), Events on the Pods, rules matching owner and labels, the cache
 and the request budget (herald's own metrics), and a token without the
 RBAC (403: routed unenriched and counted, never lost)."""
 import re
+import signal
 import time
 import urllib.request
 
@@ -179,3 +180,37 @@ def test_without_the_rbac_events_go_on_unenriched_and_the_403s_are_counted(clust
         time.sleep(0.2)                          # pacing the polling, not a condition
     assert ev.get("owner") == "Deployment/web" and ev["labels"]["team"] == "payments", ev
     assert h.stop() == 0
+
+
+def test_a_checkpoint_never_claims_an_event_still_waiting_for_its_owners(cluster, herald, tmp_path):
+    # One read a second: most events wait. A checkpoint taken meanwhile must
+    # leave them out, so that after a crash (SIGKILL) a restart delivers them.
+    a = cluster["a"]
+    ns = "t-enrich-state"
+    n = 30
+    a.ensure_namespace(ns)
+    for i in range(n):
+        a.request("POST", f"/api/v1/namespaces/{ns}/pods", {"metadata": {"name": f"q{i}"}, "spec": POD_SPEC})
+    state = tmp_path / "state"
+    state.mkdir()
+    kc = a.kubeconfig(tmp_path / "kc")
+    rules = 'route { to = "out", enrich = true }\n'
+    first = herald("--kubeconfig", kc, "--namespace", ns, "--state-dir", state,
+                   "--enrich-limit", "qps=1,burst=1,deadline=2m", rules=rules)
+    first.wait_log("listed, watching")
+    start = time.time_ns()
+    for i in range(n):
+        a.create_event(ns, f"q{i}.1", obj=f"q{i}")
+    saved = state / "default.seen"
+    # a checkpoint written after the events arrived, while most still wait
+    first.wait(lambda: saved.exists() and saved.stat().st_mtime_ns > start and len(first.in_ns(ns)) >= 1,
+               timeout=30, what="a checkpoint while events wait")
+    first.stop(signal.SIGKILL)
+    before = {e["metadata"]["name"] for e in first.in_ns(ns)}
+    assert len(before) < n, "every event was read before the crash: nothing tested"
+    second = herald("--kubeconfig", kc, "--namespace", ns, "--state-dir", state, rules=rules)
+    second.wait_log("listed, watching")
+    want = {f"q{i}.1" for i in range(n)}
+    second.wait(lambda: before | {e["metadata"]["name"] for e in second.in_ns(ns)} >= want,
+                timeout=30, what="every event delivered across the crash")
+    assert second.stop() == 0
