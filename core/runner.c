@@ -86,31 +86,6 @@ static int l_reject(lua_State *L)
 	return 0;
 }
 
-static const char *opt_string(lua_State *L, int idx)
-{
-	return lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
-}
-
-/* core.admit(uid, rv, last_seen, type, reason, namespace, kind) -> 0 | 1 | 2
- * (see runner_hooks.admit) */
-static int l_admit(lua_State *L)
-{
-	const struct runner_hooks *hooks = current(L);
-	int verdict = 1;
-	if (hooks && hooks->admit && lua_type(L, 1) == LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING) {
-		struct runner_admit a = {
-			.uid = lua_tostring(L, 1), .rv = lua_tostring(L, 2), .last_seen = opt_string(L, 3),
-			.type = opt_string(L, 4), .reason = opt_string(L, 5), .namespace = opt_string(L, 6),
-			.kind = opt_string(L, 7),
-		};
-		if (!a.type)
-			a.type = "";
-		verdict = hooks->admit(hooks->arg, &a);
-	}
-	lua_pushinteger(L, verdict);
-	return 1;
-}
-
 /* core.count(name, label): counters the runtime keeps (rule errors per
  * file, encode errors per sink). */
 static int l_count(lua_State *L)
@@ -134,7 +109,6 @@ void runner_register(struct luahost *h)
 	luahost_register(h, "routed", l_routed);
 	luahost_register(h, "reject", l_reject);
 	luahost_register(h, "count", l_count);
-	luahost_register(h, "admit", l_admit);
 	luahost_register_list(h, "outputs", sinktype_outputs);
 	runner_enrich_register(h);
 }

@@ -152,7 +152,7 @@ int runner_object_meta(struct luahost *h, const char *body, size_t len, struct r
  * when the runtime failed. */
 int runner_route_deferred(struct luahost *h, const char *text, size_t len, const char *enrichment, int admit,
 			  const struct runner_hooks *hooks);
-/* Registers core.defer. */
+/* Registers core.admit and core.defer. */
 void runner_enrich_register(struct luahost *h);
 
 /* Registers core.emit, core.routed, core.reject, core.count, core.admit

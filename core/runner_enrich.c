@@ -1,7 +1,8 @@
-/* runner_enrich: the runner's side of owners and labels (core/enrich.c):
- * core.defer, reading an object's labels and controller through the
- * runtime, and routing a deferred event. Part of the runner module (it
- * sees lua.h); owns nothing beyond the call it makes. */
+/* runner_enrich: the runner's side of what a source decides per event:
+ * core.admit (delivered before? too old?), and owners and labels
+ * (core/enrich.c): core.defer, reading an object's labels and controller
+ * through the runtime, and routing a deferred event. Part of the runner
+ * module (it sees lua.h); owns nothing beyond the call it makes. */
 #include <lauxlib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,31 @@
 #include "log.h"
 #include "luahost.h"
 #include "runner.h"
+
+static const char *opt_string(lua_State *L, int idx)
+{
+	return lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
+}
+
+/* core.admit(uid, rv, last_seen, type, reason, namespace, kind) -> 0 | 1 | 2
+ * (see runner_hooks.admit) */
+static int l_admit(lua_State *L)
+{
+	const struct runner_hooks *hooks = luahost_userdata(luahost_from(L));
+	int verdict = 1;
+	if (hooks && hooks->admit && lua_type(L, 1) == LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING) {
+		struct runner_admit a = {
+			.uid = lua_tostring(L, 1), .rv = lua_tostring(L, 2), .last_seen = opt_string(L, 3),
+			.type = opt_string(L, 4), .reason = opt_string(L, 5), .namespace = opt_string(L, 6),
+			.kind = opt_string(L, 7),
+		};
+		if (!a.type)
+			a.type = "";
+		verdict = hooks->admit(hooks->arg, &a);
+	}
+	lua_pushinteger(L, verdict);
+	return 1;
+}
 
 /* core.defer(text, uid, namespace, kind, name, admit) -> bool */
 static int l_defer(lua_State *L)
@@ -28,6 +54,7 @@ static int l_defer(lua_State *L)
 
 void runner_enrich_register(struct luahost *h)
 {
+	luahost_register(h, "admit", l_admit);
 	luahost_register(h, "defer", l_defer);
 }
 
