@@ -49,6 +49,18 @@ static const char usage_text[] =
 	"      --log-format F     text or json (one object per line)\n"
 	"      --listen ADDR      serve /metrics, /healthz, /readyz, /status on ADDR\n"
 	"                         (host:port; default :9090 in a pod, else off; off disables)\n"
+	"      --event-metrics-limit reason=N,namespace=N,kind=N,series=N\n"
+	"                         herald_kube_events_total keeps N values of a label (the\n"
+	"                         first seen; others are \"other\") and N series in all\n"
+	"                         (default 50, 50, 20, 1000; series=0 turns it off)\n"
+	"      --enrich-limit qps=N,burst=N,inflight=N,queue=N,deadline=D,ttl=D,cache=N\n"
+	"                         owners and labels: API reads per second (default 20,\n"
+	"                         burst 40, 4 at once), events waiting (1000) and for how\n"
+	"                         long (5s), how long an answer is kept (1m), objects kept\n"
+	"                         (10000)\n"
+	"      --event-metrics-allow LABEL=V1,V2,...\n"
+	"                         only these values of reason, namespace or kind keep\n"
+	"                         their label (repeatable, one label each)\n"
 	"\n"
 	"Input (replay, --from): JSON lines of Events or of watch events\n"
 	"({\"type\":..,\"object\":..}), or `kubectl get events -o json` output.\n"
@@ -77,6 +89,9 @@ enum option_id {
 	OPT_LISTEN,
 	OPT_LOG_FORMAT,
 	OPT_CONFIGMAP,
+	OPT_EVENT_METRICS_LIMIT,
+	OPT_EVENT_METRICS_ALLOW,
+	OPT_ENRICH_LIMIT,
 };
 
 int cli_usage_error(const char *fmt, ...)
@@ -111,6 +126,9 @@ static const struct option longopts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "configmap", required_argument, NULL, OPT_CONFIGMAP },
+	{ "event-metrics-limit", required_argument, NULL, OPT_EVENT_METRICS_LIMIT },
+	{ "event-metrics-allow", required_argument, NULL, OPT_EVENT_METRICS_ALLOW },
+	{ "enrich-limit", required_argument, NULL, OPT_ENRICH_LIMIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -193,6 +211,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if ((o->watch_timeout_s = (int)parse_duration_s(optarg)) < 2)
 				return cli_usage_error("--watch-timeout: '%s' is not a duration of 2s or more", optarg);
 			break;
+		case OPT_EVENT_METRICS_LIMIT:
+		case OPT_EVENT_METRICS_ALLOW: {
+			char err[160];
+			bool allow = c == OPT_EVENT_METRICS_ALLOW;
+			if (evmetrics_parse(&o->event_metrics, optarg, allow, err, sizeof(err)) < 0)
+				return cli_usage_error("--event-metrics-%s %s", allow ? "allow" : "limit", err);
+			break;
+		}
+		case OPT_ENRICH_LIMIT: {
+			char err[160];
+			if (enrich_parse(&o->enrich, optarg, err, sizeof(err)) < 0)
+				return cli_usage_error("--enrich-limit %s", err);
+			break;
+		}
 		default: return cli_usage_error("%s", "bad option");
 		}
 	}
@@ -209,6 +241,8 @@ int cli_parse(int argc, char **argv, struct options *o)
 		.max_event_age_s = 300,
 		.watch_timeout_s = 600,
 		.command = "run",
+		.event_metrics.limit = { -1, -1, -1, -1 },
+		.enrich.limit = { -1, -1, -1, -1, -1, -1, -1 },
 	};
 	int rc = parse_options(argc, argv, o);
 	if (rc >= 0 || optind >= argc)
