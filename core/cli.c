@@ -57,6 +57,18 @@ static const char usage_text[] =
 	"                         election timing (default 15s, 10s, 2s; 500ms also reads)\n"
 	"      --state-configmap N  with --leader-elect and --state-dir: keep the state in\n"
 	"                         ConfigMap N beside the Leases too, for the next leader\n"
+	"      --event-metrics-limit reason=N,namespace=N,kind=N,series=N\n"
+	"                         herald_kube_events_total keeps N values of a label (the\n"
+	"                         first seen; others are \"other\") and N series in all\n"
+	"                         (default 50, 50, 20, 1000; series=0 turns it off)\n"
+	"      --enrich-limit qps=N,burst=N,inflight=N,queue=N,deadline=D,ttl=D,cache=N\n"
+	"                         owners and labels: API reads per second (default 20,\n"
+	"                         burst 40, 4 at once), events waiting (1000) and for how\n"
+	"                         long (5s), how long an answer is kept (1m), objects kept\n"
+	"                         (10000)\n"
+	"      --event-metrics-allow LABEL=V1,V2,...\n"
+	"                         only these values of reason, namespace or kind keep\n"
+	"                         their label (repeatable, one label each)\n"
 	"\n"
 	"Input (replay, --from): JSON lines of Events or of watch events\n"
 	"({\"type\":..,\"object\":..}), or `kubectl get events -o json` output.\n"
@@ -92,6 +104,9 @@ enum option_id {
 	OPT_RENEW_DEADLINE,
 	OPT_RETRY_PERIOD,
 	OPT_STATE_CONFIGMAP,
+	OPT_EVENT_METRICS_LIMIT,
+	OPT_EVENT_METRICS_ALLOW,
+	OPT_ENRICH_LIMIT,
 };
 
 int cli_usage_error(const char *fmt, ...)
@@ -133,6 +148,9 @@ static const struct option longopts[] = {
 	{ "renew-deadline", required_argument, NULL, OPT_RENEW_DEADLINE },
 	{ "retry-period", required_argument, NULL, OPT_RETRY_PERIOD },
 	{ "state-configmap", required_argument, NULL, OPT_STATE_CONFIGMAP },
+	{ "event-metrics-limit", required_argument, NULL, OPT_EVENT_METRICS_LIMIT },
+	{ "event-metrics-allow", required_argument, NULL, OPT_EVENT_METRICS_ALLOW },
+	{ "enrich-limit", required_argument, NULL, OPT_ENRICH_LIMIT },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -248,6 +266,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 			  : c == OPT_RENEW_DEADLINE ? &o->renew_deadline_ms : &o->retry_period_ms) = ms;
 			break;
 		}
+		case OPT_EVENT_METRICS_LIMIT:
+		case OPT_EVENT_METRICS_ALLOW: {
+			char err[160];
+			bool allow = c == OPT_EVENT_METRICS_ALLOW;
+			if (evmetrics_parse(&o->event_metrics, optarg, allow, err, sizeof(err)) < 0)
+				return cli_usage_error("--event-metrics-%s %s", allow ? "allow" : "limit", err);
+			break;
+		}
+		case OPT_ENRICH_LIMIT: {
+			char err[160];
+			if (enrich_parse(&o->enrich, optarg, err, sizeof(err)) < 0)
+				return cli_usage_error("--enrich-limit %s", err);
+			break;
+		}
 		default: return cli_usage_error("%s", "bad option");
 		}
 	}
@@ -268,6 +300,8 @@ int cli_parse(int argc, char **argv, struct options *o)
 		.lease_duration_ms = 15000,
 		.renew_deadline_ms = 10000,
 		.retry_period_ms = 2000,
+		.event_metrics.limit = { -1, -1, -1, -1 },
+		.enrich.limit = { -1, -1, -1, -1, -1, -1, -1 },
 	};
 	int rc = parse_options(argc, argv, o);
 	if (rc >= 0 || optind >= argc)

@@ -30,6 +30,9 @@ void kubeapi_post(struct kubeapi *api, const char *path, const char *json);
  * and POD_UID from the downward API); nothing outside a pod. */
 void kubeapi_post_event(struct kubeapi *api, const char *type, const char *reason, const char *message);
 
+/* The server's URL as the kubeconfig gives it (for messages). */
+const char *kubeapi_server(const struct kubeapi *api);
+
 /* A short, single-line excerpt of an answer's body (a Status message). */
 void kubeapi_excerpt(const struct http_response *r, char *out, size_t len);
 

@@ -86,19 +86,6 @@ static int l_reject(lua_State *L)
 	return 0;
 }
 
-/* core.admit(uid, rv, last_seen, type) -> 0 | 1 | 2 (see runner_hooks.admit) */
-static int l_admit(lua_State *L)
-{
-	const struct runner_hooks *hooks = current(L);
-	int verdict = 1;
-	if (hooks && hooks->admit && lua_type(L, 1) == LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING)
-		verdict = hooks->admit(hooks->arg, lua_tostring(L, 1), lua_tostring(L, 2),
-				       lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL,
-				       lua_type(L, 4) == LUA_TSTRING ? lua_tostring(L, 4) : "");
-	lua_pushinteger(L, verdict);
-	return 1;
-}
-
 /* core.count(name, label): counters the runtime keeps (rule errors per
  * file, encode errors per sink). */
 static int l_count(lua_State *L)
@@ -122,8 +109,8 @@ void runner_register(struct luahost *h)
 	luahost_register(h, "routed", l_routed);
 	luahost_register(h, "reject", l_reject);
 	luahost_register(h, "count", l_count);
-	luahost_register(h, "admit", l_admit);
 	luahost_register_list(h, "outputs", sinktype_outputs);
+	runner_enrich_register(h);
 }
 
 static size_t print_list(lua_State *L, int summary, const char *key, const char *label,
