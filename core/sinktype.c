@@ -12,6 +12,7 @@ const char *const sinktype_outputs[SINK_OUT_COUNT + 1] = {
 	[SINK_OUT_FILE] = "file",
 	[SINK_OUT_NULL] = "null",
 	[SINK_OUT_HTTP] = "http",
+	[SINK_OUT_KAFKA] = "kafka",
 	[SINK_OUT_COUNT] = NULL,
 };
 
