@@ -277,12 +277,12 @@ static int parse_item(struct sinkq_item *it, struct kafka_record *rec, struct ka
 
 static void restore_item(struct sinkq_item *it, const struct kafka_record *rec)
 {
+	for (size_t i = 0; i < rec->nheaders; i++)   /* first: the names end at their NUL */
+		*((char *)rec->headers[i].name + strlen(rec->headers[i].name)) = ':';
 	char *value = (char *)rec->value;
 	for (char *c = it->data; c < value && c < it->data + it->len; c++)
 		if (*c == '\0')
 			*c = '\n';
-	for (size_t i = 0; i < rec->nheaders; i++)
-		*((char *)rec->headers[i].name + strlen(rec->headers[i].name)) = ':';
 }
 
 /* Hands one item to librdkafka. 1: handed over (or settled now), 0: the
