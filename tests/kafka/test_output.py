@@ -263,3 +263,55 @@ def test_check_refuses_unknown_properties_and_missing_brokers_with_file_and_line
                           'idempotence = false, linger = "20ms", properties = { ["message.timeout.ms"] = 600000 } }\n')
     r = run_check(ok)
     assert r.returncode == 0, r.stderr
+
+
+def test_kube_eventer_shape_a_key_function_and_a_topic_per_namespace(broker, tmp_path):
+    """kube-eventer's Kafka record (EventValue the Event as a JSON string,
+    EventTimestamp, EventTags), the operator's key, {namespace} in the topic,
+    events from a file, and a dead letter for a record over the topic's limit."""
+    events = SOURCE / "tests" / "fixtures" / "events.jsonl"
+    fixtures = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    def ns_of(e):
+        return (e.get("involvedObject") or e.get("regarding") or {}).get("namespace") or e["metadata"]["namespace"]
+    namespaces = {}
+    for e in fixtures:
+        namespaces[ns_of(e)] = namespaces.get(ns_of(e), 0) + 1
+    cfg = config(tmp_path, f'sink "k" {{ type = "kafka", brokers = "{broker.bootstrap}", topic = "ke-{{namespace}}",\n'
+                           '  shape = "kube-eventer", cluster_name = "c9", key = function(ev) return ev.reason end }\n')
+    r = subprocess.run([BIN, "--config", str(cfg), "--from", str(events), "--cluster-name", "c1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = []
+    for ns, n in namespaces.items():
+        got += broker.consume(f"ke-{ns}", n, timeout=30)
+    assert len(got) == len(fixtures)
+    by_uid = {e["metadata"]["uid"]: e for e in fixtures}
+    for rec in got:
+        v = json.loads(rec["value"])
+        assert set(v) == {"EventValue", "EventTimestamp", "EventTags"}
+        ev = json.loads(v["EventValue"])
+        src = by_uid[ev["metadata"]["uid"]]
+        assert rec["key"] == src["reason"].encode()
+        obj = src.get("involvedObject") or src["regarding"]
+        assert ev["reason"] == src["reason"] and ev["involvedObject"]["name"] == obj["name"]
+        tags = v["EventTags"]
+        assert tags["eventID"] == src["metadata"]["uid"] and tags["cluster_name"] == "c9"
+        assert tags["hostname"] == (src.get("source") or {}).get("host", src.get("deprecatedSource", {}).get("host", ""))
+        if obj["kind"] == "Pod":
+            assert tags["pod_name"] == obj["name"]
+        assert v["EventTimestamp"].endswith("Z")
+        assert dict(rec["headers"])["cluster"] == b"c1"
+
+
+def test_a_record_over_the_topic_limit_is_dead_lettered_with_its_reason(broker, tmp_path):
+    broker.create_topic("small", config={"max.message.bytes": "300"})
+    dead = tmp_path / "dead.jsonl"
+    cfg = config(tmp_path, f'sink "k" {{ type = "kafka", brokers = "{broker.bootstrap}", topic = "small",\n'
+                           f'  dead_letter = "{dead}" }}\n')
+    h = subprocess.run([BIN, "--config", str(cfg), "--from", str(SOURCE / "tests" / "fixtures" / "events.jsonl"),
+                        "--listen", "off"], capture_output=True, text=True, timeout=120)
+    assert h.returncode == 0, h.stderr
+    lines = [json.loads(x) for x in dead.read_text().splitlines()]
+    assert len(lines) == 15, h.stderr
+    assert all(x["sink"] == "k" and x["reason"].startswith("msg_size_too_large") for x in lines)
+    assert "msg_size_too_large" in h.stderr
