@@ -180,8 +180,8 @@ def test_broker_stopped_a_minute_mid_stream_loses_and_duplicates_nothing(apiserv
     # a small queue: the outage fills it and pauses the watch
     cfg = config(tmp_path, f'sink "k" {{ type = "kafka", brokers = "{broker.bootstrap}", topic = "{topic}",\n'
                            '  batch = { events = 20 }, queue = { events = 100 } }\n')
-    h = Herald(tmp_path, cfg, apiserver)
     ns = "outage"
+    h = Herald(tmp_path, cfg, apiserver, "--namespace", ns)   # the records produced are this test's only
     apiserver.ensure_namespace(ns)
     created = []
     stop = threading.Event()
@@ -224,7 +224,7 @@ def test_broker_stopped_a_minute_mid_stream_loses_and_duplicates_nothing(apiserv
            for r in records]
     assert len(got) == len(set(got)), f"{len(got) - len(set(got))} duplicates"
     missing = set(created) - set(got)
-    assert not missing, f"{len(missing)} of {total} lost\n{log[-3000:]}"
+    assert not missing, f"{len(missing)} of {total} lost: {sorted(missing)}, last created {created[-3:]}\n{log[-3000:]}"
     assert len(got) == total
     # each key's records in order (resourceVersions grow per object)
     last = {}
