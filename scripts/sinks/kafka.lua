@@ -171,6 +171,7 @@ function M.init(conf)
       return "properties: write { [\"librdkafka.property\"] = value } with a string, number or boolean value"
     end
   end
+  conf.topic_template = conf.topic:find("{", 1, true) ~= nil
   conf.librdkafka = properties(conf)
   local err, at = kafka.check(conf.librdkafka)
   if err then
@@ -195,8 +196,10 @@ function M.encode(ev, conf)
   if type(doc) ~= "table" then return nil, "document() must return a table" end
   local value, err = json.encode(doc)
   if not value then return nil, err end
-  local topic = conf.topic:gsub("{cluster}", topic_safe(ev.cluster))
-    :gsub("{namespace}", topic_safe(event.namespace(ev)))
+  local topic = conf.topic
+  if conf.topic_template then
+    topic = topic:gsub("{cluster}", topic_safe(ev.cluster)):gsub("{namespace}", topic_safe(event.namespace(ev)))
+  end
   return table.concat({
     line(topic), key_of(ev, conf),
     "cluster:" .. line(ev.cluster), "type:" .. line(v(ev.type)), "reason:" .. line(v(ev.reason)),
