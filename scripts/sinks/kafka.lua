@@ -53,7 +53,7 @@ local M = {
   -- sources pause, and also the most handed to librdkafka at once.
   defaults = {
     batch = { events = 10000, bytes = 1000000, wait_ms = 0 },
-    queue = { events = 100000, bytes = 67108864 },
+    queue = { events = 20000, bytes = 33554432 },
   },
 }
 
