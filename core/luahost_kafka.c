@@ -1,7 +1,8 @@
 /* luahost_kafka: herald.kafka, what the kafka sink type asks of
  * librdkafka while a configuration loads: check(properties) runs
- * kafka_check (no broker is contacted) and version() names librdkafka.
- * Owns nothing; must not create a producer or keep any state. */
+ * kafka_check (no broker is contacted) and version() names librdkafka;
+ * and luahost_kafka_props, the reading of a sink's properties for its
+ * sink_spec. Owns nothing; must not create a producer or keep any state. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,25 @@ static int l_version(lua_State *L)
 {
 	lua_pushstring(L, kafka_version());
 	return 1;
+}
+
+int luahost_kafka_props(lua_State *L, int conf, char ***props, size_t *n)
+{
+	lua_getfield(L, conf, "librdkafka");                            /* list */
+	size_t pairs = lua_istable(L, -1) ? lua_rawlen(L, -1) / 2 : 0;
+	char **p = calloc(2 * pairs + 1, sizeof(char *));
+	int rc = p ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < 2 * pairs; i++) {
+		lua_rawgeti(L, -1, (lua_Integer)i + 1);                 /* list s */
+		const char *v = lua_tostring(L, -1);
+		if (!v || !(p[i] = strdup(v)))
+			rc = -1;
+		lua_pop(L, 1);                                          /* list */
+	}
+	lua_pop(L, 1);
+	*props = p;
+	*n = p ? pairs : 0;
+	return rc;
 }
 
 const luaL_Reg luahost_lib_kafka[] = { { "check", l_check }, { "version", l_version }, { NULL, NULL } };

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "log.h"
 #include "luahost.h"
+#include "luahost_lib.h"
 #include "metrics.h"
 #include "sinkq.h"
 
@@ -193,26 +194,6 @@ static void read_alert_policy(lua_State *L, int idx, struct sink_spec *s)
 	lua_pop(L, 1);
 }
 
-/* conf.librdkafka: the properties the kafka sink type built, as a list
- * name, value, name, ... (secrets among them: freed with explicit_bzero). */
-static int read_kafka_props(lua_State *L, int conf, struct sink_spec *s)
-{
-	lua_getfield(L, conf, "librdkafka");                            /* list */
-	size_t n = lua_istable(L, -1) ? lua_rawlen(L, -1) / 2 : 0;
-	s->kafka_props = calloc(2 * n + 1, sizeof(char *));
-	int rc = s->kafka_props ? 0 : -1;
-	for (size_t i = 0; rc == 0 && i < 2 * n; i++) {
-		lua_rawgeti(L, -1, (lua_Integer)i + 1);                 /* list s */
-		const char *v = lua_tostring(L, -1);
-		if (!v || !(s->kafka_props[i] = strdup(v)))
-			rc = -1;
-		lua_pop(L, 1);                                          /* list */
-	}
-	s->nkafka_props = n;
-	lua_pop(L, 1);
-	return rc;
-}
-
 static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 {
 	s->name = dup_field(L, idx, "name");
@@ -241,7 +222,7 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 	} else if (s->output == SINK_OUT_KAFKA) {
 		lua_getfield(L, idx, "conf");                           /* conf */
 		s->dead_letter = dup_field(L, lua_gettop(L), "dead_letter");
-		if (read_kafka_props(L, lua_gettop(L), s) < 0)
+		if (luahost_kafka_props(L, lua_gettop(L), &s->kafka_props, &s->nkafka_props) < 0)
 			rc = -1;
 		lua_pop(L, 1);
 	} else if (s->output == SINK_OUT_FILE) {
@@ -324,13 +305,7 @@ void runner_config_free(struct runner_config *c)
 		free(c->sinks[i].type);
 		free(c->sinks[i].path);
 		free(c->sinks[i].dead_letter);
-		for (size_t j = 0; c->sinks[i].kafka_props && j < 2 * c->sinks[i].nkafka_props; j++) {
-			char *v = c->sinks[i].kafka_props[j];
-			if (v)
-				explicit_bzero(v, strlen(v));
-			free(v);
-		}
-		free(c->sinks[i].kafka_props);
+		sinktype_props_free(c->sinks[i].kafka_props, c->sinks[i].nkafka_props);
 	}
 	free(c->sinks);
 	memset(c, 0, sizeof(*c));

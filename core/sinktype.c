@@ -43,6 +43,16 @@ void sink_request_free(struct sink_request *r)
 	memset(r, 0, sizeof(*r));
 }
 
+void sinktype_props_free(char **props, size_t n)
+{
+	for (size_t i = 0; props && i < 2 * n; i++) {
+		if (props[i])
+			explicit_bzero(props[i], strlen(props[i]));
+		free(props[i]);
+	}
+	free(props);
+}
+
 void sink_verdict_free(struct sink_verdict *v)
 {
 	for (size_t i = 0; v->reason && i < v->n; i++)

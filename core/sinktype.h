@@ -70,6 +70,8 @@ struct sink_verdict {
 };
 
 void sink_request_free(struct sink_request *r);
+/* Frees a sink_spec's kafka_props (n pairs), wiping every value. */
+void sinktype_props_free(char **props, size_t n);
 void sink_verdict_free(struct sink_verdict *v);
 
 #endif
