@@ -12,6 +12,7 @@ echo "== real test servers (built once, cached in ${HERALD_CACHE:-~/.cache/heral
 time tests/servers/build-kube.sh
 time tests/servers/build-opensearch.sh
 time tests/servers/build-kafka.sh
+time tests/servers/build-kafka.sh 3.9.1   # the SCRAM test (tests/kafka/test_auth.py)
 
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
