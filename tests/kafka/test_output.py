@@ -148,6 +148,12 @@ def test_watched_events_reach_the_topic_as_shaped_keyed_and_in_order(apiserver, 
         assert len(records) == 32, (f"{len(records)} records: "
                                     f"{sorted((json.loads(r['value'])['metadata']['name'], json.loads(r['value'])['count']) for r in records)}"
                                     f"\n{h.metrics()}\n{h.log()[-3000:]}")
+        # per-sink metrics: every record acknowledged, nothing in flight
+        kube.wait_for(lambda: h.metric('herald_kafka_records_produced_total{sink="k"}') == 33, timeout=30,
+                      what="33 records acknowledged")
+        m = h.metrics()
+        assert 'herald_kafka_in_flight{sink="k"} 0' in m and 'herald_kafka_queue_depth{sink="k"}' in m, m
+        assert 'herald_sink_events_written_total{sink="k"} 33' in m, m
         assert h.stop() == 0
     finally:
         h.kill()
