@@ -1,9 +1,11 @@
 /* cli: herald's command line: the options every command reads, the exit
  * codes, and parsing. Knows no module beyond log (levels and format are
- * set while parsing). */
+ * set while parsing), evmetrics and enrich (their limits are parsed here). */
 #ifndef HERALD_CLI_H
 #define HERALD_CLI_H
 #include <stdbool.h>
+#include "enrich.h"
+#include "evmetrics.h"
 
 /* Exit codes are part of the interface (see the usage text). */
 enum {
@@ -52,6 +54,14 @@ struct options {
 	const char *const *memory_files;    /* the configuration in memory (runtime.h) */
 	const char *const *memory_secrets;
 	const struct ke_source *ke_source;  /* the cluster its --source names */
+	struct evmetrics_config event_metrics;   /* --event-metrics-limit/-allow */
+	struct enrich_config enrich;             /* --enrich-limit */
+
+	int leader_elect;             /* -1: default (on in a pod), 0 off, 1 on */
+	const char *lease_namespace;  /* NULL: $POD_NAMESPACE, else default */
+	const char *lease_name;       /* Lease name prefix; NULL: herald */
+	unsigned long lease_duration_ms, renew_deadline_ms, retry_period_ms;
+	const char *state_configmap;  /* with election: mirror --state-dir into this ConfigMap */
 };
 
 /* Fills o from the environment's defaults and argv: the command (default

@@ -44,10 +44,16 @@ static void on_emit(void *arg, const struct runner_item *it)
 		in->hooks.emit(in->caller_arg, it);
 }
 
-static int on_admit(void *arg, const char *uid, const char *rv, const char *last_seen, const char *type)
+static int on_admit(void *arg, const struct runner_admit *a)
 {
 	struct ingest *in = arg;
-	return in->hooks.admit ? in->hooks.admit(in->caller_arg, uid, rv, last_seen, type) : 1;
+	return in->hooks.admit ? in->hooks.admit(in->caller_arg, a) : 1;
+}
+
+static bool on_defer(void *arg, const struct runner_defer *d)
+{
+	struct ingest *in = arg;
+	return in->hooks.defer ? in->hooks.defer(in->caller_arg, d) : false;
 }
 
 static void on_record(void *arg, const struct framer_record *rec)
@@ -75,6 +81,7 @@ static void on_record(void *arg, const struct framer_record *rec)
 		.routed = on_routed,
 		.reject = on_reject,
 		.admit = on_admit,
+		.defer = on_defer,
 	};
 	/* A record with a field over the limit: that field is cut to limit + 1
 	 * bytes before decoding, so a 50 MB message costs no 50 MB decode and

@@ -62,6 +62,11 @@ struct kubeapi *kubeapi_new(struct http *http, struct kubeconn *conn, const char
 	return api;
 }
 
+const char *kubeapi_server(const struct kubeapi *api)
+{
+	return api->conn->server ? api->conn->server : "";
+}
+
 void kubeapi_free(struct kubeapi *api)
 {
 	if (!api)

@@ -34,6 +34,8 @@ void kubeapi_post_event(struct kubeapi *api, const char *type, const char *reaso
  * kind and where it comes from (never its value), and whether it may have
  * expired. */
 void kubeapi_unauthorized_hint(const struct kubeapi *api, char *out, size_t len);
+/* The server's URL as the kubeconfig gives it (for messages). */
+const char *kubeapi_server(const struct kubeapi *api);
 
 /* A short, single-line excerpt of an answer's body (a Status message). */
 void kubeapi_excerpt(const struct http_response *r, char *out, size_t len);

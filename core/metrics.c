@@ -12,8 +12,8 @@
 
 #include "hash.h"
 
-#define SERIES_MAX 1024
-#define SLOTS 2048                 /* power of two, over twice SERIES_MAX */
+#define SERIES_MAX 4096
+#define SLOTS 8192                 /* power of two, over twice SERIES_MAX */
 #define LABELS_LEN 256
 
 struct metrics_series {

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "log.h"
 #include "luahost.h"
+#include "luahost_lib.h"
 #include "metrics.h"
 #include "sinkq.h"
 
@@ -86,19 +87,6 @@ static int l_reject(lua_State *L)
 	return 0;
 }
 
-/* core.admit(uid, rv, last_seen, type) -> 0 | 1 | 2 (see runner_hooks.admit) */
-static int l_admit(lua_State *L)
-{
-	const struct runner_hooks *hooks = current(L);
-	int verdict = 1;
-	if (hooks && hooks->admit && lua_type(L, 1) == LUA_TSTRING && lua_type(L, 2) == LUA_TSTRING)
-		verdict = hooks->admit(hooks->arg, lua_tostring(L, 1), lua_tostring(L, 2),
-				       lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL,
-				       lua_type(L, 4) == LUA_TSTRING ? lua_tostring(L, 4) : "");
-	lua_pushinteger(L, verdict);
-	return 1;
-}
-
 /* core.count(name, label): counters the runtime keeps (rule errors per
  * file, encode errors per sink). */
 static int l_count(lua_State *L)
@@ -122,8 +110,8 @@ void runner_register(struct luahost *h)
 	luahost_register(h, "routed", l_routed);
 	luahost_register(h, "reject", l_reject);
 	luahost_register(h, "count", l_count);
-	luahost_register(h, "admit", l_admit);
 	luahost_register_list(h, "outputs", sinktype_outputs);
+	runner_enrich_register(h);
 }
 
 static size_t print_list(lua_State *L, int summary, const char *key, const char *label,
@@ -218,6 +206,12 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 		if (lua_istable(L, -1))
 			read_alert_policy(L, lua_gettop(L), s);
 		lua_pop(L, 1);
+	} else if (s->output == SINK_OUT_KAFKA) {
+		lua_getfield(L, idx, "conf");                           /* conf */
+		s->dead_letter = dup_field(L, lua_gettop(L), "dead_letter");
+		if (luahost_kafka_props(L, lua_gettop(L), &s->kafka_props, &s->nkafka_props) < 0)
+			rc = -1;
+		lua_pop(L, 1);
 	} else if (s->output == SINK_OUT_FILE) {
 		lua_getfield(L, idx, "conf");                           /* conf */
 		int conf = lua_gettop(L);
@@ -298,6 +292,7 @@ void runner_config_free(struct runner_config *c)
 		free(c->sinks[i].type);
 		free(c->sinks[i].path);
 		free(c->sinks[i].dead_letter);
+		sinktype_props_free(c->sinks[i].kafka_props, c->sinks[i].nkafka_props);
 	}
 	free(c->sinks);
 	memset(c, 0, sizeof(*c));

@@ -59,6 +59,21 @@ struct runner_item {
 	const char *key, *uid;
 };
 
+/* An event about to be routed (core.admit's arguments). uid and rv are
+ * set; the others may be NULL. Valid during the callback only. */
+struct runner_admit {
+	const char *uid, *rv, *last_seen, *type, *reason, *namespace, *kind;
+};
+
+/* An event the runtime wants owners and labels for (core.defer): its JSON,
+ * the involved object, and the admit verdict it already had. */
+struct runner_defer {
+	const char *text;
+	size_t len;
+	const char *uid, *namespace, *kind, *name;
+	int admit;
+};
+
 struct runner_hooks {
 	void *arg;
 	bool describe;             /* fill runner_event's strings (replay) */
@@ -67,7 +82,10 @@ struct runner_hooks {
 	void (*reject)(void *arg, long item, const char *why);
 	/* Before an event is routed: 0 skip it (already delivered), 1 deliver
 	 * it, 2 deliver it but not to alert sinks (too old). NULL: deliver. */
-	int (*admit)(void *arg, const char *uid, const char *rv, const char *last_seen, const char *type);
+	int (*admit)(void *arg, const struct runner_admit *a);
+	/* Takes an event to route later, enriched (true), or refuses (false:
+	 * it is routed now, unenriched). NULL: never deferred. */
+	bool (*defer)(void *arg, const struct runner_defer *d);
 };
 
 enum ingest_kind {
@@ -121,6 +139,21 @@ int runner_alert_request(struct luahost *h, int sink, const char *name, const st
  * is RETRY (nothing is dropped because a script failed). */
 void runner_http_response(struct luahost *h, int sink, const char *name, const struct http_response *r,
 			  const char *kind, const struct sinkq_item *items, size_t count, struct sink_verdict *out);
+
+/* An object read from the API server, as enrichment needs it (malloc'd):
+ * labels as a JSON object, the controller's kind and name (NULL: none). */
+struct runner_object {
+	char *labels, *owner_kind, *owner_name;
+};
+/* runner_enrich.c: reads an object's JSON. -1 (logged) when unreadable. */
+int runner_object_meta(struct luahost *h, const char *body, size_t len, struct runner_object *out);
+/* Routes a deferred event (its JSON) with its enrichment (a JSON object
+ * {owner, owners, labels}, or NULL for none) through hooks. -1 (logged)
+ * when the runtime failed. */
+int runner_route_deferred(struct luahost *h, const char *text, size_t len, const char *enrichment, int admit,
+			  const struct runner_hooks *hooks);
+/* Registers core.admit and core.defer. */
+void runner_enrich_register(struct luahost *h);
 
 /* Registers core.emit, core.routed, core.reject, core.count, core.admit
  * and core.outputs (the names of the outputs this herald has). Given to

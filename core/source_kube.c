@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "enrich.h"
+#include "evmetrics.h"
 #include "json.h"
 #include "kubeapi.h"
 #include "kubeconfig.h"
@@ -25,22 +27,73 @@ struct kube {
 	struct source base;
 	struct kubeconn conn;
 	struct kubeapi *api;
+	struct enricher *enricher;     /* owners and labels, read on demand */
 	struct seen *seen;
 	char *state_path;
 	bool loaded;                   /* a checkpoint was read */
 	struct watch *watches[CLI_MAX_NAMESPACES];
 	int nwatches;
+	bool gated;                    /* refused a record: not the leader */
+	bool restored;                 /* restore ran (a later one is a new term) */
+	bool refused;                  /* some record was refused since */
 };
 
-static int kube_restore(struct source *s)
+/* A routed record goes to the sinks only while this replica may deliver
+ * the cluster (leader election); a record that arrives after that ended is
+ * dropped here: the new leader lists it again. */
+static void kube_emit(void *arg, const struct runner_item *it)
+{
+	struct kube *c = arg;
+	const struct source_env *env = c->base.env;
+	if (env->may_deliver && !env->may_deliver(env->arg, &c->base)) {
+		if (!c->gated)
+			log_warn("cluster %s: not the leader: events are left to the one who is", c->base.name);
+		c->gated = true;
+		c->refused = true;
+		return;
+	}
+	c->gated = false;
+	source_emit((void *)env, it);
+}
+
+static bool kube_blocked(void *arg)
+{
+	struct kube *c = arg;
+	return source_blocked((void *)c->base.env);
+}
+
+static const char *kube_state_file(struct source *s)
 {
 	struct kube *c = (struct kube *)s;
 	const struct options *o = s->env->o;
 	if (!o->state_dir)
+		return NULL;
+	if (!c->state_path) {
+		struct buf path = BUF_INIT;
+		buf_printf(&path, "%s/%s.seen", o->state_dir, s->name);
+		c->state_path = path.data;
+	}
+	return c->state_path;
+}
+
+static int kube_restore(struct source *s)
+{
+	struct kube *c = (struct kube *)s;
+	if (c->restored && c->refused) {
+		/* A new term after records were refused at the gate: they are in
+		 * the seen set, undelivered. Start from what the last leader
+		 * saved instead of this process's memory. */
+		struct seen *fresh = seen_new(SEEN_CAPACITY);
+		if (!fresh)
+			return -1;
+		seen_free(c->seen);
+		c->seen = fresh;
+		c->loaded = false;
+	}
+	c->restored = true;
+	c->refused = false;
+	if (!kube_state_file(s))
 		return 0;
-	struct buf path = BUF_INIT;
-	buf_printf(&path, "%s/%s.seen", o->state_dir, s->name);
-	c->state_path = path.data;
 	seen_load(c->seen, c->state_path, &c->loaded);
 	if (c->loaded)
 		log_info("cluster %s: %zu delivered events remembered from %s", s->name,
@@ -54,6 +107,12 @@ static int kube_start(struct source *s)
 	const struct source_env *env = s->env;
 	const struct options *o = env->o;
 	time_t now = time(NULL);
+	for (int j = 0; j < c->nwatches; j++) /* started again: a new term of leadership */
+		watch_free(c->watches[j]);
+	c->nwatches = 0;
+	enricher_free(c->enricher);
+	if (!(c->enricher = enricher_new(env->loop, env->rt, c->api, s->name, &o->enrich, kube_emit, c)))
+		return EXIT_CONFIG;
 	int nns = o->nnamespaces ? o->nnamespaces : 1;
 	for (int j = 0; j < nns; j++) {
 		struct watch_config wc = {
@@ -66,9 +125,10 @@ static int kube_start(struct source *s)
 			.fresh_start = !c->loaded,
 			.started = now,
 			.max_event_age_s = o->max_event_age_s,
-			.emit = source_emit,
-			.blocked = source_blocked,
-			.arg = (void *)env,
+			.emit = kube_emit,
+			.blocked = kube_blocked,
+			.arg = c,
+			.enricher = c->enricher,
 		};
 		c->watches[j] = watch_new(env->loop, env->rt, &wc);
 		if (!c->watches[j])
@@ -84,6 +144,7 @@ static void kube_stop(struct source *s)
 	struct kube *c = (struct kube *)s;
 	for (int j = 0; j < c->nwatches; j++)
 		watch_stop(c->watches[j]);
+	enricher_flush(c->enricher);   /* what waits for its owners goes on now */
 }
 
 static bool kube_established(const struct source *s)
@@ -123,9 +184,25 @@ static bool kube_dirty(const struct source *s)
 static void kube_checkpoint(struct source *s, uint64_t *held, size_t nheld)
 {
 	struct kube *c = (struct kube *)s;
-	int rc = seen_save(c->seen, c->state_path, held, nheld);
+	/* Events waiting for their owners are not delivered yet. */
+	uint64_t *all = NULL;
+	size_t n = 0;
+	if (enricher_pending(c->enricher)) {
+		if (!(all = malloc((nheld + 1) * sizeof(*all))))
+			return;
+		if (nheld)
+			memcpy(all, held, nheld * sizeof(*all));
+		n = nheld;
+		if (enricher_held(c->enricher, &all, &n) < 0) {
+			free(all);
+			return;
+		}
+	}
+	int rc = seen_save(c->seen, c->state_path, all ? all : held, all ? n : nheld);
+	int saved_errno = errno;
+	free(all);
 	char why[4200];
-	snprintf(why, sizeof(why), "cannot write %s: %s", c->state_path, rc < 0 ? strerror(errno) : "");
+	snprintf(why, sizeof(why), "cannot write %s: %s", c->state_path, rc < 0 ? strerror(saved_errno) : "");
 	statedir_saved(rc, c->state_path, why);
 }
 
@@ -146,9 +223,11 @@ static void kube_free(struct source *s)
 	struct kube *c = (struct kube *)s;
 	for (int j = 0; j < c->nwatches; j++)
 		watch_free(c->watches[j]);
+	enricher_free(c->enricher);
 	kubeapi_free(c->api);
 	seen_free(c->seen);
 	kubeconn_free(&c->conn);
+	evmetrics_free();
 	free(c->state_path);
 	free(s->name);
 	free(c);
@@ -165,10 +244,28 @@ static const struct source_ops kube_ops = {
 	.unblock = kube_unblock,
 	.dirty = kube_dirty,
 	.checkpoint = kube_checkpoint,
+	.state_file = kube_state_file,
 	.done = kube_done,
 	.post_event = kube_post_event,
 	.free = kube_free,
 };
+
+/* No default cluster could be read: says where herald looked and what to
+ * do (the first thing a new user sees). */
+static void first_run_hint(const struct options *o)
+{
+	const char *env = getenv("KUBECONFIG");
+	const char *home = getenv("HOME");
+	if (o->kubeconfig)
+		log_error("herald tried --kubeconfig %s", o->kubeconfig);
+	else if (env && *env)
+		log_error("herald tried $KUBECONFIG (%s); not in a pod (KUBERNETES_SERVICE_HOST is not set)", env);
+	else
+		log_error("herald tried %s/.kube/config ($KUBECONFIG is not set); not in a pod "
+			  "(KUBERNETES_SERVICE_HOST is not set)", home ? home : "");
+	log_error("to watch a cluster, give its kubeconfig: --kubeconfig PATH [--context NAME]; "
+		  "to try herald without one: --from tests/fixtures/events.jsonl");
+}
 
 /* Reads how to reach cluster i (--cluster NAME=KUBECONFIG[:CONTEXT], the
  * one kube-eventer's --source names, or the default one). -1 (logged) when
@@ -177,6 +274,7 @@ static int connect_cluster(const struct options *o, int i, struct kube *c)
 {
 	char err[512];
 	int rc;
+	bool in_pod = false;
 	if (o->nclusters) {
 		const char *eq = strchr(o->clusters[i], '=');
 		c->base.name = strndup(o->clusters[i], (size_t)(eq - o->clusters[i]));
@@ -197,13 +295,16 @@ static int connect_cluster(const struct options *o, int i, struct kube *c)
 	} else {
 		if (!(c->base.name = strdup(o->cluster)))
 			return -1;
-		bool in_pod = !o->kubeconfig && getenv("KUBERNETES_SERVICE_HOST") &&
+		in_pod = !o->kubeconfig && getenv("KUBERNETES_SERVICE_HOST") &&
 			      *getenv("KUBERNETES_SERVICE_HOST");
 		rc = in_pod ? kubeconfig_in_cluster(&c->conn, err, sizeof(err))
 			    : kubeconfig_load(o->kubeconfig, o->context, &c->conn, err, sizeof(err));
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		log_error("cluster %s: %s", c->base.name, err);
+		if (!o->nclusters && !in_pod)
+			first_run_hint(o);
+	}
 	return rc;
 }
 
@@ -214,6 +315,8 @@ int source_kube_open(const struct source_env *env, struct source_list *list)
 		return 0; /* --from reads a file instead of clusters */
 	int n = o->nclusters ? o->nclusters : 1;
 	size_t first = list->n;
+	if (evmetrics_configure(&o->event_metrics) < 0)
+		log_warn("out of memory: herald_kube_events_total is off");
 	for (int i = 0; i < n; i++) {
 		struct kube *c = calloc(1, sizeof(*c));
 		if (!c)

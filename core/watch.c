@@ -10,6 +10,8 @@
 
 #include "backoff.h"
 #include "buf.h"
+#include "enrich.h"
+#include "evmetrics.h"
 #include "http.h"
 #include "ingest.h"
 #include "kubeapi.h"
@@ -44,6 +46,7 @@ struct watch {
 	bool relist;                   /* an in-stream 410 / too large */
 	bool stream_error;             /* an in-stream ERROR other than 410 */
 	bool paused;                   /* the stream waits for a sink to drain, or yields */
+	bool reached;                  /* the server answered once (no first-run hint) */
 	struct loop_timer *yield_timer;
 	/* Per-event series, looked up once: received by type (Normal,
 	 * Warning, other), already delivered, last event's time. */
@@ -138,14 +141,16 @@ static void on_result(void *arg, const struct ingest_result *res)
 	}
 }
 
-static int admit(void *arg, const char *uid, const char *rv, const char *last_seen, const char *type)
+static int admit(void *arg, const struct runner_admit *a)
 {
 	struct watch *w = arg;
-	if (seen_has(w->cfg.seen, uid, rv)) {
+	const char *type = a->type, *last_seen = a->last_seen;
+	if (seen_has(w->cfg.seen, a->uid, a->rv)) {
 		metrics_series_inc(w->m_already, 1);
 		return 0;
 	}
-	seen_put(w->cfg.seen, uid, rv);
+	seen_put(w->cfg.seen, a->uid, a->rv);
+	evmetrics_count(w->cluster, type, a->reason, a->namespace, a->kind);
 	/* type is a label only when it is one of the two Kubernetes uses. */
 	int known = strcmp(type, "Normal") == 0 ? 0 : strcmp(type, "Warning") == 0 ? 1 : 2;
 	metrics_series_inc(w->m_received[known], 1);
@@ -158,6 +163,12 @@ static int admit(void *arg, const char *uid, const char *rv, const char *last_se
 			return 2;
 	}
 	return 1;
+}
+
+static bool defer(void *arg, const struct runner_defer *d)
+{
+	struct watch *w = arg;
+	return w->cfg.enricher && enricher_defer(w->cfg.enricher, d);
 }
 
 static void emit(void *arg, const struct runner_item *it)
@@ -189,9 +200,18 @@ static void on_list_done(void *arg, const struct http_response *r)
 	w->xfer = NULL;
 	if (r->error) {
 		log_warn("cluster %s: list failed: %s", w->source, r->error);
+		if (!w->reached) {
+			/* First run: say what was tried and what to do, once. */
+			w->reached = true;
+			log_error("cluster %s: cannot reach the API server %s (%s); herald keeps retrying. "
+				  "Check the kubeconfig's server and context (--kubeconfig PATH, --context NAME), "
+				  "or try herald without a cluster: --from tests/fixtures/events.jsonl",
+				  w->source, kubeapi_server(w->cfg.api), r->error);
+		}
 		backoff(w, start_list);
 		return;
 	}
+	w->reached = true;
 	if (r->status == 410 && w->cont) {
 		/* The continue token expired: list again from the start (what
 		 * was delivered is not delivered twice). */
@@ -406,7 +426,7 @@ struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watc
 	backoff_init(&w->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, BACKOFF_JITTER, (uint64_t)random());
 	w->timer = loop_timer_new(loop, on_backoff_timer, w);
 	w->yield_timer = loop_timer_new(loop, on_yield_timer, w);
-	struct runner_hooks hooks = { .arg = w, .emit = emit, .admit = admit };
+	struct runner_hooks hooks = { .arg = w, .emit = emit, .admit = admit, .defer = defer };
 	ingest_init(&w->in, rt, w->source, w->cluster, &hooks);
 	w->in.on_result = on_result;
 	if (w->namespace)

@@ -32,6 +32,7 @@ struct watch_config {
 	void (*emit)(void *arg, const struct runner_item *it);
 	bool (*blocked)(void *arg);    /* a sink is over its bound: stop reading */
 	void *arg;
+	struct enricher *enricher;     /* owners and labels; not owned; NULL: none */
 };
 
 struct watch;

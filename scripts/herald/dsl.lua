@@ -122,8 +122,8 @@ function M.sinks_dsl(c)
   return { sink = sink, env = env_value, secret = secret_value }
 end
 
-local ROUTE_KEYS = { to = true, when = true, unless = true, name = true }
-local RESERVED = { when = true, unless = true, name = true }
+local ROUTE_KEYS = { to = true, when = true, unless = true, name = true, enrich = true }
+local RESERVED = { when = true, unless = true, name = true, enrich = true }
 local EXAMPLE_KEYS = { name = true, event = true, reaches = true, misses = true, routes = true }
 
 local function match_ctx(c, where)
@@ -169,6 +169,42 @@ local function add_rule(c, rule)
     rule.test = function() return true end
   end
   c.rules[#c.rules + 1] = rule
+  if rule.needs then
+    c.enrich_needs = c.enrich_needs or {}
+    c.enrich_needs[#c.enrich_needs + 1] = rule.needs
+  end
+end
+
+local function always() return true end
+
+-- Compiles a rule's when and unless, and says which events it wants owners
+-- and labels for (nil: none): those its other fields match, when it
+-- matches owner or labels or says enrich = true.
+local function compile_rule(c, where, spec, fields)
+  local ctx = match_ctx(c, where)
+  local f, ok0 = true, true
+  if fields then f, ok0 = match.compile_table(spec, ctx, RESERVED) end
+  local when, ok1 = match.compile(spec.when, ctx, "when")
+  local enriched, plain = ctx.enriched, ctx.plain
+  ctx.enriched, ctx.plain = nil, nil
+  local unless, ok2 = match.compile(spec.unless, ctx, "unless")
+  if spec.enrich ~= nil and type(spec.enrich) ~= "boolean" then
+    report(c, where, "enrich is true or false: true reads the owners and labels of the events this rule matches")
+    ok0 = false
+  end
+  local needs
+  if enriched then
+    needs = plain or always
+  elseif ctx.enriched or spec.enrich then
+    if fields and f and when then
+      local a, b = f, when
+      needs = function(ev) return a(ev) and b(ev) end
+    else
+      needs = (fields and f ~= true and f) or when or always
+    end
+  end
+  if f == true then f = nil end
+  return f, when, unless, needs, ok0 and ok1 and ok2
 end
 
 function M.rules_dsl(c)
@@ -181,7 +217,7 @@ function M.rules_dsl(c)
     local ok = true
     for k in pairs(spec) do
       if not ROUTE_KEYS[k] then
-        report(c, where, ("route: unknown key %q (route takes to, when, unless, name)"):format(tostring(k)))
+        report(c, where, ("route: unknown key %q (route takes to, when, unless, name, enrich)"):format(tostring(k)))
         ok = false
       end
     end
@@ -190,12 +226,10 @@ function M.rules_dsl(c)
       return
     end
     local to = sink_list(c, where, spec.to, "route's `to`")
-    local ctx = match_ctx(c, where)
-    local when, ok1 = match.compile(spec.when, ctx, "when")
-    local unless, ok2 = match.compile(spec.unless, ctx, "unless")
-    if not (ok and to and ok1 and ok2) then return end
+    local _, when, unless, needs, ok1 = compile_rule(c, where, spec, false)
+    if not (ok and to and ok1) then return end
     add_rule(c, { kind = "route", to = to, when = when, unless = unless, where = where,
-                  name = spec.name })
+                  name = spec.name, needs = needs })
   end
 
   local function drop(spec)
@@ -204,11 +238,8 @@ function M.rules_dsl(c)
       report(c, where, "drop needs a table, as in drop { type = \"Normal\", reason = \"Pulled\" }")
       return
     end
-    local ctx = match_ctx(c, where)
-    local fields, ok0 = match.compile_table(spec, ctx, RESERVED)
-    local when, ok1 = match.compile(spec.when, ctx, "when")
-    local unless, ok2 = match.compile(spec.unless, ctx, "unless")
-    if not (ok0 and ok1 and ok2) then return end
+    local fields, when, unless, needs, ok = compile_rule(c, where, spec, true)
+    if not ok then return end
     if not fields and not when then
       report(c, where, "drop {} would drop every event; give fields or `when`")
       return
@@ -219,7 +250,7 @@ function M.rules_dsl(c)
     else
       when = fields or when
     end
-    add_rule(c, { kind = "drop", when = when, unless = unless, where = where, name = spec.name })
+    add_rule(c, { kind = "drop", when = when, unless = unless, where = where, name = spec.name, needs = needs })
   end
 
   local function example(spec)

@@ -37,7 +37,15 @@ M.shorthands = {
   name = function(ev) return obj(ev, "name") end,
   namespace = event.namespace,
   component = event.component,
+  -- Set by enrichment (herald.route): the top of the involved object's
+  -- controller chain ("Deployment/web"), and the object's labels.
+  owner = top("owner"),
+  labels = top("labels"),
 }
+
+-- Shorthands whose values come from the API server, read only for events
+-- a rule asks about (see M.compile_table's ctx.enriched).
+M.enriched = { owner = true, labels = true }
 
 -- First segments a dotted path may start with: the fields of a core/v1
 -- Event (plus cluster). Anything else is a typo, reported at load.
@@ -46,7 +54,7 @@ M.event_fields = {
   reason = true, message = true, source = true, firstTimestamp = true,
   lastTimestamp = true, count = true, type = true, eventTime = true,
   series = true, action = true, related = true, reportingComponent = true,
-  reportingInstance = true, cluster = true,
+  reportingInstance = true, cluster = true, owner = true, owners = true, labels = true,
 }
 
 local function path_getter(path)
@@ -168,31 +176,82 @@ local function value_test(v, key, ctx)
   return nil
 end
 
--- Compiles a table spec, skipping the keys in `reserved`. Returns a
--- predicate (nil when the table has no matching keys) and whether it
--- compiled cleanly (errors went to ctx.report).
-function M.compile_table(spec, ctx, reserved)
-  local checks, ok = {}, true
-  for key, v in pairs(spec) do
-    if not (reserved and reserved[key]) then
-      local get = getter(key, ctx.report)
-      local test = get and value_test(v, key, ctx)
-      if get and test then
-        checks[#checks + 1] = function(ev) return test(get(ev)) end
-      else
-        ok = false
-      end
-    end
+-- labels = { team = "payments", app = { "web", "api" } }: every label
+-- given must match (each value as any other field's).
+local function labels_test(v, ctx)
+  if type(v) ~= "table" or next(v) == nil or #v > 0 then
+    ctx.report("labels: expected a table of label = value, as in labels = { team = \"payments\" }")
+    return nil
   end
+  local tests = {}
+  for k, want in pairs(v) do
+    if type(k) ~= "string" then
+      ctx.report(("labels: label names are strings, not %s"):format(type(k)))
+      return nil
+    end
+    local t = value_test(want, "labels." .. k, ctx)
+    if not t then return nil end
+    tests[k] = t
+  end
+  return function(x)
+    if type(x) ~= "table" then return false end
+    for k, t in pairs(tests) do
+      local got = x[k]
+      if got == null then got = nil end
+      if not t(got) then return false end
+    end
+    return true
+  end
+end
+
+local function all_of(checks)
   local n = #checks
-  if n == 0 then return nil, ok end
-  if n == 1 then return checks[1], ok end
+  if n == 0 then return nil end
+  if n == 1 then return checks[1] end
   return function(ev)
     for i = 1, n do
       if not checks[i](ev) then return false end
     end
     return true
-  end, ok
+  end
+end
+
+-- Compiles a table spec, skipping the keys in `reserved`. Returns a
+-- predicate (nil when the table has no matching keys) and whether it
+-- compiled cleanly (errors went to ctx.report). When a key needs
+-- enrichment (owner, labels), ctx.enriched is set and ctx.plain is the
+-- predicate of the other keys (nil: none), which says whether an event
+-- may match before its object is read.
+function M.compile_table(spec, ctx, reserved)
+  local checks, plain, ok, enriched = {}, {}, true, false
+  for key, v in pairs(spec) do
+    if not (reserved and reserved[key]) then
+      local get = getter(key, ctx.report)
+      local test
+      if key == "labels" then
+        test = get and labels_test(v, ctx)
+      else
+        test = get and value_test(v, key, ctx)
+      end
+      if get and test then
+        local check = function(ev) return test(get(ev)) end
+        checks[#checks + 1] = check
+        local first = type(key) == "string" and key:match("^[^.]+")
+        if M.enriched[first] or first == "owners" then
+          enriched = true
+        else
+          plain[#plain + 1] = check
+        end
+      else
+        ok = false
+      end
+    end
+  end
+  if enriched then
+    ctx.enriched = true
+    ctx.plain = all_of(plain)
+  end
+  return all_of(checks), ok
 end
 
 -- Compiles a `when`/`unless` value: nil, a function of the event, or a

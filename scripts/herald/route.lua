@@ -42,12 +42,77 @@ local function oversize(v, limit, depth)
   return false
 end
 
+-- Does a rule want this event's owners or labels (see herald.dsl: rules
+-- that match owner or labels, or say enrich = true, and whose other
+-- fields match)? Only then is its object read from the API server.
+local function wants_enrichment(cfg, ev)
+  local needs = cfg.enrich_needs
+  if not needs or #needs == 0 or ev.owner ~= nil or ev.labels ~= nil then return false end
+  for i = 1, #needs do
+    if needs[i](ev) then return true end
+  end
+  return false
+end
+
+local route_admitted
+
 local function deliver(cfg, ev, cluster, item)
   event.normalize(ev, cluster or (type(ev.cluster) == "string" and ev.cluster) or "default")
   -- The source decides whether this (uid, resourceVersion) was delivered
   -- before (0: skip) and whether it is too old for alert sinks (2).
-  local admit = core.admit(event.uid(ev), ev.metadata and ev.metadata.resourceVersion, ev.lastTimestamp, ev.type)
+  local obj = type(ev.involvedObject) == "table" and ev.involvedObject or {}
+  local admit = core.admit(event.uid(ev), ev.metadata and ev.metadata.resourceVersion, ev.lastTimestamp, ev.type,
+    ev.reason, event.namespace(ev), obj.kind)
   if admit == 0 then return 0 end
+  if wants_enrichment(cfg, ev) then
+    -- The source reads the object and routes the event later
+    -- (M.route_deferred); when it cannot wait, it is routed now.
+    local text = json.encode(ev)
+    if text and core.defer(text, event.uid(ev), event.namespace(ev), obj.kind, obj.name, admit) then
+      return 0
+    end
+  end
+  return route_admitted(cfg, ev, admit, item)
+end
+
+-- An event the source deferred for its owners and labels: text is its
+-- JSON, enrichment the JSON of { owner, owners, labels } (nil: none could
+-- be had, and it goes on without).
+function M.route_deferred(cfg, text, enrichment, admit)
+  local ev = json.decode(text, true)
+  if type(ev) ~= "table" then return end
+  local en = enrichment and json.decode(enrichment, true)
+  if type(en) == "table" then
+    ev.owner, ev.owners, ev.labels = en.owner, en.owners, en.labels
+  end
+  route_admitted(cfg, ev, admit)
+end
+
+-- An object read from the API server: its labels (JSON) and its
+-- controller's kind and name.
+function M.object_meta(body)
+  local o = json.decode(body, true)
+  if type(o) ~= "table" or type(o.metadata) ~= "table" then return nil end
+  local md = o.metadata
+  local labels = type(md.labels) == "table" and md.labels or {}
+  local clean = {}
+  for k, v in pairs(labels) do
+    if type(k) == "string" and type(v) == "string" then clean[k] = v end
+  end
+  local kind, name
+  if type(md.ownerReferences) == "table" then
+    for _, ref in ipairs(md.ownerReferences) do
+      if type(ref) == "table" and ref.controller == true and type(ref.kind) == "string"
+          and type(ref.name) == "string" then
+        kind, name = ref.kind, ref.name
+        break
+      end
+    end
+  end
+  return json.encode(clean), kind, name
+end
+
+route_admitted = function(cfg, ev, admit, item)
   local routes, dropped_by = M.route_event(cfg, ev)
   local emit = core.emit
   local delivered = 0

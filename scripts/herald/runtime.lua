@@ -50,6 +50,16 @@ function R.ingest(text, has_empty_array, cluster, big_field, field_limit)
   return route.ingest(cfg, text, has_empty_array, cluster, big_field, field_limit)
 end
 
+-- An event deferred for its owners and labels, now routed (herald.route).
+function R.route_deferred(text, enrichment, admit)
+  return route.route_deferred(cfg, text, enrichment, admit)
+end
+
+-- An object read for enrichment: labels (JSON), controller kind, name.
+function R.object_meta(body)
+  return route.object_meta(body)
+end
+
 -- A batch of encoded items -> the bytes the sink's output gets, for sink
 -- types that define batch(items, conf). Returns the bytes, or nil and a
 -- message.

@@ -64,6 +64,7 @@ local function group_view(s, part)
     local o = type(ev.involvedObject) == "table" and ev.involvedObject or {}
     g.cluster, g.namespace, g.kind, g.name = ev.cluster, event.namespace(ev), o.kind, o.name
     g.reason, g.type, g.message = ev.reason, ev.type, ev.message
+    g.owner = ev.owner                    -- set when a rule asked for owners (herald.route)
   end
   g.first_seen, g.last_seen = seen_range(evs)
   return g

@@ -199,11 +199,60 @@ def test_run_without_a_kubeconfig_says_which_file_it_looked_for(tmp_path):
     r = herald("--config", SOURCE, env={"HOME": str(tmp_path), "KUBECONFIG": "", "KUBERNETES_SERVICE_HOST": ""})
     assert r.code == 1, r
     assert f"cluster default: {tmp_path}/.kube/config: No such file or directory" in r.err, r
+    # what it tried, and what to do next
+    assert f"herald tried {tmp_path}/.kube/config ($KUBECONFIG is not set)" in r.err, r
+    assert "--kubeconfig PATH [--context NAME]" in r.err and "--from tests/fixtures/events.jsonl" in r.err, r
+
+
+def test_run_with_a_missing_kubeconfig_names_it_and_says_what_to_do(tmp_path):
+    r = herald("--config", SOURCE, "--kubeconfig", tmp_path / "nope.yaml", env={"KUBERNETES_SERVICE_HOST": ""})
+    assert r.code == 1, r
+    assert f"herald tried --kubeconfig {tmp_path}/nope.yaml" in r.err, r
+    assert "--from tests/fixtures/events.jsonl" in r.err, r
+
+
+def test_an_unreachable_server_is_named_with_what_to_do(tmp_path):
+    # A kubeconfig whose server does not answer: herald keeps retrying (a
+    # cluster may come back) but says once, first, what it tried and what to do.
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]   # closed again: nothing listens there
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: "https://127.0.0.1:{port}"}}}}]
+users: [{{name: u, user: {{token: first-run-token-xyz}}}}]
+contexts: [{{name: x, context: {{cluster: c, user: u}}}}]
+current-context: x
+""")
+    proc = subprocess.Popen([BIN, "--config", str(SOURCE), "--kubeconfig", str(kc)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(30, proc.kill)
+    watchdog.daemon = True
+    watchdog.start()
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "cannot reach the API server" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=30)[1]
+    watchdog.cancel()
+    err = "".join(lines) + rest
+    hint = [l for l in lines if "cannot reach the API server" in l]
+    assert hint, err
+    assert f"https://127.0.0.1:{port}" in hint[0] and "herald keeps retrying" in hint[0], err
+    assert "--kubeconfig PATH, --context NAME" in hint[0] and "--from tests/fixtures/events.jsonl" in hint[0], err
+    assert err.count("cannot reach the API server") == 1, err
+    assert "first-run-token-xyz" not in err
 
 
 def test_bad_cluster_and_durations_are_usage_errors():
     for args in (["--cluster", "nameonly"], ["--cluster", "=x"], ["--max-event-age", "soon"],
-                 ["--watch-timeout", "1"], ["--state-dir", "/nonexistent/dir"]):
+                 ["--watch-timeout", "1"], ["--state-dir", "/nonexistent/dir"],
+                 ["--event-metrics-limit", "reason=many"], ["--event-metrics-allow", "series=1"],
+                 ["--enrich-limit", "qps=0"], ["--enrich-limit", "deadline=soon"], ["--enrich-limit", "color=1"]):
         r = herald("--config", SOURCE, *args)
         assert r.code == 2, (args, r)
 

@@ -22,7 +22,8 @@ BIN = os.environ.get("HERALD_BIN", str(SOURCE / "build" / "herald"))
 CHART = SOURCE / "deploy" / "helm" / "herald"
 KUSTOMIZE = SOURCE / "deploy" / "kubernetes"
 MODES = {"default": [], "second-cluster": ["-f", str(CHART / "examples" / "second-cluster.yaml")],
-         "central": ["-f", str(CHART / "examples" / "central.yaml")]}
+         "central": ["-f", str(CHART / "examples" / "central.yaml")],
+         "owners": ["--set", "rbac.owners=true"]}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,7 @@ def test_default_values_render_the_kustomize_deployment(helm):
     assert not any("subPath" in m for m in c["volumeMounts"])       # ConfigMap updates must arrive
     assert not any("hostPath" in v for v in pod["volumes"])
     assert "--cluster-name=default" in c["args"] and "--state-dir=/var/lib/herald" in c["args"]
+    assert "--leader-elect=false" in c["args"]   # in a pod election is on by default; the chart has no Lease Role
     env = {e["name"]: e for e in c["env"]}
     assert env["TZ"]["value"] == "Asia/Shanghai"
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
@@ -102,6 +104,19 @@ def test_default_values_render_the_kustomize_deployment(helm):
     assert c["image"] == "herald:0.2.0" and dep["spec"]["replicas"] == 0
     assert {e["name"]: e for e in c["env"]}["TZ"]["value"] == "UTC"
     assert c["resources"]["limits"]["memory"] == "1Gi"
+
+
+def test_owners_rbac_is_optional_and_what_deploy_kubernetes_grants(helm):
+    names = lambda docs: {d["metadata"]["name"] for d in docs if d["kind"].startswith("ClusterRole")}
+    assert not any("owners" in n for n in names(template(helm)))
+    docs = template(helm, *MODES["owners"])
+    kinds = by_kind(docs)
+    role = next(d for d in kinds["ClusterRole"] if d["metadata"]["name"].endswith("-owners-reader"))
+    ref = by_kind(yaml.safe_load_all((KUSTOMIZE / "rbac-enrich.yaml").read_text()))
+    assert role["rules"] == ref["ClusterRole"][0]["rules"]
+    assert all(r["verbs"] == ["get"] for r in role["rules"])
+    binding = next(d for d in kinds["ClusterRoleBinding"] if d["metadata"]["name"].endswith("-owners-reader"))
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
 
 
 def test_second_cluster_mode_tags_its_events(helm):

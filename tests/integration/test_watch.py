@@ -160,4 +160,7 @@ def test_a_cluster_that_is_down_does_not_stall_the_others(cluster, herald, tmp_p
     received = re.search(r'herald_events_received_total\{cluster="up",type="Warning"\} (\d+)', metrics)
     assert received and int(received.group(1)) >= 1, metrics
     assert 'herald_events_received_total{cluster="down"' not in metrics
+    # the event metrics: our one event, by its reason, namespace and kind
+    assert ('herald_kube_events_total{cluster="up",type="Warning",reason="BackOff",namespace="t-one-down",'
+            'kind="Pod"} 1') in metrics, metrics
     assert h.stop() == 0
