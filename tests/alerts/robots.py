@@ -113,11 +113,13 @@ class Window:
 
     def __init__(self, count, period):
         self.count, self.period, self.times = count, period, []
+        self.lock = threading.Lock()   # requests are answered on threads of their own
 
     def admit(self, now):
-        self.times = [t for t in self.times if t > now - self.period]
-        self.times.append(now)
-        return len(self.times) <= self.count
+        with self.lock:
+            self.times = [t for t in self.times if t > now - self.period]
+            self.times.append(now)
+            return len(self.times) <= self.count
 
 
 def _json(raw):
