@@ -24,7 +24,9 @@ local M = {
   output = "http",
   alert = true,
   options = alert.robot_options("interactive", {
-    sign = { kind = "string" }, keyword = { kind = "string" }, mention = { kind = "table" },
+    sign = { kind = "string", doc = "the bot's signing secret, if it signs" },
+    keyword = { kind = "string", doc = "the bot's keyword, added when the text lacks it" },
+    mention = { kind = "table", doc = "{ users = { \"ou_xxx\" }, all = false }: who is @-mentioned" },
   }),
   alert_defaults = { limit = { "100/1m", "5/1s" } },
 }
