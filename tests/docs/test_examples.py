@@ -41,3 +41,10 @@ def test_the_seed_scenario_passes_check(tmp_path):
 def test_the_check_can_fail(tmp_path):
     r = check(tmp_path, 'sink "a" { type = "stdout" }', 'route { to = "b" }')
     assert r.returncode == 1
+
+
+def test_the_getting_started_configuration_passes_check(tmp_path):
+    block = next(b for b in lua_blocks("docs/getting-started.md") if "-- my-config/rules/" in b)
+    sinks, rules = block.split("-- my-config/rules/50-mine.lua")
+    r = check(tmp_path, sinks, rules)
+    assert r.returncode == 0, r.stdout + r.stderr
