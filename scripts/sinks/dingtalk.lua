@@ -27,6 +27,7 @@ local M = {
   output = "http",
   alert = true,
   options = alert.robot_options("markdown", {
+    format = { kind = "string", default = "markdown", doc = "\"markdown\" or \"text\"" },
     sign = { kind = "string", doc = "the robot's signing secret (SEC...), if it signs" },
     keyword = { kind = "string", doc = "the robot's keyword, added when the text lacks it" },
     mention = { kind = "table", doc = "{ mobiles = {...}, users = {...}, all = false }: who is @-mentioned" },

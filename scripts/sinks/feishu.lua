@@ -24,6 +24,7 @@ local M = {
   output = "http",
   alert = true,
   options = alert.robot_options("interactive", {
+    format = { kind = "string", default = "interactive", doc = "\"interactive\" (a card), \"post\" (rich text) or \"text\"" },
     sign = { kind = "string", doc = "the bot's signing secret, if it signs" },
     keyword = { kind = "string", doc = "the bot's keyword, added when the text lacks it" },
     mention = { kind = "table", doc = "{ users = { \"ou_xxx\" }, all = false }: who is @-mentioned" },

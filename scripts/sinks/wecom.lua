@@ -20,6 +20,7 @@ local M = {
   output = "http",
   alert = true,
   options = alert.robot_options("markdown", {
+    format = { kind = "string", default = "markdown", doc = "\"markdown\" or \"text\"" },
     mention = { kind = "table", doc = "{ users = {...}, mobiles = {...}, all = false }: who is @-mentioned" },
   }),
   alert_defaults = { limit = { "20/1m" } },
