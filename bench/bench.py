@@ -186,6 +186,46 @@ class RealOpenSearch:
         self.proc.wait()
 
 
+def kafka_sinks(bootstrap):
+    return (f'sink "archive" {{ type = "kafka", brokers = "{bootstrap}", topic = "bench", compression = "lz4" }}\n')
+
+
+def kafka_done(mport):
+    """Every event queued for the archive sink is acknowledged by the broker."""
+    esc = lambda m: m.replace("{", "\\{").replace("}", "\\}")
+    queued = metric(mport, esc('herald_sink_events_total{sink="archive"}'))
+    return queued > 0 and metric(mport, esc('herald_kafka_records_produced_total{sink="archive"}')) >= queued
+
+
+def kafka_row(args, herald, n):
+    """n events through the kafka sink into a real single-node Kafka 4
+    (tests/servers/kafka.py), acks=all and the idempotent producer: every
+    event counted only once the broker acknowledged it. None (said) when no
+    broker could be started."""
+    sys.path.insert(0, str(ROOT / "tests" / "servers"))
+    try:
+        import kafka
+        broker = kafka.Kafka(pathlib.Path(tempfile.mkdtemp()))
+    except Exception as e:   # no Java, Maven Central or confluent-kafka
+        print("kafka:", e, file=sys.stderr)
+        return None
+    try:
+        broker.create_topic("bench", partitions=3)
+        return run_herald(args, herald, config_dir(kafka_sinks(broker.bootstrap), {"10.lua": 'route { to = "archive" }\n'}),
+                          1, n, until=kafka_done)
+    finally:
+        broker.close()
+
+
+def kafka_text(row, n):
+    if not row:
+        return "Not measured: a Kafka broker could not be started here (no Java, Maven Central or confluent-kafka)."
+    return (f"{n:,} events through the kafka sink into a real single-node Kafka 4.1.1 (KRaft, Maven Central jars, "
+            f"same machine; acks=all, idempotent, lz4, 3 partitions), each counted when its delivery report came: "
+            f"**{row[0]:,.0f} records/s**, herald's CPU **{row[1] * 100000 / 1e6:.2f} s per 100,000 records** "
+            f"(peak RSS {row[2]:.1f} MiB). The broker shares the 2 cores with herald and the generator.")
+
+
 def many_rules(n):
     rules = {f"{i:04d}.lua": f'route {{ to = "null", when = {{ reason = "NoSuchReason{i}" }} }}\n' for i in range(n - 1)}
     rules["9999.lua"] = 'route { to = "null" }\n'
@@ -300,7 +340,8 @@ def main():
     p.add_argument("--herald", required=True)
     p.add_argument("--watchgen", required=True)
     p.add_argument("--events", type=int, default=1_000_000)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out")
+    p.add_argument("--only", choices=["kafka"], help="run one scenario and print its figures (no RESULTS.md)")
     args = p.parse_args()
     herald = str(pathlib.Path(args.herald).resolve())
     n = args.events
@@ -310,6 +351,10 @@ def main():
 
     def say(*a):
         print(*a, file=sys.stderr, flush=True)
+
+    if args.only == "kafka":
+        print(kafka_text(kafka_row(args, herald, n), n))
+        return
 
     limit = the_limit(args, n)
     say("limit", limit)
@@ -347,6 +392,9 @@ def main():
         rows["os"] = None
         say("opensearch", e)
     say("os", rows["os"])
+    nk = max(n // 10, 100000)
+    rows["kafka"] = kafka_row(args, herald, nk)
+    say("kafka", rows["kafka"])
     for k in (10, 100):
         rows[f"clusters{k}"] = run_herald(args, herald, config_dir(NULL, {"10.lua": 'route { to = "null" }\n'}), k, n)
         say(f"clusters{k}", rows[f"clusters{k}"])
@@ -395,6 +443,10 @@ def main():
          f"**{rows['os'][1] * 100000 / 1e6:.2f} s per 100,000 documents** (peak RSS {rows['os'][2]:.1f} MiB). "
          "The node shares the 2 cores with herald and the generator; its indexing is the bottleneck."
          if rows.get("os") else "Not measured: OpenSearch could not be started here (no Java or Maven Central)."),
+        "",
+        "## Into a real Kafka broker",
+        "",
+        kafka_text(rows["kafka"], nk),
         "",
         "## Scaling",
         "",

@@ -49,6 +49,14 @@ static const char usage_text[] =
 	"      --log-format F     text or json (one object per line)\n"
 	"      --listen ADDR      serve /metrics, /healthz, /readyz, /status on ADDR\n"
 	"                         (host:port; default :9090 in a pod, else off; off disables)\n"
+	"      --leader-elect[=B] run: deliver a cluster only while holding its Lease, so\n"
+	"                         replicas stand by (true/false; default: true in a pod)\n"
+	"      --lease-namespace NS  where the Leases live (default: $POD_NAMESPACE, else default)\n"
+	"      --lease-name P     Lease names: P-<cluster>, P.members (default herald)\n"
+	"      --lease-duration D --renew-deadline D --retry-period D\n"
+	"                         election timing (default 15s, 10s, 2s; 500ms also reads)\n"
+	"      --state-configmap N  with --leader-elect and --state-dir: keep the state in\n"
+	"                         ConfigMap N beside the Leases too, for the next leader\n"
 	"      --event-metrics-limit reason=N,namespace=N,kind=N,series=N\n"
 	"                         herald_kube_events_total keeps N values of a label (the\n"
 	"                         first seen; others are \"other\") and N series in all\n"
@@ -89,6 +97,13 @@ enum option_id {
 	OPT_LISTEN,
 	OPT_LOG_FORMAT,
 	OPT_CONFIGMAP,
+	OPT_LEADER_ELECT,
+	OPT_LEASE_NAMESPACE,
+	OPT_LEASE_NAME,
+	OPT_LEASE_DURATION,
+	OPT_RENEW_DEADLINE,
+	OPT_RETRY_PERIOD,
+	OPT_STATE_CONFIGMAP,
 	OPT_EVENT_METRICS_LIMIT,
 	OPT_EVENT_METRICS_ALLOW,
 	OPT_ENRICH_LIMIT,
@@ -126,6 +141,13 @@ static const struct option longopts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "configmap", required_argument, NULL, OPT_CONFIGMAP },
+	{ "leader-elect", optional_argument, NULL, OPT_LEADER_ELECT },
+	{ "lease-namespace", required_argument, NULL, OPT_LEASE_NAMESPACE },
+	{ "lease-name", required_argument, NULL, OPT_LEASE_NAME },
+	{ "lease-duration", required_argument, NULL, OPT_LEASE_DURATION },
+	{ "renew-deadline", required_argument, NULL, OPT_RENEW_DEADLINE },
+	{ "retry-period", required_argument, NULL, OPT_RETRY_PERIOD },
+	{ "state-configmap", required_argument, NULL, OPT_STATE_CONFIGMAP },
 	{ "event-metrics-limit", required_argument, NULL, OPT_EVENT_METRICS_LIMIT },
 	{ "event-metrics-allow", required_argument, NULL, OPT_EVENT_METRICS_ALLOW },
 	{ "enrich-limit", required_argument, NULL, OPT_ENRICH_LIMIT },
@@ -146,6 +168,18 @@ static long parse_duration_s(const char *s)
 	if (strcmp(end, "h") == 0)
 		return v * 3600;
 	return -1;
+}
+
+/* "500ms" or a duration parse_duration_s reads -> milliseconds; 0 when
+ * it is neither. */
+static unsigned long parse_duration_ms(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end != s && v > 0 && strcmp(end, "ms") == 0)
+		return (unsigned long)v;
+	long sec = parse_duration_s(s);
+	return sec > 0 ? (unsigned long)sec * 1000 : 0;
 }
 
 /* Reads options until the first non-option. Returns -1 to go on, or the
@@ -211,6 +245,27 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if ((o->watch_timeout_s = (int)parse_duration_s(optarg)) < 2)
 				return cli_usage_error("--watch-timeout: '%s' is not a duration of 2s or more", optarg);
 			break;
+		case OPT_LEADER_ELECT:
+			if (!optarg || strcmp(optarg, "true") == 0)
+				o->leader_elect = 1;
+			else if (strcmp(optarg, "false") == 0)
+				o->leader_elect = 0;
+			else
+				return cli_usage_error("--leader-elect is true or false, not '%s'", optarg);
+			break;
+		case OPT_LEASE_NAMESPACE: o->lease_namespace = optarg; break;
+		case OPT_STATE_CONFIGMAP: o->state_configmap = optarg; break;
+		case OPT_LEASE_NAME: o->lease_name = optarg; break;
+		case OPT_LEASE_DURATION:
+		case OPT_RENEW_DEADLINE:
+		case OPT_RETRY_PERIOD: {
+			unsigned long ms = parse_duration_ms(optarg);
+			if (!ms)
+				return cli_usage_error("'%s' is not a duration (2s, 500ms)", optarg);
+			*(c == OPT_LEASE_DURATION ? &o->lease_duration_ms
+			  : c == OPT_RENEW_DEADLINE ? &o->renew_deadline_ms : &o->retry_period_ms) = ms;
+			break;
+		}
 		case OPT_EVENT_METRICS_LIMIT:
 		case OPT_EVENT_METRICS_ALLOW: {
 			char err[160];
@@ -241,6 +296,10 @@ int cli_parse(int argc, char **argv, struct options *o)
 		.max_event_age_s = 300,
 		.watch_timeout_s = 600,
 		.command = "run",
+		.leader_elect = -1,
+		.lease_duration_ms = 15000,
+		.renew_deadline_ms = 10000,
+		.retry_period_ms = 2000,
 		.event_metrics.limit = { -1, -1, -1, -1 },
 		.enrich.limit = { -1, -1, -1, -1, -1, -1, -1 },
 	};

@@ -54,6 +54,12 @@ struct options {
 	const struct ke_source *ke_source;  /* the cluster its --source names */
 	struct evmetrics_config event_metrics;   /* --event-metrics-limit/-allow */
 	struct enrich_config enrich;             /* --enrich-limit */
+
+	int leader_elect;             /* -1: default (on in a pod), 0 off, 1 on */
+	const char *lease_namespace;  /* NULL: $POD_NAMESPACE, else default */
+	const char *lease_name;       /* Lease name prefix; NULL: herald */
+	unsigned long lease_duration_ms, renew_deadline_ms, retry_period_ms;
+	const char *state_configmap;  /* with election: mirror --state-dir into this ConfigMap */
 };
 
 /* Fills o from the environment's defaults and argv: the command (default

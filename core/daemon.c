@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "confwatch.h"
+#include "elect.h"
 #include "httpd.h"
 #include "lastgood.h"
 #include "log.h"
@@ -47,25 +48,31 @@ static uint64_t config_hash(const struct options *o)
  * never claims an event that is still in a queue or in flight to a server.
  * While a sink still has events queued or in flight the save waits for a
  * later tick (so a crash may deliver again, never lose). Events alert
- * groups hold (for minutes, by design) are left out of the checkpoint. */
-static void save_state(struct daemon *d)
+ * groups hold (for minutes, by design) are left out of the checkpoint.
+ * Returns false when it had to wait. */
+bool daemon_save_source(struct daemon *d, size_t i)
 {
-	bool drained = false;
+	struct source *s = d->sources.all[i];
+	if (!s->ops->checkpoint || !s->ops->dirty || !s->ops->dirty(s))
+		return true;
 	uint64_t *held = NULL;
 	size_t nheld = 0;
-	for (size_t i = 0; i < d->sources.n; i++) {
-		struct source *s = d->sources.all[i];
-		if (!s->ops->checkpoint || !s->ops->dirty || !s->ops->dirty(s))
-			continue;
-		if (!drained) {
-			if (sinks_drain(d->sinks) > 0 || sinks_unsettled(d->sinks) > 0 ||
-			    !sinks_held_uids(d->sinks, &held, &nheld))
-				break; /* not everything is delivered yet: keep the old state */
-			drained = true;
-		}
-		s->ops->checkpoint(s, held, nheld);
-	}
+	if (sinks_drain(d->sinks) > 0 || sinks_unsettled(d->sinks) > 0 || !sinks_held_uids(d->sinks, &held, &nheld))
+		return false; /* not everything is delivered yet: keep the old state */
+	s->ops->checkpoint(s, held, nheld);
 	free(held);
+	if (d->store)
+		daemon_ha_saved(d, i);
+	return true;
+}
+
+/* Saves every source this replica delivers (with election, a cluster led
+ * by another replica is that replica's to save). */
+static void save_state(struct daemon *d)
+{
+	for (size_t i = 0; i < d->sources.n; i++)
+		if ((!d->elect || elect_may_deliver(d->elect, i)) && !daemon_save_source(d, i))
+			break;
 }
 
 static void on_state_timer(struct loop *loop, void *arg)
@@ -344,7 +351,18 @@ static int setup(struct daemon *d)
 	return EXIT_OK;
 }
 
-/* Opens, restores and starts every source; 0 or the exit code. */
+void daemon_start_timers(struct daemon *d, bool checkpoints)
+{
+	d->starting = false;
+	if (d->rejected)
+		post_rejection(d);   /* refused at start: now a source can post it */
+	if (checkpoints)
+		loop_timer_start(d->state_timer, STATE_SAVE_MS);
+	loop_timer_start(d->resume_timer, 100);
+}
+
+/* Opens, restores and starts every source (with election: daemon_ha.c
+ * starts each one while this replica leads it); 0 or the exit code. */
 static int start_sources(struct daemon *d)
 {
 	d->env = (struct source_env){
@@ -353,6 +371,8 @@ static int start_sources(struct daemon *d)
 	};
 	if (source_open_all(&d->env, &d->sources) < 0)
 		return EXIT_CONFIG;
+	if (elect_enabled(d->o))
+		return daemon_ha_start(d);
 	bool checkpoints = false;
 	struct buf names = BUF_INIT;
 	for (size_t i = 0; i < d->sources.n; i++) {
@@ -375,12 +395,7 @@ static int start_sources(struct daemon *d)
 	log_info("herald %s: routing events from %s to %zu sink%s", HERALD_VERSION,
 		 names.data ? names.data : "nothing", cfg->nsinks, cfg->nsinks == 1 ? "" : "s");
 	buf_free(&names);
-	d->starting = false;
-	if (d->rejected)
-		post_rejection(d);
-	if (checkpoints)
-		loop_timer_start(d->state_timer, STATE_SAVE_MS);
-	loop_timer_start(d->resume_timer, 100);
+	daemon_start_timers(d, checkpoints);
 	return EXIT_OK;
 }
 
@@ -407,6 +422,8 @@ static int finish(struct daemon *d)
 			exit_code = EXIT_IO;
 		}
 	}
+	if (d->elect)
+		elect_leave(d->elect, d->o->retry_period_ms * 2);
 	for (size_t i = 0; i < d->sources.n; i++) {
 		struct source *s = d->sources.all[i];
 		int rc = s->ops->done ? s->ops->done(s, d->stopping) : EXIT_OK;
@@ -440,6 +457,7 @@ int daemon_run(const struct options *o)
 		if (exit_code == EXIT_OK)
 			exit_code = rc;
 	}
+	daemon_ha_free(&d);    /* cancels its requests: before http */
 	source_list_free(&d.sources);
 	confwatch_free(d.confwatch);
 	httpd_free(d.httpd);

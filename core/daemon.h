@@ -32,9 +32,28 @@ struct daemon {
 	struct loop_timer *resume_timer;
 	struct loop_timer *drain_timer;
 	bool stopping;
+	struct elect *elect;           /* leader election; NULL when off */
+	const char **cluster_names;    /* the sources' names, for elect */
+	uint64_t *save_since_ms;       /* per source: when a step-down save began */
+	int *save_phase;               /* per source: 0, 1 store flushing, 2 saved */
+	struct statestore *store;      /* --state-configmap; NULL when none */
 };
 
 int daemon_run(const struct options *o);
+/* Writes source i's checkpoint once the sinks settled; false: not yet. */
+bool daemon_save_source(struct daemon *d, size_t i);
+/* Sources run (or election decides when): the end of the start, then the
+ * checkpoint and backpressure timers. */
+void daemon_start_timers(struct daemon *d, bool checkpoints);
+
+/* daemon_ha.c: with leader election, starts the election; each source is
+ * restored and started while this replica leads its cluster, stopped the
+ * moment it does not. 0 or the exit code. */
+int daemon_ha_start(struct daemon *d);
+/* Source i wrote its checkpoint file: mirror it into the state store. */
+void daemon_ha_saved(struct daemon *d, size_t i);
+/* Frees what daemon_ha_start made (before the http client). */
+void daemon_ha_free(struct daemon *d);
 
 /* status.c: answers /healthz, /readyz, /metrics and /status (httpd_new's
  * handler; arg is the daemon). */

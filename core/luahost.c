@@ -426,7 +426,7 @@ static int setup(lua_State *L)
 
 	static const struct { const char *name; const luaL_Reg *fns; } libs[] = {
 		{ "herald.log", luahost_lib_log }, { "herald.gzip", luahost_lib_gzip },
-		{ "herald.crypto", luahost_lib_crypto },
+		{ "herald.crypto", luahost_lib_crypto }, { "herald.kafka", luahost_lib_kafka },
 	};
 	for (size_t i = 0; i < sizeof(libs) / sizeof(*libs); i++) {
 		lua_newtable(L);                                        /* lib */

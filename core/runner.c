@@ -11,6 +11,7 @@
 #include "http.h"
 #include "log.h"
 #include "luahost.h"
+#include "luahost_lib.h"
 #include "metrics.h"
 #include "sinkq.h"
 
@@ -205,6 +206,12 @@ static int read_sink(lua_State *L, int idx, struct sink_spec *s)
 		if (lua_istable(L, -1))
 			read_alert_policy(L, lua_gettop(L), s);
 		lua_pop(L, 1);
+	} else if (s->output == SINK_OUT_KAFKA) {
+		lua_getfield(L, idx, "conf");                           /* conf */
+		s->dead_letter = dup_field(L, lua_gettop(L), "dead_letter");
+		if (luahost_kafka_props(L, lua_gettop(L), &s->kafka_props, &s->nkafka_props) < 0)
+			rc = -1;
+		lua_pop(L, 1);
 	} else if (s->output == SINK_OUT_FILE) {
 		lua_getfield(L, idx, "conf");                           /* conf */
 		int conf = lua_gettop(L);
@@ -285,6 +292,7 @@ void runner_config_free(struct runner_config *c)
 		free(c->sinks[i].type);
 		free(c->sinks[i].path);
 		free(c->sinks[i].dead_letter);
+		sinktype_props_free(c->sinks[i].kafka_props, c->sinks[i].nkafka_props);
 	}
 	free(c->sinks);
 	memset(c, 0, sizeof(*c));

@@ -47,7 +47,7 @@ struct output {
 };
 
 /* The outputs (one file each); sinks.c maps a sink_spec to one. */
-extern const struct output output_local, output_http, output_alert;
+extern const struct output output_local, output_http, output_alert, output_kafka;
 
 /* What every sink of a configuration shares. */
 struct sink_set {

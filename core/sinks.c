@@ -25,6 +25,7 @@ static const struct output *const outputs[SINK_OUT_COUNT] = {
 	[SINK_OUT_FILE] = &output_local,
 	[SINK_OUT_NULL] = &output_local,
 	[SINK_OUT_HTTP] = &output_http,
+	[SINK_OUT_KAFKA] = &output_kafka,
 };
 
 static const struct output *output_of(const struct sink_spec *sp)

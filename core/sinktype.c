@@ -12,6 +12,7 @@ const char *const sinktype_outputs[SINK_OUT_COUNT + 1] = {
 	[SINK_OUT_FILE] = "file",
 	[SINK_OUT_NULL] = "null",
 	[SINK_OUT_HTTP] = "http",
+	[SINK_OUT_KAFKA] = "kafka",
 	[SINK_OUT_COUNT] = NULL,
 };
 
@@ -40,6 +41,16 @@ void sink_request_free(struct sink_request *r)
 	}
 	free(r->headers);
 	memset(r, 0, sizeof(*r));
+}
+
+void sinktype_props_free(char **props, size_t n)
+{
+	for (size_t i = 0; props && i < 2 * n; i++) {
+		if (props[i])
+			explicit_bzero(props[i], strlen(props[i]));
+		free(props[i]);
+	}
+	free(props);
 }
 
 void sink_verdict_free(struct sink_verdict *v)

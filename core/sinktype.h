@@ -10,7 +10,7 @@
 #include "alerts.h"
 
 /* The outputs a sink can write to; sinktype_outputs names them (core.outputs). */
-enum sink_output { SINK_OUT_STDOUT, SINK_OUT_FILE, SINK_OUT_NULL, SINK_OUT_HTTP, SINK_OUT_COUNT };
+enum sink_output { SINK_OUT_STDOUT, SINK_OUT_FILE, SINK_OUT_NULL, SINK_OUT_HTTP, SINK_OUT_KAFKA, SINK_OUT_COUNT };
 
 extern const char *const sinktype_outputs[SINK_OUT_COUNT + 1];   /* NULL-ended */
 /* The output called name; -1 when this herald has none by that name. */
@@ -27,7 +27,9 @@ struct sink_spec {
 	char *path;                /* file */
 	size_t rotate_bytes;       /* file */
 	int rotate_keep;           /* file */
-	char *dead_letter;         /* http: where items that failed for good go (or NULL) */
+	char *dead_letter;         /* http, kafka: where items that failed for good go (or NULL) */
+	char **kafka_props;        /* kafka: librdkafka's properties, name, value, name, ... */
+	size_t nkafka_props;       /* kafka: pairs in kafka_props */
 	int concurrency;           /* http: requests in flight at once */
 	bool alert;                /* an alert sink: events go into groups */
 	struct alert_policy policy;
@@ -68,6 +70,8 @@ struct sink_verdict {
 };
 
 void sink_request_free(struct sink_request *r);
+/* Frees a sink_spec's kafka_props (n pairs), wiping every value. */
+void sinktype_props_free(char **props, size_t n);
 void sink_verdict_free(struct sink_verdict *v);
 
 #endif

@@ -26,6 +26,9 @@ struct source_env {
 	const struct options *o;
 	/* A finite source read to its end (the daemon stops when all have). */
 	void (*finished)(void *arg, struct source *s);
+	/* Leader election: may s deliver right now? NULL: always. A source
+	 * asks before handing each record to the sinks. */
+	bool (*may_deliver)(void *arg, const struct source *s);
 	void *arg;
 };
 
@@ -53,6 +56,9 @@ struct source_ops {
 	/* Records what was delivered, leaving out the uid hashes in held
 	 * (events alert groups still hold; it may reorder them). */
 	void (*checkpoint)(struct source *s, uint64_t *held, size_t nheld);
+	/* The file checkpoint writes (under --state-dir), NULL when none:
+	 * leader election mirrors it into the cluster's state store. */
+	const char *(*state_file)(struct source *s);
 	/* After the loop: logs a summary; returns the exit code it asks for. */
 	int (*done)(struct source *s, bool stopped);
 	/* Posts an Event about herald itself (a refused reload); may be NULL. */

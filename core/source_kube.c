@@ -33,17 +33,67 @@ struct kube {
 	bool loaded;                   /* a checkpoint was read */
 	struct watch *watches[CLI_MAX_NAMESPACES];
 	int nwatches;
+	bool gated;                    /* refused a record: not the leader */
+	bool restored;                 /* restore ran (a later one is a new term) */
+	bool refused;                  /* some record was refused since */
 };
 
-static int kube_restore(struct source *s)
+/* A routed record goes to the sinks only while this replica may deliver
+ * the cluster (leader election); a record that arrives after that ended is
+ * dropped here: the new leader lists it again. */
+static void kube_emit(void *arg, const struct runner_item *it)
+{
+	struct kube *c = arg;
+	const struct source_env *env = c->base.env;
+	if (env->may_deliver && !env->may_deliver(env->arg, &c->base)) {
+		if (!c->gated)
+			log_warn("cluster %s: not the leader: events are left to the one who is", c->base.name);
+		c->gated = true;
+		c->refused = true;
+		return;
+	}
+	c->gated = false;
+	source_emit((void *)env, it);
+}
+
+static bool kube_blocked(void *arg)
+{
+	struct kube *c = arg;
+	return source_blocked((void *)c->base.env);
+}
+
+static const char *kube_state_file(struct source *s)
 {
 	struct kube *c = (struct kube *)s;
 	const struct options *o = s->env->o;
 	if (!o->state_dir)
+		return NULL;
+	if (!c->state_path) {
+		struct buf path = BUF_INIT;
+		buf_printf(&path, "%s/%s.seen", o->state_dir, s->name);
+		c->state_path = path.data;
+	}
+	return c->state_path;
+}
+
+static int kube_restore(struct source *s)
+{
+	struct kube *c = (struct kube *)s;
+	if (c->restored && c->refused) {
+		/* A new term after records were refused at the gate: they are in
+		 * the seen set, undelivered. Start from what the last leader
+		 * saved instead of this process's memory. */
+		struct seen *fresh = seen_new(SEEN_CAPACITY);
+		if (!fresh)
+			return -1;
+		seen_free(c->seen);
+		c->seen = fresh;
+		c->loaded = false;
+	}
+	c->restored = true;
+	c->refused = false;
+	if (!kube_state_file(s))
 		return 0;
-	struct buf path = BUF_INIT;
-	buf_printf(&path, "%s/%s.seen", o->state_dir, s->name);
-	c->state_path = path.data;
 	seen_load(c->seen, c->state_path, &c->loaded);
 	if (c->loaded)
 		log_info("cluster %s: %zu delivered events remembered from %s", s->name,
@@ -57,7 +107,11 @@ static int kube_start(struct source *s)
 	const struct source_env *env = s->env;
 	const struct options *o = env->o;
 	time_t now = time(NULL);
-	if (!(c->enricher = enricher_new(env->loop, env->rt, c->api, s->name, &o->enrich, source_emit, (void *)env)))
+	for (int j = 0; j < c->nwatches; j++) /* started again: a new term of leadership */
+		watch_free(c->watches[j]);
+	c->nwatches = 0;
+	enricher_free(c->enricher);
+	if (!(c->enricher = enricher_new(env->loop, env->rt, c->api, s->name, &o->enrich, kube_emit, c)))
 		return EXIT_CONFIG;
 	int nns = o->nnamespaces ? o->nnamespaces : 1;
 	for (int j = 0; j < nns; j++) {
@@ -71,9 +125,9 @@ static int kube_start(struct source *s)
 			.fresh_start = !c->loaded,
 			.started = now,
 			.max_event_age_s = o->max_event_age_s,
-			.emit = source_emit,
-			.blocked = source_blocked,
-			.arg = (void *)env,
+			.emit = kube_emit,
+			.blocked = kube_blocked,
+			.arg = c,
 			.enricher = c->enricher,
 		};
 		c->watches[j] = watch_new(env->loop, env->rt, &wc);
@@ -190,6 +244,7 @@ static const struct source_ops kube_ops = {
 	.unblock = kube_unblock,
 	.dirty = kube_dirty,
 	.checkpoint = kube_checkpoint,
+	.state_file = kube_state_file,
 	.done = kube_done,
 	.post_event = kube_post_event,
 	.free = kube_free,

@@ -4,15 +4,20 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "elect.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "statedir.h"
 
+/* Every source this replica delivers is caught up (a standby is ready:
+ * it has nothing to deliver). */
 static bool all_established(const struct daemon *d)
 {
 	for (size_t i = 0; i < d->sources.n; i++) {
 		const struct source *s = d->sources.all[i];
+		if (d->elect && !elect_may_deliver(d->elect, i))
+			continue;
 		if (s->ops->established && !s->ops->established(s))
 			return false;
 	}
@@ -57,7 +62,12 @@ static void status_json(const struct daemon *d, struct buf *body)
 		s->ops->status(s, body);
 		first = false;
 	}
-	buf_printf(body, "]}\n");
+	buf_putc(body, ']');
+	if (d->elect) {
+		buf_putc(body, ',');
+		elect_status(d->elect, body);
+	}
+	buf_printf(body, "}\n");
 	body->len = log_redact(body->data, body->len);
 }
 
@@ -74,12 +84,18 @@ int status_serve(void *arg, const char *path, struct buf *body, const char **typ
 			body->len = log_redact(body->data, body->len);
 			return 503;
 		}
+		if (d->elect && !elect_observed(d->elect)) {
+			buf_printf(body, "not ready: leader election has not read its Leases yet (see the log)\n");
+			return 503;
+		}
 		bool ready = all_established(d);
 		buf_printf(body, ready ? "ok\n" : "not ready: a cluster's watch is not established\n");
 		return ready ? 200 : 503;
 	}
 	if (strcmp(path, "/metrics") == 0) {
 		sinks_export_metrics(d->sinks);
+		if (d->elect)
+			elect_export_metrics(d->elect);
 		for (size_t i = 0; i < d->sources.n; i++)
 			if (d->sources.all[i]->ops->export_metrics)
 				d->sources.all[i]->ops->export_metrics(d->sources.all[i]);

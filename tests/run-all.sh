@@ -13,6 +13,7 @@ time tests/servers/build-kube.sh
 time tests/servers/build-opensearch.sh
 time tests/servers/build-kafka.sh
 time tests/servers/build-helm.sh
+time tests/servers/build-kafka.sh 3.9.1   # the SCRAM test (tests/kafka/test_auth.py)
 
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -660,12 +660,34 @@ function SINKS.kafka(ctx, flag, u)
   if #brokers == 0 then fail(ctx, "--sink=kafka: brokers is required") return end
   lines[#lines + 1] = "  brokers = " .. list_lua(brokers) .. ","
   lines[#lines + 1] = ("  topic   = %s,"):format(q(first(u, "eventstopic") or "heapster-events"))
-  for _, k in ipairs({ "compression", "user", "cacert", "cert", "key", "insecuressl" }) do
-    if first(u, k) then lines[#lines + 1] = ("  %s = %s,"):format(k, q(first(u, k))) end
+  lines[#lines + 1] = '  shape   = "kube-eventer",'
+  -- kube-eventer's names -> the kafka sink type's (ca_file, cert_file,
+  -- key_file, insecure; user and password are SASL PLAIN, as sarama's).
+  local compression = first(u, "compression")
+  if compression then
+    local known_c = { none = true, gzip = true, snappy = true, lz4 = true, zstd = true }
+    if not known_c[compression] then
+      fail(ctx, ("--sink=kafka: compression=%q: use none, gzip, snappy, lz4 or zstd"):format(compression))
+      return
+    end
+    lines[#lines + 1] = ("  compression = %s,"):format(q(compression))
   end
-  if first(u, "password") then
-    ctx.secrets[name .. "-password"] = first(u, "password")
-    lines[#lines + 1] = ("  password = secret %s,"):format(q(name .. "-password"))
+  for _, m in ipairs({ { "cacert", "ca_file" }, { "cert", "cert_file" }, { "key", "key_file" } }) do
+    if first(u, m[1]) then lines[#lines + 1] = ("  %s = %s,"):format(m[2], q(first(u, m[1]))) end
+  end
+  if first(u, "insecuressl") then
+    local b = parse_bool(first(u, "insecuressl"))
+    if b == nil then fail(ctx, ("--sink=kafka: insecuressl=%q is not a boolean"):format(first(u, "insecuressl"))) return end
+    lines[#lines + 1] = ("  insecure = %s,"):format(b and "true" or "false")
+    if b and not (first(u, "cacert") or first(u, "cert")) then lines[#lines + 1] = "  tls = true," end
+  end
+  if first(u, "user") or first(u, "password") then
+    local pw = '""'
+    if first(u, "password") then
+      ctx.secrets[name .. "-password"] = first(u, "password")
+      pw = ("secret %s"):format(q(name .. "-password"))
+    end
+    lines[#lines + 1] = ('  sasl = { mechanism = "PLAIN", user = %s, password = %s },'):format(q(first(u, "user") or ""), pw)
   end
   ctx.sinks[#ctx.sinks + 1] = { name = name, type = "kafka", flag = flag, raw = u.raw, lines = lines }
   add_rule(ctx, name, {}, {})

@@ -17,10 +17,10 @@ local report, list_of_strings = loading.report, loading.list_of_strings
 
 local M = {}
 
-M.builtin_types = { "dingtalk", "elasticsearch", "feishu", "file", "null", "slack", "stdout", "webhook", "wechat", "wecom" }
+M.builtin_types = { "dingtalk", "elasticsearch", "feishu", "file", "kafka", "null", "slack", "stdout", "webhook", "wechat", "wecom" }
 
 -- The outputs this herald has, when the core does not list them itself.
-local BUILTIN_OUTPUTS = { "stdout", "file", "null", "http" }
+local BUILTIN_OUTPUTS = { "stdout", "file", "null", "http", "kafka" }
 
 local COMMON = { type = true, batch = true, queue = true }
 local BATCH_KEYS = { events = true, bytes = true, wait = true }

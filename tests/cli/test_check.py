@@ -100,14 +100,14 @@ def test_sink_errors(config):
 def test_unknown_output_is_an_error_with_file_and_line(config):
     # A sink type naming an output this herald does not have used to pass
     # the report line ("0 errors") with the reason on a line of its own.
-    config.sinks('sink "out" { type = "stdout" }\n\nsink "k" { type = "kafka" }\n')
+    config.sinks('sink "out" { type = "stdout" }\n\nsink "k" { type = "pulsar" }\n')
     (config.root / "sinks").mkdir()
-    (config.root / "sinks" / "kafka.lua").write_text('return { output = "kafka" }\n')
+    (config.root / "sinks" / "pulsar.lua").write_text('return { output = "pulsar" }\n')
     config.rule("10.lua", 'route { to = "out" }\n')
     r = herald("check", "--config", config)
     assert r.code == 1, r
-    assert f'{config}/sinks.lua:3: sink type "kafka": unknown output "kafka"' in r.err, r
-    assert "stdout, file, null, http" in r.err, r
+    assert f'{config}/sinks.lua:3: sink type "pulsar": unknown output "pulsar"' in r.err, r
+    assert "stdout, file, null, http, kafka" in r.err, r
     assert r.out.startswith("invalid:") and "1 error," in r.out, r
 
 

@@ -87,7 +87,7 @@ def test_migrate_passes_check_and_routes_as_the_flags(tmp_path, name):
 REFUSED = [
     (["--sink=mysql:root:pw@tcp(db:3306)/k8s"], "--sink=mysql"),
     (["--sink=influxdb:http://influx:8086"], "--sink=influxdb"),
-    (["--sink=kafka:?brokers=k:9092"], "--sink=kafka"),
+    (["--sink=kafka:?brokers=k:9092&compression=brotli"], "compression"),
     (["--sink=nosuch:http://x"], "--sink=nosuch"),
     (["--sink=elasticsearch:http://es:9200?ver=2"], "ver=2"),
     (["--sink=elasticsearch:http://es:9200?sigv4=true"], "sigv4"),

@@ -82,6 +82,7 @@ def test_default_values_render_the_kustomize_deployment(helm):
     assert not any("subPath" in m for m in c["volumeMounts"])       # ConfigMap updates must arrive
     assert not any("hostPath" in v for v in pod["volumes"])
     assert "--cluster-name=default" in c["args"] and "--state-dir=/var/lib/herald" in c["args"]
+    assert "--leader-elect=false" in c["args"]   # in a pod election is on by default; the chart has no Lease Role
     env = {e["name"]: e for e in c["env"]}
     assert env["TZ"]["value"] == "Asia/Shanghai"
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"

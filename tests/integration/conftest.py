@@ -52,7 +52,8 @@ class Herald:
         self.closed = 0          # readers that reached end of file
         self.lock = threading.Condition()
         self.proc = subprocess.Popen([BIN, "--config", str(self.config), *map(str, args)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     errors="replace")
         self.watchdog = threading.Timer(240, self.proc.kill)
         self.watchdog.daemon = True
         self.watchdog.start()

@@ -226,6 +226,7 @@ class APIServer:
             "Role": f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
             "RoleBinding": f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
             "Deployment": f"/apis/apps/v1/namespaces/{ns}/deployments",
+            "PodDisruptionBudget": f"/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets",
         }
         try:
             return self.request("POST", paths[kind], obj)

@@ -20,7 +20,9 @@ def manifests(name):
 @pytest.fixture(scope="module")
 def deployed(cluster):
     b = cluster["b"]
-    for name in ("namespace.yaml", "rbac.yaml", "config.yaml", "secret.yaml", "deployment.yaml"):
+    kust = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    assert "rbac-leases.yaml" in kust["resources"] and "pdb.yaml" in kust["resources"]
+    for name in kust["resources"]:
         for obj in manifests(name):
             b.apply(obj)
     return b
@@ -51,6 +53,16 @@ def test_manifests_are_what_the_cluster_accepts(deployed):
     vols = {v["name"]: v for v in pod["volumes"]}
     assert vols[mounts["/etc/herald/config"]]["configMap"]["name"] == "herald-sinks"
     assert vols[mounts["/etc/herald/rules"]]["configMap"]["name"] == "herald-rules"
+    # high availability: two replicas on different nodes, one may be disrupted
+    assert dep["spec"]["replicas"] == 2 and "--leader-elect" in c["args"]
+    assert "--state-configmap=herald-checkpoint" in c["args"]   # the name rbac-leases.yaml grants
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+    assert anti["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert anti["podAffinityTerm"]["labelSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+    pdb = deployed.request("GET", "/apis/policy/v1/namespaces/herald/poddisruptionbudgets/herald")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
 
 
 def test_service_account_reads_events_and_nothing_else(deployed, herald, tmp_path):
@@ -188,3 +200,104 @@ def test_a_broken_start_on_the_last_good_copy_posts_rules_rejected(deployed, tmp
     finally:
         proc.terminate()
         assert proc.wait(timeout=20) == 0
+
+
+def lease(ns, name, holder):
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name, "namespace": ns},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15}}
+
+
+def test_service_account_may_elect_in_its_namespace_and_nothing_more(deployed, tmp_path):
+    """rbac-leases.yaml: get/create/update on Leases in herald's namespace and
+    the checkpoint ConfigMap by name; other namespaces' Leases, listing,
+    deleting, other ConfigMaps and Secrets are refused."""
+    b = deployed
+    token = b.token_request("herald", "herald")
+    ns = "t-other-leases"
+    b.ensure_namespace(ns)
+    leases = "/apis/coordination.k8s.io/v1/namespaces/{}/leases"
+    b.request("POST", leases.format(ns), lease(ns, "someone-else", "x"))
+    # allowed: its own namespace's Leases
+    try:
+        b.request("POST", leases.format("herald"), lease("herald", "herald-rbac-test", "me"), token=token)
+    except urllib.error.HTTPError as e:
+        assert e.code == 409   # a rerun: it exists
+    got = b.request("GET", leases.format("herald") + "/herald-rbac-test", token=token)
+    got["spec"]["holderIdentity"] = "me-again"
+    b.request("PUT", leases.format("herald") + "/herald-rbac-test", got, token=token)
+    # the checkpoint ConfigMap, by name
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "herald-checkpoint", "namespace": "herald"}}
+    try:
+        b.request("POST", "/api/v1/namespaces/herald/configmaps", cm, token=token)
+    except urllib.error.HTTPError as e:
+        assert e.code == 409
+    got = b.request("GET", "/api/v1/namespaces/herald/configmaps/herald-checkpoint", token=token)
+    got["data"] = {"k": "v"}
+    b.request("PUT", "/api/v1/namespaces/herald/configmaps/herald-checkpoint", got, token=token)
+    # refused
+    refused = [
+        ("GET", leases.format(ns) + "/someone-else", None),
+        ("PUT", leases.format(ns) + "/someone-else", lease(ns, "someone-else", "me")),
+        ("POST", leases.format(ns), lease(ns, "mine-elsewhere", "me")),
+        ("GET", leases.format("herald"), None),                               # list
+        ("DELETE", leases.format("herald") + "/herald-rbac-test", None),
+        ("GET", "/api/v1/namespaces/herald/configmaps/herald-sinks", None),
+        ("GET", "/api/v1/namespaces/herald/configmaps", None),
+        ("GET", "/api/v1/namespaces/herald/secrets", None),
+        ("GET", "/api/v1/namespaces/herald/secrets/herald-secrets", None),
+        ("GET", f"/api/v1/namespaces/{ns}/configmaps", None),
+    ]
+    for method, path, body in refused:
+        with pytest.raises(urllib.error.HTTPError) as e:
+            b.request(method, path, body, token=token)
+        assert e.value.code == 403, (method, path)
+
+
+def test_herald_elects_with_the_service_account_token(deployed, herald, tmp_path):
+    b = deployed
+    token = b.token_request("herald", "herald")
+    ns = "t-elect"
+    b.ensure_namespace(ns)
+    os.environ["POD_NAME"] = "herald-rbac-0"
+    try:
+        h = herald("--kubeconfig", b.kubeconfig(tmp_path / "kc", token=token), "--cluster-name", "rbac-elect",
+                   "--namespace", ns, "--leader-elect", "--lease-namespace", "herald",
+                   "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s")
+    finally:
+        del os.environ["POD_NAME"]
+    h.wait_log("cluster rbac-elect: leading")
+    h.wait_log("listed, watching")
+    b.create_event(ns, "elected.1")
+    assert h.wait_ns(ns, 1)[0]["cluster"] == "rbac-elect"
+    got = b.request("GET", "/apis/coordination.k8s.io/v1/namespaces/herald/leases/herald-rbac-elect")
+    assert got["spec"]["holderIdentity"] == "herald-rbac-0"
+    assert h.stop() == 0
+    assert "every lease handed back" in h.log() and token not in h.log()
+    got = b.request("GET", "/apis/coordination.k8s.io/v1/namespaces/herald/leases/herald-rbac-elect")
+    assert not got["spec"].get("holderIdentity")
+
+
+def test_without_lease_access_herald_is_not_ready_and_delivers_nothing(deployed, herald, tmp_path):
+    """Leases in a namespace the Role does not cover: every request is
+    refused, so herald never leads; /readyz says so instead of a silent ok."""
+    import json
+    import urllib.request
+    b = deployed
+    token = b.token_request("herald", "herald")
+    ns = "t-no-lease"
+    b.ensure_namespace(ns)
+    port = kube.free_port()
+    h = herald("--kubeconfig", b.kubeconfig(tmp_path / "kc", token=token), "--cluster-name", "nolease",
+               "--namespace", ns, "--leader-elect", "--lease-namespace", "default", "--listen", f"127.0.0.1:{port}",
+               "--lease-duration", "4s", "--renew-deadline", "3s", "--retry-period", "1s")
+    h.wait_log("forbidden")
+    b.create_event(ns, "unseen.1")
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        raise AssertionError("ready without its Leases")
+    except urllib.error.HTTPError as e:
+        assert e.code == 503 and b"leader election" in e.read()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as r:
+        assert json.loads(r.read())["election"]["leading"] == []
+    assert h.in_ns(ns) == [] and token not in h.log()
+    assert h.stop() == 0

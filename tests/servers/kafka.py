@@ -1,5 +1,6 @@
 """A real single-node Kafka broker (KRaft, broker + controller in one JVM)
-on 127.0.0.1, for herald's tests.
+on 127.0.0.1, for herald's tests: Kafka 4.1.1, or another release
+(Kafka(workdir, version="3.9.1")).
 
 The jars come from Maven Central through tests/servers/build-kafka.sh,
 cached outside the repository (HERALD_CACHE, default ~/.cache/herald).
@@ -33,8 +34,8 @@ USERS = {"herald": "herald-scram-secret"}
 STORE_PASSWORD = "test-store-pass"
 
 
-def kafka_home():
-    out = subprocess.run(["bash", str(SOURCE / "tests" / "servers" / "build-kafka.sh")],
+def kafka_home(version=None):
+    out = subprocess.run(["bash", str(SOURCE / "tests" / "servers" / "build-kafka.sh"), *([version] if version else [])],
                          check=True, capture_output=True, text=True)
     return pathlib.Path(out.stdout.strip().splitlines()[-1])
 
@@ -76,8 +77,10 @@ def make_certs(d):
 
 
 class Kafka:
-    def __init__(self, workdir, users=USERS):
-        self.home = kafka_home()
+    def __init__(self, workdir, users=USERS, version=None):
+        """version: a Kafka release other than build-kafka.sh's default
+        (e.g. "3.9.1", for SCRAM with a librdkafka older than 2.6.1)."""
+        self.home = kafka_home(version)
         self.dir = pathlib.Path(workdir) / "kafka"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.certs = make_certs(self.dir / "certs")

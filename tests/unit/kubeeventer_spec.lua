@@ -254,7 +254,21 @@ local CASES = {
     ok = function(r, sinks)
       assert(has(sinks, 'brokers = { "k:9092", "k2:9092" }') and has(sinks, 'topic   = "ev"'))
       assert(r.secrets["kafka-password"] == "pw" and not has(sinks, '"pw"'))
+      assert(has(sinks, 'sasl = { mechanism = "PLAIN", user = "", password = secret "kafka-password" }'))
+      assert(has(sinks, 'shape   = "kube-eventer"'))
     end },
+  { name = "kafka: TLS and SASL in the kafka sink type's names",
+    args = { SRC, "--sink=kafka:?brokers=k:9092&compression=zstd&user=u&password=pw&cacert=/ca.pem&cert=/c.pem&key=/k.pem&insecuressl=true" },
+    opts = { has_type = function(t) return t == "kafka" end },
+    ok = function(r, sinks)
+      for _, s in ipairs({ 'compression = "zstd"', 'ca_file = "/ca.pem"', 'cert_file = "/c.pem"', 'key_file = "/k.pem"',
+                           "insecure = true", 'user = "u"' }) do
+        assert(has(sinks, s), s)
+      end
+      assert(not has(sinks, "cacert =") and not has(sinks, "insecuressl =") and not has(sinks, '"pw"'))
+    end },
+  { name = "kafka: a compression it does not have", args = { SRC, "--sink=kafka:?brokers=k:9092&compression=brotli" },
+    opts = { has_type = function(t) return t == "kafka" end }, err = { "compression=\"brotli\"" } },
   { name = "sinks herald does not have", args = { SRC, "--sink=influxdb:http://i:8086", "--sink=sls:?project=p", "--sink=mysql:?x" },
     err = { "--sink=influxdb: herald has no influxdb sink", "--sink=sls", "--sink=mysql" } },
   { name = "no such sink", args = { SRC, "--sink=pagerduty:http://x" }, err = { "kube-eventer has no such sink" } },

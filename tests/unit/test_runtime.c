@@ -278,9 +278,9 @@ static void test_core_outputs(void **state)
 	lua_getfield(L, LUA_REGISTRYINDEX, "herald.core");              /* core */
 	lua_getfield(L, -1, "outputs");                                 /* core outputs */
 	assert_true(lua_istable(L, -1));
-	assert_int_equal(lua_rawlen(L, -1), 4);
-	const char *want[] = { "stdout", "file", "null", "http" };
-	for (int i = 0; i < 4; i++) {
+	assert_int_equal(lua_rawlen(L, -1), 5);
+	const char *want[] = { "stdout", "file", "null", "http", "kafka" };
+	for (int i = 0; i < 5; i++) {
 		lua_rawgeti(L, -1, i + 1);
 		assert_string_equal(lua_tostring(L, -1), want[i]);
 		lua_pop(L, 1);
