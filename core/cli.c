@@ -40,6 +40,10 @@ static const char usage_text[] =
 	"      --max-event-age D  without --state-dir, alert sinks skip events older than D\n"
 	"                         when herald starts (default 5m; seconds or 30s, 5m, 1h)\n"
 	"      --watch-timeout S  a watch lasts S/2..S seconds before it is renewed (default 600)\n"
+	"      --rule-budget T    CPU time one call of a rule function may take (default 10ms;\n"
+	"                         ms or s, 1ms to 60s)\n"
+	"      --template-budget T  the same for templates, sink types and whole files\n"
+	"                         (default 100ms)\n"
 	"      --configmap NS/NAME=FILE\n"
 	"                         kube-eventer's webhook custom_body_configmap NAME in\n"
 	"                         namespace NS: its `content` is in FILE (repeatable)\n"
@@ -97,6 +101,8 @@ enum option_id {
 	OPT_LISTEN,
 	OPT_LOG_FORMAT,
 	OPT_CONFIGMAP,
+	OPT_RULE_BUDGET,
+	OPT_TEMPLATE_BUDGET,
 	OPT_LEADER_ELECT,
 	OPT_LEASE_NAMESPACE,
 	OPT_LEASE_NAME,
@@ -141,6 +147,8 @@ static const struct option longopts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "configmap", required_argument, NULL, OPT_CONFIGMAP },
+	{ "rule-budget", required_argument, NULL, OPT_RULE_BUDGET },
+	{ "template-budget", required_argument, NULL, OPT_TEMPLATE_BUDGET },
 	{ "leader-elect", optional_argument, NULL, OPT_LEADER_ELECT },
 	{ "lease-namespace", required_argument, NULL, OPT_LEASE_NAMESPACE },
 	{ "lease-name", required_argument, NULL, OPT_LEASE_NAME },
@@ -168,6 +176,20 @@ static long parse_duration_s(const char *s)
 	if (strcmp(end, "h") == 0)
 		return v * 3600;
 	return -1;
+}
+
+/* "250ms", "1s", "250" (ms) -> milliseconds, 1 to 60000; -1 otherwise. */
+static long parse_budget_ms(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (end == s || v < 1)
+		return -1;
+	if (strcmp(end, "s") == 0)
+		v = v <= 60 ? v * 1000 : -1;
+	else if (*end != '\0' && strcmp(end, "ms") != 0)
+		return -1;
+	return v <= 60000 ? v : -1;
 }
 
 /* "500ms" or a duration parse_duration_s reads -> milliseconds; 0 when
@@ -244,6 +266,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_WATCH_TIMEOUT:
 			if ((o->watch_timeout_s = (int)parse_duration_s(optarg)) < 2)
 				return cli_usage_error("--watch-timeout: '%s' is not a duration of 2s or more", optarg);
+			break;
+		case OPT_RULE_BUDGET:
+			if ((o->rule_budget_ms = parse_budget_ms(optarg)) < 0)
+				return cli_usage_error("--rule-budget: '%s' is not a time of 1ms to 60s (10ms, 1s)", optarg);
+			break;
+		case OPT_TEMPLATE_BUDGET:
+			if ((o->template_budget_ms = parse_budget_ms(optarg)) < 0)
+				return cli_usage_error("--template-budget: '%s' is not a time of 1ms to 60s (100ms, 1s)",
+						       optarg);
 			break;
 		case OPT_LEADER_ELECT:
 			if (!optarg || strcmp(optarg, "true") == 0)

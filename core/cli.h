@@ -34,6 +34,8 @@ struct options {
 	const char *listen;           /* NULL: default (in a pod :9090, else off) */
 	long max_event_age_s;
 	int watch_timeout_s;
+	long rule_budget_ms;          /* --rule-budget; 0: the default (or HERALD_TIME_BUDGET) */
+	long template_budget_ms;      /* --template-budget; likewise */
 	const char *config_dir;
 	const char *rules_dir;
 	const char *secrets_dir;

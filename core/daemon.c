@@ -411,10 +411,18 @@ static int finish(struct daemon *d)
 	if (sinks_pending(d->sinks) > left)
 		drain_async(d);
 	left = sinks_pending(d->sinks);
+	unsigned long refused = sinks_refused(d->sinks);
 	if (left) {
 		log_error("%zu event%s could not be delivered", left, left == 1 ? "" : "s");
 		exit_code = EXIT_IO;
 	} else {
+		/* --from: a server that refused events for good left them
+		 * undelivered (they are in the log, and the dead-letter file). */
+		if (d->o->from && refused) {
+			log_error("%lu event%s refused for good by a sink's server", refused,
+				  refused == 1 ? " was" : "s were");
+			exit_code = EXIT_IO;
+		}
 		unsigned long failed = statedir_failures();
 		save_state(d);
 		if (statedir_failures() > failed) {

@@ -1,5 +1,5 @@
 /* framer: JSON record framing over arbitrary chunks. Owns the partial
- * record buffer; never parses values (cjson does that, once). */
+ * record buffer; never parses values (json.c does that, once). */
 #include "framer.h"
 
 #include <string.h>

@@ -171,7 +171,9 @@ static size_t write_cb(char *data, size_t size, size_t n, void *userp)
 {
 	struct http_transfer *t = userp;
 	size_t len = size * n;
-	if (t->on_data) {
+	long status = 0;
+	curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (t->on_data && status >= 200 && status <= 299) {
 		switch (t->on_data(t->arg, data, len)) {
 		case HTTP_DATA_PAUSE:
 			return CURL_WRITEFUNC_PAUSE;

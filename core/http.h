@@ -30,8 +30,9 @@ struct http_request {
 	const char *username, *password;       /* basic auth */
 	const char *connect_to;        /* "host:port:real-host:real-port" (tls-server-name) */
 	bool insecure;                 /* skip TLS verification (never the default) */
-	/* Streaming: when set, body bytes go here as they arrive instead of
-	 * being collected into the response. Return HTTP_DATA_STOP to end the
+	/* Streaming: when set, body bytes of a 2xx answer go here as they
+	 * arrive instead of being collected into the response (another
+	 * answer's body, such as an error Status, is collected for done). Return HTTP_DATA_STOP to end the
 	 * transfer (done then runs with an error), HTTP_DATA_PAUSE to have the
 	 * same bytes offered again after http_resume. */
 	int (*on_data)(void *arg, const char *data, size_t len);

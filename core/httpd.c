@@ -1,9 +1,13 @@
-/* httpd: owns the listening socket and the connections it accepted. */
+/* httpd: owns the listening socket, the connections it accepted and the
+ * timer that ends slow ones. Never blocks and never calls into Lua; what a
+ * path answers is the handler's. */
 #include "httpd.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +24,8 @@ struct conn {
 	int fd;
 	struct buf in, out;
 	size_t sent;
+	bool responding;         /* the request is read; out is being written */
+	uint64_t opened, active; /* loop ms: accepted; last byte read or written */
 	struct conn *next;
 };
 
@@ -29,7 +35,44 @@ struct httpd {
 	httpd_handler handler;
 	void *arg;
 	struct conn *conns;
+	struct loop_timer *sweep;
+	unsigned read_ms, idle_ms;
 };
+
+int httpd_parse(const char *data, size_t len, char method[8], char path[512])
+{
+	const char *end = memmem(data, len, "\r\n\r\n", 4);
+	if (!end)
+		end = memmem(data, len, "\n\n", 2);
+	if (!end)
+		return len > MAX_REQUEST ? 431 : 0;
+	/* The request line: METHOD SP TARGET SP VERSION */
+	/* The terminator holds a \n at end[0] or end[1]: the line ends by then. */
+	const char *p = data, *line_end = memchr(data, '\n', (size_t)(end - data) + 2);
+	size_t m = 0;
+	while (p < line_end && *p != ' ' && m < 7)
+		method[m++] = *p++;
+	method[m] = '\0';
+	if (m == 0 || p >= line_end || *p != ' ')
+		return 400;
+	while (p < line_end && *p == ' ')
+		p++;
+	size_t n = 0;
+	while (p < line_end && *p != ' ' && *p != '\r' && *p != '\n') {
+		if (n == 511 || (unsigned char)*p < 0x21 || (unsigned char)*p == 0x7f)
+			return 400;
+		path[n++] = *p++;
+	}
+	path[n] = '\0';
+	if (n == 0 || path[0] != '/')
+		return 400;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return 405;
+	char *query = strchr(path, '?');
+	if (query)
+		*query = '\0';
+	return 200;
+}
 
 static void conn_close(struct conn *c)
 {
@@ -61,6 +104,7 @@ static void on_writable(struct loop *loop, int fd, int events, void *arg)
 			return;
 		}
 		c->sent += (size_t)n;
+		c->active = loop_now(loop);
 	}
 	conn_close(c);
 }
@@ -74,6 +118,7 @@ static void respond(struct conn *c, int status, const char *type, const struct b
 		   status, reason, type, body ? body->len : 0);
 	if (body && body->len)
 		buf_append(&c->out, body->data, body->len);
+	c->responding = true;
 	loop_fd_watch(c->d->loop, c->fd, LOOP_WRITE, on_writable, c);
 }
 
@@ -84,35 +129,53 @@ static void on_readable(struct loop *loop, int fd, int events, void *arg)
 	ssize_t n = read(fd, chunk, sizeof(chunk));
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
-	if (n <= 0) {
+	if (n <= 0 || buf_append(&c->in, chunk, (size_t)n) < 0) {
 		conn_close(c);
 		return;
 	}
-	buf_append(&c->in, chunk, (size_t)n);
-	if (!strstr(c->in.data, "\r\n\r\n") && !strstr(c->in.data, "\n\n")) {
-		if (c->in.len > MAX_REQUEST)
-			respond(c, 431, "text/plain", NULL);
-		return;
-	}
+	c->active = loop_now(loop);
 	char method[8], path[512];
-	if (sscanf(c->in.data, "%7s %511s", method, path) != 2) {
-		respond(c, 400, "text/plain", NULL);
+	int status = httpd_parse(c->in.data, c->in.len, method, path);
+	if (status == 0)
+		return;
+	if (status != 200) {
+		respond(c, status, "text/plain", NULL);
 		return;
 	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		respond(c, 405, "text/plain", NULL);
-		return;
-	}
-	char *query = strchr(path, '?');
-	if (query)
-		*query = '\0';
 	struct buf body = BUF_INIT;
 	const char *type = "text/plain; charset=utf-8";
-	int status = c->d->handler(c->d->arg, path, &body, &type);
+	status = c->d->handler(c->d->arg, path, &body, &type);
 	if (strcmp(method, "HEAD") == 0)
 		buf_reset(&body);
 	respond(c, status, type, &body);
 	buf_free(&body);
+}
+
+/* Ends connections past their deadlines: a request not read in full
+ * within read_ms of the accept, or no byte either way for idle_ms. */
+static void on_sweep(struct loop *loop, void *arg)
+{
+	struct httpd *d = arg;
+	uint64_t now = loop_now(loop);
+	for (struct conn *c = d->conns, *next; c; c = next) {
+		next = c->next;
+		if (now - c->active >= d->idle_ms || (!c->responding && now - c->opened >= d->read_ms))
+			conn_close(c);
+	}
+	if (d->conns)
+		loop_timer_start(d->sweep, (d->idle_ms < d->read_ms ? d->idle_ms : d->read_ms) / 4 + 1);
+}
+
+/* When every slot is taken: the connection still sending its request that
+ * has been quiet longest, so a flood of slow clients cannot keep /healthz
+ * out. NULL when all are being answered. */
+static struct conn *oldest_idle(struct httpd *d)
+{
+	struct conn *oldest = NULL;
+	for (struct conn *c = d->conns; c; c = c->next)
+		if (!c->responding && (!oldest || c->active <= oldest->active))
+			oldest = c;
+	return oldest;
 }
 
 static void on_accept(struct loop *loop, int fd, int events, void *arg)
@@ -123,8 +186,12 @@ static void on_accept(struct loop *loop, int fd, int events, void *arg)
 		if (cfd < 0)
 			return;
 		if (d->nconns >= MAX_CONNS) {
-			close(cfd);
-			continue;
+			struct conn *victim = oldest_idle(d);
+			if (!victim) {
+				close(cfd);
+				continue;
+			}
+			conn_close(victim);
 		}
 		struct conn *c = calloc(1, sizeof(*c));
 		if (!c || loop_fd_watch(loop, cfd, LOOP_READ, on_readable, c) < 0) {
@@ -134,9 +201,12 @@ static void on_accept(struct loop *loop, int fd, int events, void *arg)
 		}
 		c->d = d;
 		c->fd = cfd;
+		c->opened = c->active = loop_update_time(loop);
 		c->next = d->conns;
 		d->conns = c;
 		d->nconns++;
+		if (!loop_timer_active(d->sweep))
+			loop_timer_start(d->sweep, (d->idle_ms < d->read_ms ? d->idle_ms : d->read_ms) / 4 + 1);
 	}
 }
 
@@ -164,7 +234,7 @@ struct httpd *httpd_new(struct loop *loop, const char *addr, httpd_handler handl
 	int one = 1;
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 16) < 0) {
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
 		log_error("listen on %s: %s", addr, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -181,6 +251,13 @@ struct httpd *httpd_new(struct loop *loop, const char *addr, httpd_handler handl
 	d->fd = fd;
 	d->handler = handler;
 	d->arg = arg;
+	d->read_ms = HTTPD_READ_MS;
+	d->idle_ms = HTTPD_IDLE_MS;
+	if (!(d->sweep = loop_timer_new(loop, on_sweep, d))) {
+		close(fd);
+		free(d);
+		return NULL;
+	}
 	struct sockaddr_storage sa;
 	socklen_t salen = sizeof(sa);
 	getsockname(fd, (struct sockaddr *)&sa, &salen);
@@ -195,12 +272,19 @@ struct httpd *httpd_new(struct loop *loop, const char *addr, httpd_handler handl
 
 int httpd_port(const struct httpd *d) { return d->port; }
 
+void httpd_set_timeouts(struct httpd *d, unsigned read_ms, unsigned idle_ms)
+{
+	d->read_ms = read_ms;
+	d->idle_ms = idle_ms;
+}
+
 void httpd_free(struct httpd *d)
 {
 	if (!d)
 		return;
 	while (d->conns)
 		conn_close(d->conns);
+	loop_timer_free(d->sweep);
 	loop_fd_unwatch(d->loop, d->fd);
 	close(d->fd);
 	free(d);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -82,9 +83,19 @@ static void on_record(void *arg, const struct framer_record *rec)
 		.admit = on_admit,
 		.defer = on_defer,
 	};
+	/* A record with a field over the limit: that field is cut to limit + 1
+	 * bytes before decoding, so a 50 MB message costs no 50 MB decode and
+	 * is reported as field_too_large (by the runtime), not as memory. */
+	struct buf shrunk = BUF_INIT;
+	if ((rec->flags & FRAMER_FIELD_TOO_LARGE) &&
+	    json_shrink_strings(rec->data, rec->len, INGEST_MAX_FIELD, &shrunk) < 0) {
+		buf_free(&shrunk);
+		skip(in, rec->line, 0, "field_too_large", "a field is too large (out of memory)");
+		return;
+	}
 	struct ingest_input input = {
-		.data = rec->data,
-		.len = rec->len,
+		.data = shrunk.data ? shrunk.data : rec->data,
+		.len = shrunk.data ? shrunk.len : rec->len,
 		.has_empty_array = (rec->flags & FRAMER_EMPTY_ARRAY) != 0,
 		.big_field = (rec->flags & FRAMER_FIELD_TOO_LARGE) != 0,
 		.field_limit = INGEST_MAX_FIELD,
@@ -92,15 +103,20 @@ static void on_record(void *arg, const struct framer_record *rec)
 	};
 	struct ingest_result res;
 	in->line = rec->line;
-	if (runner_ingest(runtime_host(in->rt), &input, &hooks, &res) < 0) {
+	int rc = runner_ingest(runtime_host(in->rt), &input, &hooks, &res);
+	buf_free(&shrunk);
+	if (rc < 0) {
 		in->stats.failed++;
 		metrics_inc(M_INGEST_FAILURES_TOTAL, 1, NULL);
 		log_error("%s:%lu: %s", in->source, rec->line, res.message);
+		if (in->on_result)
+			in->on_result(in->caller_arg, &res); /* a watch shrinks a list page that ran out of memory */
 		return;
 	}
 	switch (res.kind) {
 	case INGEST_BAD:
 		skip(in, rec->line, 0, strstr(res.message, "longer than") ? "field_too_large" :
+				       strstr(res.message, "not enough memory") ? "too_large" :
 				       strncmp(res.message, "malformed", 9) == 0 ? "malformed" : "not_event",
 		     res.message);
 		break;

@@ -1,120 +1,354 @@
-/* json: decode through lua-cjson, encode here. Owns the registry entries
- * herald.json.decode (cjson's decoder), herald.json.null and
- * herald.json.array_mt. Never logs; callers report errors. */
+/* json: JSON text <-> Lua values, both ways here. Owns the registry entry
+ * herald.json.array_mt. Never logs; callers report errors.
+ *
+ * The decoder keeps everything it builds on the Lua stack (strings with
+ * escapes in a scratch userdata), so a memory budget that stops it mid-way
+ * leaves nothing behind; lua-cjson's decoder leaked its scratch buffer
+ * (the size of the text) whenever that happened. */
 #include "json.h"
 
 #include <lauxlib.h>
-#include <lua-cjson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define KEY_DECODE "herald.json.decode"
-#define KEY_NULL "herald.json.null"
 #define KEY_ARRAY_MT "herald.json.array_mt"
 #define MAX_DEPTH 100
 
-/* The key that stands in for an empty array while cjson decodes: a NUL
- * byte cannot start a Kubernetes field name. */
-static const char ARRAY_MARK[] = "\\u0000herald:[]";
-static const char ARRAY_MARK_KEY[] = "\0herald:[]";
+struct decoder {
+	lua_State *L;
+	const char *start, *p, *end;
+	char *err;
+	size_t errlen;
+};
 
-static bool is_space(char c)
+__attribute__((format(printf, 2, 3)))
+static int dec_fail(struct decoder *d, const char *fmt, ...)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+	char what[160];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (d->p >= d->end)
+		snprintf(d->err, d->errlen, "%s at the end of the text", what);
+	else
+		snprintf(d->err, d->errlen, "%s at byte %zu", what, (size_t)(d->p - d->start) + 1);
+	return -1;
 }
 
-/* Rewrites every [] outside strings to {"<mark>":0}. Returns 1 when it
- * rewrote anything (out holds the text), 0 when there was none. */
-static int mark_empty_arrays(const char *s, size_t len, struct buf *out)
+static void skip_space(struct decoder *d)
 {
-	bool in_string = false, escape = false, found = false;
-	size_t copied = 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (in_string) {
-			if (escape)
-				escape = false;
-			else if (c == '\\')
-				escape = true;
-			else if (c == '"')
-				in_string = false;
-			continue;
-		}
-		if (c == '"') {
-			in_string = true;
-			continue;
-		}
-		if (c != '[')
-			continue;
-		size_t j = i + 1;
-		while (j < len && is_space(s[j]))
-			j++;
-		if (j >= len || s[j] != ']')
-			continue;
-		found = true;
-		if (buf_append(out, s + copied, i - copied) < 0 ||
-		    buf_printf(out, "{\"%s\":0}", ARRAY_MARK) < 0)
+	while (d->p < d->end && (*d->p == ' ' || *d->p == '\t' || *d->p == '\n' || *d->p == '\r'))
+		d->p++;
+}
+
+static int hex4(const char *p)
+{
+	int v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
 			return -1;
-		copied = j + 1;
-		i = j;
 	}
-	if (!found)
-		return 0;
-	if (buf_append(out, s + copied, len - copied) < 0)
-		return -1;
-	return 1;
+	return v;
 }
 
-/* Walks the decoded value at the top of the stack, turning marked tables
- * into empty arrays. */
-static void unmark(lua_State *L, int depth)
+/* dec_fail for dec_string once its scratch is on the stack: pops it. */
+#define scratch_fail(d, ...) (lua_pop((d)->L, 1), dec_fail((d), __VA_ARGS__))
+
+/* Writes cp as UTF-8 at out; returns the bytes written (1..4). */
+static size_t put_utf8(char *out, unsigned long cp)
 {
-	if (depth > MAX_DEPTH || lua_type(L, -1) != LUA_TTABLE)
-		return;
-	lua_pushlstring(L, ARRAY_MARK_KEY, sizeof(ARRAY_MARK_KEY) - 1); /* t mark */
-	if (lua_rawget(L, -2) != LUA_TNIL) {                            /* t v */
-		lua_pop(L, 1);                                          /* t */
-		lua_pushlstring(L, ARRAY_MARK_KEY, sizeof(ARRAY_MARK_KEY) - 1);
-		lua_pushnil(L);
-		lua_rawset(L, -3);                                      /* t */
-		lua_getfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);       /* t mt */
-		lua_setmetatable(L, -2);                                /* t */
-		return;
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
 	}
-	lua_pop(L, 1);                                                  /* t */
-	lua_pushnil(L);                                                 /* t nil */
-	while (lua_next(L, -2)) {                                       /* t k v */
-		unmark(L, depth + 1);
-		lua_pop(L, 1);                                          /* t k */
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
 	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* d->p is just past the opening quote. Pushes the string. A string with
+ * escapes is decoded into a scratch userdata as long as its text (escapes
+ * only shrink), which the GC reclaims whatever happens. */
+static int dec_string(struct decoder *d)
+{
+	const char *s = d->p;
+	bool escapes = false;
+	while (s < d->end && *s != '"') {
+		if (*s == '\\') {
+			escapes = true;
+			s++;
+		}
+		s++;
+	}
+	if (s >= d->end) {
+		d->p = d->end;
+		return dec_fail(d, "unterminated string");
+	}
+	if (!escapes) {
+		lua_pushlstring(d->L, d->p, (size_t)(s - d->p));        /* str */
+		d->p = s + 1;
+		return 0;
+	}
+	const char *end = s;                                            /* the closing quote */
+	char *out = lua_newuserdatauv(d->L, (size_t)(end - d->p), 0);   /* scratch */
+	size_t n = 0;
+	while (d->p < end) {
+		if (*d->p != '\\') {
+			out[n++] = *d->p++;
+			continue;
+		}
+		char c = d->p[1];
+		const char *simple = strchr("\"\\/bfnrt", c);
+		if (c && simple) {
+			static const char unescaped[] = "\"\\/\b\f\n\r\t";
+			out[n++] = unescaped[simple - "\"\\/bfnrt"];
+			d->p += 2;
+			continue;
+		}
+		if (c != 'u')
+			return scratch_fail(d, "invalid escape in a string");
+		int cp = end - d->p >= 6 ? hex4(d->p + 2) : -1;
+		if (cp < 0)
+			return scratch_fail(d, "invalid \\u escape");
+		d->p += 6;
+		unsigned long code = (unsigned long)cp;
+		if (cp >= 0xDC00 && cp <= 0xDFFF)
+			return scratch_fail(d, "lone low surrogate in a \\u escape");
+		if (cp >= 0xD800 && cp <= 0xDBFF) {
+			int lo = end - d->p >= 6 && d->p[0] == '\\' && d->p[1] == 'u' ? hex4(d->p + 2) : -1;
+			if (lo < 0xDC00 || lo > 0xDFFF)
+				return scratch_fail(d, "lone high surrogate in a \\u escape");
+			code = 0x10000 + (((unsigned long)cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
+			d->p += 6;
+		}
+		n += put_utf8(out + n, code);
+	}
+	d->p = end + 1;
+	lua_pushlstring(d->L, out, n);                                  /* scratch str */
+	lua_remove(d->L, -2);                                           /* str */
+	return 0;
+}
+
+/* JSON's number grammar, then strtod; every number is a float, as with
+ * lua-cjson before. One past a double's range (1e999) is an error: no
+ * JSON writer can give it back. */
+static int dec_number(struct decoder *d)
+{
+	const char *s = d->p, *q = s;
+	if (q < d->end && *q == '-')
+		q++;
+	if (q < d->end && *q == '0')
+		q++;
+	else if (q < d->end && *q >= '1' && *q <= '9')
+		while (q < d->end && *q >= '0' && *q <= '9')
+			q++;
+	else
+		return dec_fail(d, "invalid number");
+	if (q < d->end && *q == '.') {
+		const char *digits = ++q;
+		while (q < d->end && *q >= '0' && *q <= '9')
+			q++;
+		if (q == digits)
+			return dec_fail(d, "invalid number");
+	}
+	if (q < d->end && (*q == 'e' || *q == 'E')) {
+		q++;
+		if (q < d->end && (*q == '+' || *q == '-'))
+			q++;
+		const char *digits = q;
+		while (q < d->end && *q >= '0' && *q <= '9')
+			q++;
+		if (q == digits)
+			return dec_fail(d, "invalid number");
+	}
+	char text[128];
+	if ((size_t)(q - s) >= sizeof(text))
+		return dec_fail(d, "number too long");
+	memcpy(text, s, (size_t)(q - s));
+	text[q - s] = '\0';
+	double v = strtod(text, NULL);
+	if (!isfinite(v))
+		return dec_fail(d, "number out of range");
+	lua_pushnumber(d->L, v);                                        /* n */
+	d->p = q;
+	return 0;
+}
+
+static int dec_value(struct decoder *d, int depth);
+
+/* d->p is past the '[' or '{'. Pushes the table. */
+static int dec_container(struct decoder *d, bool object, int depth)
+{
+	lua_State *L = d->L;
+	if (depth >= MAX_DEPTH)
+		return dec_fail(d, "nested too deep (over %d levels)", MAX_DEPTH);
+	if (!lua_checkstack(L, 4))
+		return dec_fail(d, "out of stack");
+	lua_newtable(L);                                                /* t */
+	char close = object ? '}' : ']';
+	skip_space(d);
+	if (d->p < d->end && *d->p == close) {
+		d->p++;
+		if (!object) {
+			lua_getfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);       /* t mt */
+			lua_setmetatable(L, -2);                        /* t */
+		}
+		return 0;
+	}
+	for (lua_Integer n = 1;; n++) {
+		if (object) {
+			skip_space(d);
+			if (d->p >= d->end || *d->p != '"')
+				goto fail_msg_key;
+			d->p++;
+			if (dec_string(d) < 0)                          /* t k */
+				goto fail;
+			skip_space(d);
+			if (d->p >= d->end || *d->p != ':') {
+				lua_pop(L, 1);
+				dec_fail(d, "expected ':' after an object key");
+				goto fail;
+			}
+			d->p++;
+			if (dec_value(d, depth + 1) < 0) {              /* t k v */
+				lua_pop(L, 1);
+				goto fail;
+			}
+			lua_rawset(L, -3);                              /* t */
+		} else {
+			if (dec_value(d, depth + 1) < 0)                /* t v */
+				goto fail;
+			lua_rawseti(L, -2, n);                          /* t */
+		}
+		skip_space(d);
+		if (d->p < d->end && *d->p == ',') {
+			d->p++;
+			continue;
+		}
+		if (d->p < d->end && *d->p == close) {
+			d->p++;
+			return 0;
+		}
+		dec_fail(d, object ? "expected ',' or '}'" : "expected ',' or ']'");
+		goto fail;
+	}
+fail_msg_key:
+	dec_fail(d, "expected a string key");
+fail:
+	lua_pop(L, 1);                                                  /* */
+	return -1;
+}
+
+static bool literal(struct decoder *d, const char *word, size_t len)
+{
+	if ((size_t)(d->end - d->p) < len || memcmp(d->p, word, len) != 0)
+		return false;
+	d->p += len;
+	return true;
+}
+
+/* Pushes the value at d->p; -1 (nothing pushed) with the error set. */
+static int dec_value(struct decoder *d, int depth)
+{
+	skip_space(d);
+	if (d->p >= d->end)
+		return dec_fail(d, "expected a value");
+	switch (*d->p) {
+	case '{':
+	case '[':
+		d->p++;
+		return dec_container(d, d->p[-1] == '{', depth);
+	case '"':
+		d->p++;
+		return dec_string(d);
+	case 't':
+		if (!literal(d, "true", 4))
+			break;
+		lua_pushboolean(d->L, 1);
+		return 0;
+	case 'f':
+		if (!literal(d, "false", 5))
+			break;
+		lua_pushboolean(d->L, 0);
+		return 0;
+	case 'n':
+		if (!literal(d, "null", 4))
+			break;
+		lua_pushlightuserdata(d->L, NULL);                      /* json.null */
+		return 0;
+	default:
+		if (*d->p == '-' || (*d->p >= '0' && *d->p <= '9'))
+			return dec_number(d);
+	}
+	return dec_fail(d, "expected a value");
 }
 
 int json_decode(lua_State *L, const char *text, size_t len, bool has_empty_array,
 		char *err, size_t errlen)
 {
-	struct buf marked = BUF_INIT;
-	int rewritten = has_empty_array ? mark_empty_arrays(text, len, &marked) : 0;
-	if (rewritten < 0) {
-		snprintf(err, errlen, "out of memory");
-		buf_free(&marked);
+	(void)has_empty_array; /* a hint lua-cjson needed; every [] is known now */
+	struct decoder d = { L, text, text, text + len, err, errlen };
+	if (!lua_checkstack(L, 4)) {
+		snprintf(err, errlen, "out of stack");
 		return -1;
 	}
-	lua_getfield(L, LUA_REGISTRYINDEX, KEY_DECODE);                 /* decode */
-	if (rewritten)
-		lua_pushlstring(L, marked.data, marked.len);            /* decode text */
-	else
-		lua_pushlstring(L, text, len);
-	buf_free(&marked);
-	if (lua_pcall(L, 1, 1, 0) != LUA_OK) {                         /* value | msg */
-		const char *msg = lua_tostring(L, -1);
-		snprintf(err, errlen, "%s", msg ? msg : "invalid JSON");
+	if (dec_value(&d, 0) < 0)
+		return -1;
+	skip_space(&d);
+	if (d.p < d.end) {
 		lua_pop(L, 1);
-		return -1;
+		return dec_fail(&d, "unexpected text after the value");
 	}
-	if (rewritten)
-		unmark(L, 0);
 	return 0;
+}
+
+int json_shrink_strings(const char *s, size_t len, size_t max, struct buf *out)
+{
+	size_t copied = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '"')
+			continue;
+		size_t j = i + 1;
+		while (j < len && s[j] != '"')
+			j += s[j] == '\\' ? 2 : 1;
+		if (j > len)
+			j = len;
+		if (j - (i + 1) > max) {
+			if (buf_append(out, s + copied, i + 1 - copied) < 0 || buf_reserve(out, max + 1) < 0)
+				return -1;
+			memset(out->data + out->len, '.', max + 1);
+			out->len += max + 1;
+			out->data[out->len] = '\0';
+			copied = j;
+		}
+		i = j;
+	}
+	return buf_append(out, s + copied, len - copied);
 }
 
 /* Bytes a JSON string cannot hold as they are. */
@@ -309,10 +543,9 @@ static int l_decode(lua_State *L)
 	size_t len;
 	const char *s = luaL_checklstring(L, 1, &len);
 	/* The caller may know whether the text holds []; else look for '['. */
-	bool has_empty_array = lua_isboolean(L, 2) ? lua_toboolean(L, 2)
-						   : memchr(s, '[', len) != NULL;
 	char err[256];
-	if (json_decode(L, s, len, has_empty_array, err, sizeof(err)) < 0) {
+	lua_settop(L, 1); /* a second argument (lua-cjson's [] hint) is ignored */
+	if (json_decode(L, s, len, true, err, sizeof(err)) < 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);
 		return 2;
@@ -360,30 +593,17 @@ static int l_is_array(lua_State *L)
 
 int json_open(lua_State *L)
 {
-	luaopen_cjson(L);                                               /* cjson */
-	lua_getfield(L, -1, "decode_invalid_numbers");
-	lua_pushboolean(L, 0);
-	lua_call(L, 1, 0);
-	lua_getfield(L, -1, "decode_max_depth");
-	lua_pushinteger(L, MAX_DEPTH);
-	lua_call(L, 1, 0);
-	lua_getfield(L, -1, "decode");
-	lua_setfield(L, LUA_REGISTRYINDEX, KEY_DECODE);
-	lua_getfield(L, -1, "null");
-	lua_setfield(L, LUA_REGISTRYINDEX, KEY_NULL);
-	lua_pop(L, 1);                                                  /* */
-
 	lua_newtable(L);                                                /* array_mt */
 	lua_pushliteral(L, "array");
 	lua_setfield(L, -2, "__name");
-	lua_setfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);
+	lua_setfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);               /* */
 
 	static const luaL_Reg fns[] = {
 		{ "decode", l_decode }, { "encode", l_encode },
 		{ "array", l_array }, { "is_array", l_is_array }, { NULL, NULL },
 	};
 	luaL_newlib(L, fns);                                            /* json */
-	lua_getfield(L, LUA_REGISTRYINDEX, KEY_NULL);
+	lua_pushlightuserdata(L, NULL);
 	lua_setfield(L, -2, "null");
 	lua_getfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);
 	lua_setfield(L, -2, "array_mt");

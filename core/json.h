@@ -1,9 +1,10 @@
 /* json: JSON <-> Lua values with null and empty-array fidelity.
  *
- * Decoding is lua-cjson's. Debian ships lua-cjson 2.1.0, which turns both
- * [] and {} into an empty table and then writes it back as {}; herald marks
- * tables that were arrays with a shared metatable (json.array_mt) and
- * encodes with its own small writer that honours the mark and json.null. */
+ * Both ways are herald's own: an empty array decodes to a table with a
+ * shared metatable (json.array_mt) and writes back as [], an empty object
+ * as {}; null is json.null (a NULL light userdata); numbers decode as
+ * floats. Decoding keeps its work on the Lua stack, so a memory budget can
+ * stop it at any point without a leak. */
 #ifndef HERALD_JSON_H
 #define HERALD_JSON_H
 #include <stdbool.h>
@@ -16,10 +17,16 @@
 int json_open(lua_State *L);
 
 /* Decodes text and pushes the value; on failure pushes nothing, writes
- * the reason into err and returns -1. has_empty_array: the text may
- * contain [] (the framer knows; pass true when unsure). */
+ * the reason into err and returns -1. Values nest at most 100 deep.
+ * has_empty_array: ignored (a hint the old decoder needed). */
 int json_decode(lua_State *L, const char *text, size_t len, bool has_empty_array,
 		char *err, size_t errlen);
+
+/* Appends text to out with the contents of every string (key or value)
+ * longer than max bytes as written replaced by max + 1 dots: the record
+ * keeps its shape and still shows which field was too large, without the
+ * cost of decoding it. -1 when out of memory. */
+int json_shrink_strings(const char *s, size_t len, size_t max, struct buf *out);
 
 /* Appends the JSON of the value at idx to out. -1 with err on a value JSON
  * cannot hold (function, NaN, mixed or sparse table, cycle). */

@@ -143,6 +143,27 @@ void kubeapi_unauthorized(struct kubeapi *api)
 	kubeconn_refresh(api->conn, true, err, sizeof(err));
 }
 
+void kubeapi_unauthorized_hint(const struct kubeapi *api, char *out, size_t len)
+{
+	const struct kubeconn *c = api->conn;
+	if (c->exec)
+		snprintf(out, len, "the credential the kubeconfig user's exec plugin (%s) gives: run it by hand "
+			 "and see whether it is valid and not expired", c->exec->command);
+	else if (c->token_file)
+		snprintf(out, len, "the token in %s (re-read after each 401): has it expired, or was its "
+			 "service account or secret deleted?", c->token_file);
+	else if (c->token)
+		snprintf(out, len, "the kubeconfig user's token: has it expired or been revoked?");
+	else if (c->cert_file || c->cert_data)
+		snprintf(out, len, "the kubeconfig user's client certificate: has it expired, and was it "
+			 "signed by the cluster's CA?");
+	else if (c->username)
+		snprintf(out, len, "the kubeconfig user's username and password");
+	else
+		snprintf(out, len, "the kubeconfig user: it gives no credentials (no token, client "
+			 "certificate or exec plugin)");
+}
+
 void kubeapi_excerpt(const struct http_response *r, char *out, size_t len)
 {
 	snprintf(out, len, "%.*s", (int)(r->body_len < 200 ? r->body_len : 200), r->body ? r->body : "");

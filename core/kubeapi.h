@@ -30,6 +30,10 @@ void kubeapi_post(struct kubeapi *api, const char *path, const char *json);
  * and POD_UID from the downward API); nothing outside a pod. */
 void kubeapi_post_event(struct kubeapi *api, const char *type, const char *reason, const char *message);
 
+/* What to check after a 401, by the credential the connection sends: its
+ * kind and where it comes from (never its value), and whether it may have
+ * expired. */
+void kubeapi_unauthorized_hint(const struct kubeapi *api, char *out, size_t len);
 /* The server's URL as the kubeconfig gives it (for messages). */
 const char *kubeapi_server(const struct kubeapi *api);
 

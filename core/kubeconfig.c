@@ -174,36 +174,102 @@ static int data_field(yaml_document_t *d, yaml_node_t *m, const char *key, char 
 	return 0;
 }
 
-static char **string_list(yaml_document_t *d, yaml_node_t *seq)
+static void free_list(char **list)
 {
-	size_t n = seq && seq->type == YAML_SEQUENCE_NODE
-		       ? (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start) : 0;
-	char **out = calloc(n + 1, sizeof(*out));
-	for (size_t i = 0; out && i < n; i++)
-		out[i] = dup_or_null(scalar(yaml_document_get_node(d, seq->data.sequence.items.start[i])));
-	return out;
+	for (char **p = list; p && *p; p++)
+		free(*p);
+	free(list);
 }
 
-static struct kube_exec *read_exec(yaml_document_t *d, yaml_node_t *m)
+/* The strings of a sequence (absent: an empty list). -1 with err naming
+ * the item when one is not a string, or when out of memory. */
+static int string_list(yaml_document_t *d, yaml_node_t *seq, const char *what, char ***out,
+		       char *err, size_t errlen)
+{
+	*out = NULL;
+	if (seq && seq->type != YAML_SEQUENCE_NODE) {
+		snprintf(err, errlen, "%s must be a list of strings", what);
+		return -1;
+	}
+	size_t n = seq ? (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start) : 0;
+	char **list = calloc(n + 1, sizeof(*list));
+	if (!list) {
+		snprintf(err, errlen, "%s: out of memory", what);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *v = scalar(yaml_document_get_node(d, seq->data.sequence.items.start[i]));
+		if (!v) {
+			snprintf(err, errlen, "%s item %zu is not a string", what, i + 1);
+			free_list(list);
+			return -1;
+		}
+		if (!(list[i] = strdup(v))) {
+			snprintf(err, errlen, "%s: out of memory", what);
+			free_list(list);
+			return -1;
+		}
+	}
+	*out = list;
+	return 0;
+}
+
+static void free_exec(struct kube_exec *e)
+{
+	if (!e)
+		return;
+	free(e->command);
+	free(e->api_version);
+	free_list(e->args);
+	free_list(e->env);
+	free(e);
+}
+
+/* The exec plugin of a user; NULL with err when it is not usable. */
+static struct kube_exec *read_exec(yaml_document_t *d, yaml_node_t *m, char *err, size_t errlen)
 {
 	struct kube_exec *e = calloc(1, sizeof(*e));
-	if (!e)
+	if (!e) {
+		snprintf(err, errlen, "exec: out of memory");
 		return NULL;
+	}
 	e->command = dup_or_null(map_str(d, m, "command"));
 	e->api_version = dup_or_null(map_str(d, m, "apiVersion"));
-	e->args = string_list(d, map_get(d, m, "args"));
+	if (!e->command) {
+		snprintf(err, errlen, "exec needs a command");
+		goto fail;
+	}
+	if (string_list(d, map_get(d, m, "args"), "exec.args", &e->args, err, errlen) < 0)
+		goto fail;
 	yaml_node_t *env = map_get(d, m, "env");
-	size_t n = env && env->type == YAML_SEQUENCE_NODE
-		       ? (size_t)(env->data.sequence.items.top - env->data.sequence.items.start) : 0;
-	e->env = calloc(n + 1, sizeof(*e->env));
-	for (size_t i = 0; e->env && i < n; i++) {
+	if (env && env->type != YAML_SEQUENCE_NODE) {
+		snprintf(err, errlen, "exec.env must be a list of {name, value}");
+		goto fail;
+	}
+	size_t n = env ? (size_t)(env->data.sequence.items.top - env->data.sequence.items.start) : 0;
+	if (!(e->env = calloc(n + 1, sizeof(*e->env)))) {
+		snprintf(err, errlen, "exec: out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *kv = yaml_document_get_node(d, env->data.sequence.items.start[i]);
+		const char *name = map_str(d, kv, "name"), *value = map_str(d, kv, "value");
+		if (!name || !*name || !value) {
+			snprintf(err, errlen, "exec.env item %zu needs a name and a value (strings)", i + 1);
+			goto fail;
+		}
 		struct buf b = BUF_INIT;
-		buf_printf(&b, "%s=%s", map_str(d, kv, "name") ? map_str(d, kv, "name") : "",
-			   map_str(d, kv, "value") ? map_str(d, kv, "value") : "");
+		if (buf_printf(&b, "%s=%s", name, value) < 0) {
+			buf_free(&b);
+			snprintf(err, errlen, "exec: out of memory");
+			goto fail;
+		}
 		e->env[i] = b.data;
 	}
 	return e;
+fail:
+	free_exec(e);
+	return NULL;
 }
 
 int kubeconfig_load(const char *paths, const char *context, struct kubeconn *out,
@@ -302,9 +368,9 @@ int kubeconfig_load(const char *paths, const char *context, struct kubeconn *out
 		out->password = dup_or_null(map_str(&ud->doc, user, "password"));
 		yaml_node_t *exec = map_get(&ud->doc, user, "exec");
 		if (exec) {
-			out->exec = read_exec(&ud->doc, exec);
-			if (!out->exec || !out->exec->command) {
-				snprintf(err, errlen, "user \"%s\": exec needs a command", user_name);
+			char why[200];
+			if (!(out->exec = read_exec(&ud->doc, exec, why, sizeof(why)))) {
+				snprintf(err, errlen, "user \"%s\": %s", user_name, why);
 				goto out;
 			}
 		}
@@ -318,6 +384,8 @@ int kubeconfig_load(const char *paths, const char *context, struct kubeconn *out
 		log_redact_add(out->token, strlen(out->token));
 	if (out->password)
 		log_redact_add(out->password, strlen(out->password));
+	if (out->username)
+		log_redact_add_basic(out->username, out->password);
 	rc = 0;
 out:
 	for (size_t i = 0; i < ndocs; i++) {
@@ -512,21 +580,6 @@ int kubeconn_refresh(struct kubeconn *c, bool force, char *err, size_t errlen)
 	if (c->token && !c->bearer)
 		set_bearer(c, strdup(c->token));
 	return 0;
-}
-
-static void free_exec(struct kube_exec *e)
-{
-	if (!e)
-		return;
-	free(e->command);
-	free(e->api_version);
-	for (char **p = e->args; p && *p; p++)
-		free(*p);
-	free(e->args);
-	for (char **p = e->env; p && *p; p++)
-		free(*p);
-	free(e->env);
-	free(e);
 }
 
 void kubeconn_free(struct kubeconn *c)

@@ -55,6 +55,40 @@ void log_redact_add(const char *value, size_t len)
 	nsecrets++;
 }
 
+void log_redact_add_basic(const char *user, const char *password)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t ul = user ? strlen(user) : 0, pl = password ? strlen(password) : 0, n = ul + 1 + pl;
+	unsigned char *raw = malloc(n);
+	char *out = malloc((n + 2) / 3 * 4 + 1);
+	if (!raw || !out)
+		goto done;
+	memcpy(raw, user ? user : "", ul);
+	raw[ul] = ':';
+	memcpy(raw + ul + 1, password ? password : "", pl);
+	size_t o = 0;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)raw[i] << 16 | (i + 1 < n ? (unsigned)raw[i + 1] << 8 : 0) |
+			     (i + 2 < n ? raw[i + 2] : 0);
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	/* The padding-free stem too: a server may quote it cut or re-padded. */
+	size_t stem = o;
+	while (stem > 0 && out[stem - 1] == '=')
+		stem--;
+	log_redact_add(out, stem);
+done:
+	if (raw)
+		explicit_bzero(raw, n);
+	if (out)
+		explicit_bzero(out, (n + 2) / 3 * 4 + 1);
+	free(raw);
+	free(out);
+}
+
 void log_redact_clear(void)
 {
 	for (size_t i = 0; i < nsecrets; i++) {
@@ -79,7 +113,60 @@ static size_t mask(char *s, size_t len, size_t from, size_t to)
 
 static const char *const secret_params[] = {
 	"access_token=", "token=", "sign=", "key=", "password=", "secret=", "signature=",
+	"api_key=", "apikey=",
 };
+
+/* Authorization schemes herald sends (and servers echo back): the
+ * credential after them is masked in every line. */
+static const char *const auth_schemes[] = { "basic ", "bearer ", "apikey " };
+
+static bool credential_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/' || c == '=' || c == '-' || c == '_' || c == '.' || c == '~' ||
+	       c == ':' || c == '%';
+}
+
+static bool word_start(const char *s, size_t i)
+{
+	if (i == 0)
+		return true;
+	char c = s[i - 1];
+	return !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+}
+
+/* "Basic dXNlcjpwYXNz", "Bearer eyJ...", "ApiKey ...": masks the
+ * credential at i when it looks like one: 8 bytes or more, with a digit,
+ * a capital, '+', '/' or '=' (so "basic authentication:" stays). Returns the
+ * new length; *next is where to go on (i when nothing was masked). */
+static size_t mask_scheme(char *s, size_t len, size_t i, size_t *next)
+{
+	*next = i;
+	if (!word_start(s, i))
+		return len;
+	for (size_t k = 0; k < sizeof(auth_schemes) / sizeof(*auth_schemes); k++) {
+		size_t klen = strlen(auth_schemes[k]);
+		if (i + klen > len || strncasecmp(s + i, auth_schemes[k], klen) != 0)
+			continue;
+		size_t from = i + klen;
+		while (from < len && s[from] == ' ')
+			from++;
+		size_t to = from;
+		bool mixed = false;
+		while (to < len && credential_char(s[to])) {
+			char c = s[to];
+			mixed = mixed || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+				c == '/' || c == '=';
+			to++;
+		}
+		if (to - from >= 8 && mixed) {
+			len = mask(s, len, from, to);
+			*next = from + 2;
+		}
+		return len;
+	}
+	return len;
+}
 
 static bool param_start(const char *s, size_t i)
 {
@@ -110,6 +197,12 @@ size_t log_redact(char *s, size_t len)
 			}
 			if (at && memchr(s + i + 3, ':', at - i - 3))
 				len = mask(s, len, i + 3, at);
+			continue;
+		}
+		size_t next;
+		len = mask_scheme(s, len, i, &next);
+		if (next != i) {
+			i = next;
 			continue;
 		}
 		for (size_t p = 0; p < sizeof(secret_params) / sizeof(*secret_params); p++) {

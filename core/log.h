@@ -16,6 +16,9 @@ bool log_enabled(enum log_level level);
  * Values shorter than 4 bytes are ignored (they would mask ordinary text). */
 void log_redact_add(const char *value, size_t len);
 void log_redact_clear(void);
+/* Masks the base64 of "user:password" (what Basic authentication sends),
+ * wherever it appears. */
+void log_redact_add_basic(const char *user, const char *password);
 
 /* Masks, in place, registered secrets, URL credentials (user:pass@) and the
  * values of secret-looking query parameters (access_token=, sign=, key=...).

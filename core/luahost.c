@@ -1,12 +1,14 @@
 /* luahost: the Lua state, its sandbox, its budgets and `require`.
  * Owns the lua_State; knows nothing of sinks, clusters or HTTP. The
  * entry points of the runtime (scripts/herald/runtime.lua) are called by
- * runner.c; this file only provides the protected, budgeted call. */
+ * runner.c; this file only provides the protected, budgeted call. The
+ * small C libraries the state sees are luahost_lib's. */
 #include "luahost.h"
 
 #include <errno.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +19,20 @@
 #include "json.h"
 #include "log.h"
 #include "luahost_lib.h"
+#include "luahost_time.h"
+#include "metrics.h"
 
 #define HOOK_STEP 1000
 #define KEY_RUNTIME "herald.runtime"
 #define KEY_CORE "herald.core"
 #define KEY_LOADED "herald.loaded"
+#define KEY_STRIKES "herald.strikes"
 
 struct budget {
 	bool active;
 	long left;               /* instructions */
 	size_t mem_ceiling;      /* bytes in use the call may reach */
+	struct luahost_clock clock; /* time budget (luahost_time.c) */
 };
 
 struct luahost {
@@ -35,8 +41,10 @@ struct luahost {
 	char *scripts_dir;
 	size_t used;             /* bytes held by the state */
 	struct budget budget;
-	bool exhausted;          /* instruction budget ran out: error on every instruction */
+	bool exhausted;          /* a budget ran out: error on every instruction */
+	bool timed_out;          /* ... and it was the time budget */
 	bool mem_exceeded;       /* the last allocation failure was a budget's */
+	bool overrun;            /* the last budgeted call failed on a budget */
 	char *error;
 	void *userdata;
 };
@@ -82,9 +90,9 @@ static void *host_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	return p;
 }
 
-/* Counts instructions for the active budget. Once it is spent the hook
- * fires on every instruction, so a pcall in operator code cannot swallow
- * the error and carry on. */
+/* Counts instructions and time for the active budget. Once one is spent
+ * the hook fires on every instruction, so a pcall in operator code cannot
+ * swallow the error and carry on. */
 static void count_hook(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
@@ -92,18 +100,28 @@ static void count_hook(lua_State *L, lua_Debug *ar)
 	if (!h->budget.active)
 		return;
 	h->budget.left -= h->exhausted ? 1 : HOOK_STEP;
-	if (h->budget.left > 0)
+	if (!h->exhausted && h->budget.left > 0) {
+		if (!luahost_clock_spent(&h->budget.clock))
+			return;
+		h->timed_out = true;
+	}
+	if (!h->exhausted && !h->timed_out && h->budget.left > 0)
 		return;
 	if (!h->exhausted) {
 		h->exhausted = true;
 		lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
 	}
+	char what[64];
+	if (h->timed_out)
+		snprintf(what, sizeof(what), "time budget exceeded (%ld ms)", h->budget.clock.ms);
+	else
+		snprintf(what, sizeof(what), "instruction budget exceeded");
 	/* Level 0 inside a hook is the function that was running. */
 	lua_Debug where;
 	if (lua_getstack(L, 0, &where) && lua_getinfo(L, "Sl", &where) && where.currentline > 0)
-		luaL_error(L, "%s:%d: instruction budget exceeded",
-			   where.source[0] == '@' ? where.source + 1 : where.short_src, where.currentline);
-	luaL_error(L, "instruction budget exceeded");
+		luaL_error(L, "%s:%d: %s", where.source[0] == '@' ? where.source + 1 : where.short_src,
+			   where.currentline, what);
+	luaL_error(L, "%s", what);
 }
 
 static int msghandler(lua_State *L)
@@ -134,9 +152,11 @@ static void describe_fn(lua_State *L, int idx, char *out, size_t len)
 }
 
 /* Runs the function under nargs arguments with a fresh budget of the given
- * size, nested inside any active one. Returns the lua_pcall status; on
- * error leaves one message string (traceback removed) at the top. */
-static int budgeted_call(struct luahost *h, int nargs, int nresults, long instructions)
+ * size (ms: its time budget, 0 for none), nested inside any active one.
+ * Returns the lua_pcall status; on error leaves one message string
+ * (traceback removed) at the top, and sets h->overrun when a budget
+ * stopped it. */
+static int budgeted_call(struct luahost *h, int nargs, int nresults, long instructions, long ms)
 {
 	lua_State *L = h->L;
 	int fn = lua_gettop(L) - nargs;
@@ -146,17 +166,18 @@ static int budgeted_call(struct luahost *h, int nargs, int nresults, long instru
 	lua_insert(L, fn);
 
 	struct budget saved = h->budget;
-	bool saved_exhausted = h->exhausted;
+	bool saved_exhausted = h->exhausted, saved_timed_out = h->timed_out;
 	long grant = instructions;
 	if (saved.active && saved.left < grant)
 		grant = saved.left;
 	size_t ceiling = h->used + h->limits.call_memory;
 	if (saved.active && saved.mem_ceiling < ceiling)
 		ceiling = saved.mem_ceiling;
-	h->budget = (struct budget){ true, grant, ceiling };
+	h->budget = (struct budget){ true, grant, ceiling, { ms, 0, 0 } };
 	h->mem_exceeded = false;
 
 	int status = lua_pcall(L, nargs, nresults, fn);
+	h->overrun = status != LUA_OK && (h->mem_exceeded || (h->exhausted && !saved_exhausted));
 
 	long spent = grant - (h->budget.left > 0 ? h->budget.left : 0);
 	h->budget = saved;
@@ -166,6 +187,7 @@ static int budgeted_call(struct luahost *h, int nargs, int nresults, long instru
 		h->exhausted = false;
 		lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
 	}
+	h->timed_out = saved_timed_out;
 	lua_remove(L, fn);                                              /* results | msg */
 	if (status == LUA_OK)
 		return status;
@@ -195,29 +217,87 @@ static int budgeted_call(struct luahost *h, int nargs, int nresults, long instru
 
 int luahost_pcall(struct luahost *h, int nargs, int nresults)
 {
-	if (budgeted_call(h, nargs, nresults, h->limits.call_instructions) == LUA_OK)
+	if (budgeted_call(h, nargs, nresults, h->limits.call_instructions, 0) == LUA_OK)
 		return 0;
 	set_error(h, lua_tostring(h->L, -1));
 	lua_pop(h->L, 1);
 	return -1;
 }
 
+/* After a guarded call of the function at fn (strikes table at tab): one
+ * more overrun in a row, or none. At limits.strikes the function is
+ * disabled (strikes < 0), logged once and counted. */
+static void strike(struct luahost *h, lua_State *L, int tab, int fn, bool overrun)
+{
+	lua_pushvalue(L, fn);
+	lua_rawget(L, tab);                                             /* n */
+	lua_Integer n = lua_tointeger(L, -1);
+	lua_pop(L, 1);
+	if (!overrun && n == 0)
+		return;
+	n = overrun ? n + 1 : 0;
+	bool disable = overrun && h->limits.strikes > 0 && n >= h->limits.strikes;
+	lua_pushvalue(L, fn);
+	if (disable)
+		lua_pushinteger(L, -1);
+	else if (n)
+		lua_pushinteger(L, n);
+	else
+		lua_pushnil(L);
+	lua_rawset(L, tab);                                             /* */
+	if (disable) {
+		char where[256];
+		describe_fn(L, fn, where, sizeof(where));
+		log_warn("lua: %s disabled until the next reload: it overran its budget %d calls in a row",
+			 where, h->limits.strikes);
+		metrics_inc(M_LUA_FUNCTIONS_DISABLED_TOTAL, 1, "function", where, NULL);
+	}
+}
+
 /* core.guard(fn, ...) -> true, results... | false, message
- * The runtime calls every operator function through this. */
-static int l_guard(lua_State *L)
+ * The runtime calls every operator function through this, under the guard
+ * budgets; a disabled function fails at once. template: give it
+ * template_ms whatever file it comes from. */
+static int guard(lua_State *L, bool template)
 {
 	struct luahost *h = luahost_from(L);
 	luaL_checktype(L, 1, LUA_TFUNCTION);
 	int nargs = lua_gettop(L) - 1;
-	if (budgeted_call(h, nargs, LUA_MULTRET, h->limits.guard_instructions) != LUA_OK) {
+	lua_getfield(L, LUA_REGISTRYINDEX, KEY_STRIKES);                /* fn args tab */
+	lua_insert(L, 1);                                               /* tab fn args */
+	lua_pushvalue(L, 2);
+	lua_insert(L, 2);                                               /* tab fn fn args */
+	lua_pushvalue(L, 2);
+	lua_rawget(L, 1);                                               /* tab fn fn args n */
+	bool disabled = lua_tointeger(L, -1) < 0;
+	lua_pop(L, 1);                                                  /* tab fn fn args */
+	if (disabled) {
+		char where[256];
+		describe_fn(L, 2, where, sizeof(where));
+		lua_pushboolean(L, 0);
+		lua_pushfstring(L, "%s: disabled until the next reload (it overran its budget "
+				"%d calls in a row)", where, h->limits.strikes);
+		return 2;
+	}
+	long ms = template || luahost_clock_template(L, 3, h->scripts_dir) ? h->limits.template_ms : h->limits.rule_ms;
+	if (budgeted_call(h, nargs, LUA_MULTRET, h->limits.guard_instructions, ms) != LUA_OK) {
+		strike(h, L, 1, 2, h->overrun);                         /* tab fn msg */
 		lua_pushboolean(L, 0);
 		lua_insert(L, -2);
 		return 2;
 	}
+	strike(h, L, 1, 2, false);                                      /* tab fn results */
 	lua_pushboolean(L, 1);
-	lua_insert(L, 1);
-	return lua_gettop(L);
+	lua_insert(L, 3);                                               /* tab fn true results */
+	return lua_gettop(L) - 2;
 }
+
+static int l_guard(lua_State *L) { return guard(L, false); }
+
+/* core.guard_template(fn, ...): core.guard with the template budget, for
+ * templates written in rule files. */
+static int l_guard_template(lua_State *L) { return guard(L, true); }
+
 
 static int read_file(const char *path, struct buf *out)
 {
@@ -418,6 +498,12 @@ static int setup(lua_State *L)
 	open_safe_libs(L);
 	lua_newtable(L);
 	lua_setfield(L, LUA_REGISTRYINDEX, KEY_LOADED);
+	lua_newtable(L);                                                /* strikes */
+	lua_createtable(L, 0, 1);                                       /* strikes mt */
+	lua_pushliteral(L, "k");
+	lua_setfield(L, -2, "__mode");
+	lua_setmetatable(L, -2);                                        /* strikes */
+	lua_setfield(L, LUA_REGISTRYINDEX, KEY_STRIKES);
 	lua_pushcfunction(L, l_require);
 	lua_setglobal(L, "require");
 
@@ -435,8 +521,8 @@ static int setup(lua_State *L)
 	}
 
 	static const luaL_Reg core_fns[] = {
-		{ "guard", l_guard }, { "load", l_load }, { "read_file", l_read_file },
-		{ "memory", l_memory }, { NULL, NULL },
+		{ "guard", l_guard }, { "guard_template", l_guard_template }, { "load", l_load },
+		{ "read_file", l_read_file }, { "memory", l_memory }, { NULL, NULL },
 	};
 	luaL_newlib(L, core_fns);                                       /* core */
 	luaL_setfuncs(L, luahost_lib_core, 0);
@@ -452,6 +538,7 @@ struct luahost *luahost_new(const struct luahost_opts *opts)
 	if (!h)
 		return NULL;
 	h->limits = opts->limits;
+	luahost_clock_limits(&h->limits);
 	if (opts->scripts_dir && !(h->scripts_dir = strdup(opts->scripts_dir)))
 		goto fail;
 	h->L = lua_newstate(host_alloc, h);

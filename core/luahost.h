@@ -5,7 +5,13 @@
  * into Lua runs under an instruction budget and a memory budget, and the
  * runtime wraps each operator function in a narrower one (core.guard), so
  * a rule that loops or allocates without end is stopped, reported with
- * file:line, and the event goes on. Never includes curl.h. */
+ * file:line, and the event goes on. core.guard also gives each function a
+ * time budget (CPU time of the calling thread, checked from the count
+ * hook): rule_ms for rule functions, template_ms for functions of sinks.lua,
+ * of sink types and of herald's scripts, and for whole files. A function
+ * that overruns a budget `strikes` calls in a row is disabled until the
+ * state is replaced (the next reload): logged once with file:line and
+ * counted in herald_lua_functions_disabled_total. Never includes curl.h. */
 #ifndef HERALD_LUAHOST_H
 #define HERALD_LUAHOST_H
 #include <stdbool.h>
@@ -17,9 +23,22 @@ struct luahost_limits {
 	long guard_instructions;   /* per operator function (core.guard) */
 	size_t call_memory;        /* bytes one call (or guard) may add */
 	size_t state_memory;       /* bytes the whole state may hold */
+	long rule_ms;              /* time per rule function (core.guard); 0: none */
+	long template_ms;          /* time per template, sink-type function or file; 0: none */
+	int strikes;               /* budget overruns in a row that disable a function; 0: never */
 };
 
-#define LUAHOST_DEFAULT_LIMITS { 50000000L, 1000000L, 64u << 20, 256u << 20 }
+#define LUAHOST_DEFAULT_LIMITS { 50000000L, 1000000L, 64u << 20, 256u << 20, 10, 100, 3 }
+
+/* HERALD_TIME_BUDGET=RULE_MS[,TEMPLATE_MS] overrides rule_ms and
+ * template_ms of the limits given to luahost_new (a bad value is logged
+ * and ignored). */
+#define LUAHOST_TIME_ENV "HERALD_TIME_BUDGET"
+
+/* Process-wide: the time budgets (ms) every later luahost_new uses in
+ * place of the limits' and HERALD_TIME_BUDGET's (the command line's
+ * --rule-budget and --template-budget); 0 leaves that one as it is. */
+void luahost_set_time_budget(long rule_ms, long template_ms);
 
 struct luahost;
 

@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "docs.h"
 #include "kubeeventer.h"
+#include "luahost.h"
 #include "replay.h"
 #include "runtime.h"
 
@@ -67,8 +68,10 @@ int main(int argc, char **argv)
 		rc = cli_usage_error("unknown command '%s'", o.command);
 	else if (!cmd->takes_file && o.input)
 		rc = cli_usage_error("%s takes no FILE ('%s')%s", cmd->name, o.input, cmd->file_hint);
-	else
+	else {
+		luahost_set_time_budget(o.rule_budget_ms, o.template_budget_ms);
 		rc = cmd->run(&o);
+	}
 	cli_free(&o);
 	kubeeventer_free(ke);
 	return rc;

@@ -53,7 +53,7 @@ static void alert_free(struct sink *k)
 
 static void dead_letter_msg(struct sink *k, const struct alert_msg *m, const char *why)
 {
-	metrics_inc(M_SINK_EVENTS_FAILED_TOTAL, (long)m->events, "sink", k->name, NULL);
+	sink_refused(k, m->events);
 	if (!k->dead_letter)
 		return;
 	struct buf line = BUF_INIT;

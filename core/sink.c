@@ -15,6 +15,7 @@
 
 #define RETRY_MIN_MS 500
 #define RETRY_MAX_MS 30000
+#define RETRY_JITTER 0.5
 
 struct luahost *sink_host(const struct sink *k) { return runtime_host(k->set->rt); }
 
@@ -23,18 +24,20 @@ bool sink_backing_off(const struct sink *k)
 	return k->retry_ms && loop_timer_active(k->timer);
 }
 
-static void grow_backoff(struct sink *k)
+/* A success since the last failure (retry_ms 0, set by the outputs):
+ * the backoff starts again from its shortest delay. */
+static void restart_if_healthy(struct sink *k)
 {
-	k->retry_ms = k->retry_ms ? k->retry_ms * 2 : RETRY_MIN_MS;
-	if (k->retry_ms > RETRY_MAX_MS)
-		k->retry_ms = RETRY_MAX_MS;
+	if (!k->retry_ms)
+		backoff_reset(&k->backoff);
 }
 
 void sink_back_off(struct sink *k, double at_least_s)
 {
-	grow_backoff(k);
-	/* jitter: 0.5x .. 1.5x, so many heralds do not retry in step */
-	uint64_t delay = k->retry_ms / 2 + (uint64_t)random() % (k->retry_ms + 1);
+	restart_if_healthy(k);
+	/* jitter, so many heralds do not retry in step */
+	uint64_t delay = backoff_next(&k->backoff);
+	k->retry_ms = delay;
 	if (at_least_s * 1000 > (double)delay)
 		delay = (uint64_t)(at_least_s * 1000);
 	loop_timer_start(k->timer, delay);
@@ -42,7 +45,8 @@ void sink_back_off(struct sink *k, double at_least_s)
 
 void sink_back_off_plain(struct sink *k)
 {
-	grow_backoff(k);
+	restart_if_healthy(k);
+	k->retry_ms = backoff_next_plain(&k->backoff);
 	loop_timer_start(k->timer, k->retry_ms);
 }
 
@@ -100,6 +104,7 @@ struct sink *sink_new(struct sink_set *set, const struct sink_spec *sp, const st
 		sink_free(k);
 		return NULL;
 	}
+	backoff_init(&k->backoff, RETRY_MIN_MS, RETRY_MAX_MS, RETRY_JITTER, (uint64_t)random());
 	k->m_events = metrics_series(M_SINK_EVENTS_TOTAL, "sink", k->name, NULL);
 	k->m_written = metrics_series(M_SINK_EVENTS_WRITTEN_TOTAL, "sink", k->name, NULL);
 	k->m_batches_ok = metrics_series(M_SINK_BATCHES_TOTAL, "sink", k->name, "result", "ok", NULL);
@@ -157,11 +162,17 @@ void sink_dead_letter_write(struct buf *line, const struct sink *k)
 	buf_free(line);
 }
 
+void sink_refused(struct sink *k, size_t n)
+{
+	k->set->refused += n;
+	metrics_inc(M_SINK_EVENTS_FAILED_TOTAL, (long)n, "sink", k->name, NULL);
+}
+
 /* Appends a failed item, with why, to the dead-letter file (JSON lines). */
 void sink_dead_letter(struct sink *k, const struct sinkq_item *it, const char *why)
 {
 	log_error("sink %s: an event failed for good: %s", k->name, why);
-	metrics_inc(M_SINK_EVENTS_FAILED_TOTAL, 1, "sink", k->name, NULL);
+	sink_refused(k, 1);
 	if (!k->dead_letter)
 		return;
 	struct buf line = BUF_INIT;

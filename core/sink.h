@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "backoff.h"
 #include "buf.h"
 #include "http.h"
 #include "loop.h"
@@ -56,6 +57,7 @@ struct sink_set {
 	struct http *http;
 	bool draining;                 /* shutting down: send what is queued now */
 	struct buf scratch;            /* one batch's bytes (local outputs) */
+	unsigned long refused;         /* events refused for good, by any sink (sink_refused) */
 };
 
 struct sink {
@@ -69,7 +71,9 @@ struct sink {
 	bool lua_batch;                /* the sink type shapes whole batches */
 	struct sinkq queue;
 	struct loop_timer *timer;      /* batch wait, or retry backoff */
-	uint64_t retry_ms;             /* current backoff; 0 when healthy */
+	uint64_t retry_ms;             /* current backoff; 0 when healthy (the
+					* next failure starts the backoff again) */
+	struct backoff backoff;        /* the delay rule (core/backoff.h) */
 	bool paused;                   /* waiting for a condition said once (a full
 					* disk): its retries are not logged */
 	char *dead_letter;             /* where items that failed for good go (or NULL) */
@@ -83,7 +87,8 @@ void sink_free(struct sink *k);
 struct luahost *sink_host(const struct sink *k);
 /* Backing off after a failure: nothing is written until the timer runs. */
 bool sink_backing_off(const struct sink *k);
-/* Doubles the backoff (0.5 s .. 30 s, with jitter; at least at_least_s). */
+/* Backs off: 0.5 s doubling up to 30 s, less up to half at random (at
+ * least at_least_s); after a success (retry_ms 0) from 0.5 s again. */
 void sink_back_off(struct sink *k, double at_least_s);
 /* The same without jitter (local outputs retry in step with themselves). */
 void sink_back_off_plain(struct sink *k);
@@ -95,6 +100,10 @@ void sink_queue_push(struct sink *k, const struct runner_item *it);
 
 /* Writes all of p to fd (EINTR retried); -1 with errno. */
 int sink_write_all(int fd, const char *p, size_t len);
+
+/* Counts n events refused for good (herald_sink_events_failed_total, and
+ * the set's count that makes `run --from` exit 4). */
+void sink_refused(struct sink *k, size_t n);
 
 /* Dead letters: one JSON line per item, or per alert message. */
 void sink_dead_letter(struct sink *k, const struct sinkq_item *it, const char *why);

@@ -155,6 +155,8 @@ void sinks_push(struct sinks *s, const struct runner_item *it)
 	k->output->push(k, it);
 }
 
+unsigned long sinks_refused(const struct sinks *s) { return s->set.refused; }
+
 size_t sinks_pending(const struct sinks *s)
 {
 	size_t n = 0;

@@ -47,6 +47,8 @@ void sinks_flush_due(struct sinks *s);
  * sinks_pending tells when they are done. */
 size_t sinks_drain(struct sinks *s);
 void sinks_set_draining(struct sinks *s);
+/* Events that sinks' servers refused for good (dead-lettered) so far. */
+unsigned long sinks_refused(const struct sinks *s);
 /* Events queued or in flight, in every sink (alert groups included). */
 size_t sinks_pending(const struct sinks *s);
 /* The same without the events alert groups hold (which may wait minutes

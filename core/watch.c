@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "buf.h"
 #include "enrich.h"
 #include "evmetrics.h"
@@ -17,8 +18,10 @@
 #include "log.h"
 #include "metrics.h"
 
+/* Retries wait 0.8 s * 2^n (at most 30 s), less up to half at random. */
 #define BACKOFF_MIN_MS 800
 #define BACKOFF_MAX_MS 30000
+#define BACKOFF_JITTER 0.5
 
 enum phase { PHASE_IDLE, PHASE_LIST, PHASE_WATCH, PHASE_BACKOFF };
 
@@ -34,8 +37,12 @@ struct watch {
 	enum phase phase;
 	char rv[64];                   /* where the next watch starts */
 	char *cont;                    /* list continue token */
+	size_t limit;                  /* list page size: cfg.page_size, halved while too large */
 	struct ingest_result list;     /* the last List page's result */
-	int failures;                  /* consecutive, for the backoff */
+	struct backoff backoff;        /* the retry delays (core/backoff.h) */
+	unsigned failures;             /* failed attempts since the last success */
+	uint64_t stream_start;         /* loop time the current watch began */
+	bool stream_data;              /* it delivered bytes */
 	bool relist;                   /* an in-stream 410 / too large */
 	bool stream_error;             /* an in-stream ERROR other than 410 */
 	bool paused;                   /* the stream waits for a sink to drain, or yields */
@@ -58,21 +65,42 @@ static void on_backoff_timer(struct loop *loop, void *arg)
 	w->after_backoff(w);
 }
 
-/* Waits min(30 s, 0.8 s * 2^failures) with jitter, then runs next. */
+/* Waits the backoff's next delay, then runs next. */
 static void backoff(struct watch *w, void (*next)(struct watch *w))
 {
-	uint64_t delay = BACKOFF_MIN_MS;
-	for (int i = 0; i < w->failures && delay < BACKOFF_MAX_MS; i++)
-		delay *= 2;
-	delay = (uint64_t)((double)delay * (1.0 + (double)random() / RAND_MAX));
-	if (delay > BACKOFF_MAX_MS)
-		delay = BACKOFF_MAX_MS;
+	uint64_t delay = backoff_next(&w->backoff);
 	w->failures++;
 	w->phase = PHASE_BACKOFF;
 	w->after_backoff = next;
 	metrics_inc(M_WATCH_RETRIES_TOTAL, 1, "cluster", w->cluster, NULL);
 	log_debug("cluster %s: retrying in %llu ms", w->source, (unsigned long long)delay);
 	loop_timer_start(w->timer, delay);
+}
+
+/* A list or watch worked: the backoff starts again, and a watch that was
+ * failing says once that it works again. */
+static void succeeded(struct watch *w, const char *what)
+{
+	backoff_reset(&w->backoff);
+	if (w->failures)
+		log_info("cluster %s: %s again after %u failed attempt%s", w->source, what, w->failures,
+			 w->failures == 1 ? "" : "s");
+	w->failures = 0;
+}
+
+/* Logs a failed list or watch answer: a 401 says what to check, not the
+ * server's JSON. */
+static void log_http_failure(struct watch *w, const char *what, const struct http_response *r)
+{
+	char text[512];
+	if (r->status == 401) {
+		kubeapi_unauthorized_hint(w->cfg.api, text, sizeof(text));
+		log_warn("cluster %s: %s failed: HTTP 401 Unauthorized: the API server did not accept "
+			 "herald's credentials; check %s", w->source, what, text);
+		return;
+	}
+	kubeapi_excerpt(r, text, sizeof(text));
+	log_warn("cluster %s: %s failed: HTTP %ld %s", w->source, what, r->status, text);
 }
 
 static void on_result(void *arg, const struct ingest_result *res)
@@ -84,6 +112,12 @@ static void on_result(void *arg, const struct ingest_result *res)
 			w->list = *res;
 		else if (res->rv[0])
 			snprintf(w->rv, sizeof(w->rv), "%s", res->rv);
+		break;
+	case INGEST_BAD:
+	case INGEST_FAILED:
+		/* why a list page could not be used (too_large_page reads it) */
+		if (w->phase == PHASE_LIST && w->list.kind != INGEST_EVENTS)
+			snprintf(w->list.message, sizeof(w->list.message), "%s", res->message);
 		break;
 	case INGEST_BOOKMARK:
 	case INGEST_DELETED:
@@ -143,11 +177,27 @@ static void emit(void *arg, const struct runner_item *it)
 	w->cfg.emit(w->cfg.arg, it);
 }
 
+/* A list page too large to use: ask for pages of half as many events
+ * (from where the list was: a continue token takes any limit), or, at one
+ * event a page, back off and try again. */
+static void too_large_page(struct watch *w, size_t bytes, const char *why)
+{
+	if (w->limit > 1) {
+		size_t smaller = w->limit / 2;
+		log_warn("cluster %s: a list page of %zu events is too large (%zu bytes, %s): asking for "
+			 "%zu events a page", w->source, w->limit, bytes, why, smaller);
+		w->limit = smaller;
+		start_list(w);
+		return;
+	}
+	log_error("cluster %s: a list page of one event is too large (%zu bytes, %s)", w->source, bytes, why);
+	backoff(w, start_list);
+}
+
 static void on_list_done(void *arg, const struct http_response *r)
 {
 	struct watch *w = arg;
 	w->xfer = NULL;
-	char body[256];
 	if (r->error) {
 		log_warn("cluster %s: list failed: %s", w->source, r->error);
 		if (!w->reached) {
@@ -174,16 +224,23 @@ static void on_list_done(void *arg, const struct http_response *r)
 	if (r->status == 401)
 		kubeapi_unauthorized(w->cfg.api);
 	if (r->status != 200) {
-		kubeapi_excerpt(r, body, sizeof(body));
-		log_warn("cluster %s: list failed: HTTP %ld %s", w->source, r->status, body);
+		log_http_failure(w, "list", r);
 		backoff(w, start_list);
 		return;
 	}
 	memset(&w->list, 0, sizeof(w->list));
 	w->list.kind = INGEST_BAD;
+	if (r->body_len > INGEST_MAX_RECORD) {
+		too_large_page(w, r->body_len, "more than the 64 MiB a record may have");
+		return;
+	}
 	framer_reset(&w->in.framer);
 	ingest_feed(&w->in, r->body, r->body_len);
 	ingest_finish(&w->in);
+	if (w->list.kind != INGEST_EVENTS && strstr(w->list.message, "memory")) {
+		too_large_page(w, r->body_len, "its decoding ran out of the Lua memory budget");
+		return;
+	}
 	if (w->list.kind != INGEST_EVENTS) {
 		log_warn("cluster %s: list answer was not an EventList", w->source);
 		backoff(w, start_list);
@@ -198,7 +255,7 @@ static void on_list_done(void *arg, const struct http_response *r)
 	snprintf(w->rv, sizeof(w->rv), "%s", w->list.rv);
 	metrics_inc(M_WATCH_LISTS_TOTAL, 1, "cluster", w->cluster, NULL);
 	log_info("cluster %s: listed, watching from resourceVersion %s", w->source, w->rv);
-	w->failures = 0;
+	succeeded(w, "listing works");
 	start_watch(w);
 }
 
@@ -218,7 +275,7 @@ static void start_list(struct watch *w)
 	w->phase = PHASE_LIST;
 	struct http_request req = { .method = "GET", .timeout_ms = 120000 };
 	struct buf url = BUF_INIT;
-	buf_printf(&url, "%s?limit=%zu", w->path, w->cfg.page_size);
+	buf_printf(&url, "%s?limit=%zu", w->path, w->limit);
 	if (w->cont) {
 		char *esc = curl_easy_escape(NULL, w->cont, 0);
 		buf_printf(&url, "&continue=%s", esc ? esc : "");
@@ -251,6 +308,10 @@ static int on_watch_data(void *arg, const char *data, size_t len)
 		return HTTP_DATA_PAUSE;
 	}
 	w->turn_bytes += len;
+	if (!w->stream_data && len) {
+		w->stream_data = true;
+		succeeded(w, "watching works");
+	}
 	if (w->cfg.blocked && w->cfg.blocked(w->cfg.arg)) {
 		/* Backpressure: curl keeps these bytes and offers them again
 		 * on watch_resume; nothing is dropped, memory stays bounded. */
@@ -279,7 +340,9 @@ static void on_watch_done(void *arg, const struct http_response *r)
 	struct watch *w = arg;
 	w->xfer = NULL;
 	w->paused = false;
-	char body[256];
+	/* A stream that delivered data, or lasted longer than the delay before
+	 * it, was healthy: the next retry waits the shortest delay again. */
+	backoff_stream_ended(&w->backoff, w->stream_data, loop_now(w->loop) - w->stream_start);
 	framer_reset(&w->in.framer); /* a cut object comes again: rv is the last whole one */
 	if (w->relist) {
 		start_list(w);
@@ -297,7 +360,7 @@ static void on_watch_done(void *arg, const struct http_response *r)
 	switch (r->status) {
 	case 200:
 		/* timeoutSeconds reached: a normal end. */
-		w->failures = 0;
+		succeeded(w, "watching works");
 		start_watch(w);
 		return;
 	case 410:
@@ -309,8 +372,7 @@ static void on_watch_done(void *arg, const struct http_response *r)
 		kubeapi_unauthorized(w->cfg.api);
 		/* fall through */
 	default:
-		kubeapi_excerpt(r, body, sizeof(body));
-		log_warn("cluster %s: watch failed: HTTP %ld %s", w->source, r->status, body);
+		log_http_failure(w, "watch", r);
 		backoff(w, start_watch);
 	}
 }
@@ -331,6 +393,8 @@ static void start_watch(struct watch *w)
 	buf_printf(&url, "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d",
 		   w->path, w->rv, timeout);
 	framer_reset(&w->in.framer);
+	w->stream_start = loop_now(w->loop);
+	w->stream_data = false;
 	send_request(w, &req, &url, on_watch_done, start_watch);
 	if (w->xfer)
 		metrics_inc(M_WATCH_STARTS_TOTAL, 1, "cluster", w->cluster, NULL);
@@ -351,6 +415,7 @@ struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watc
 		w->cfg.timeout_s = 2;
 	if (!w->cfg.page_size)
 		w->cfg.page_size = 500;
+	w->limit = w->cfg.page_size;
 	snprintf(w->source, sizeof(w->source), "%s%s%s", w->cluster, w->namespace ? "/" : "",
 		 w->namespace ? w->namespace : "");
 	static const char *const types[3] = { "Normal", "Warning", "other" };
@@ -358,6 +423,7 @@ struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watc
 		w->m_received[i] = metrics_series(M_EVENTS_RECEIVED_TOTAL, "cluster", w->cluster, "type", types[i], NULL);
 	w->m_already = metrics_series(M_EVENTS_ALREADY_DELIVERED_TOTAL, "cluster", w->cluster, NULL);
 	w->m_last = metrics_series(M_LAST_EVENT_TIMESTAMP_SECONDS, "cluster", w->cluster, NULL);
+	backoff_init(&w->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, BACKOFF_JITTER, (uint64_t)random());
 	w->timer = loop_timer_new(loop, on_backoff_timer, w);
 	w->yield_timer = loop_timer_new(loop, on_yield_timer, w);
 	struct runner_hooks hooks = { .arg = w, .emit = emit, .admit = admit, .defer = defer };

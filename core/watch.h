@@ -2,7 +2,9 @@
  * one), on the loop, through the cluster's kubeapi client. Lists page by page, then watches from
  * the list's resourceVersion with bookmarks, re-watches from the last
  * resourceVersion seen when a stream ends, re-lists after 410 Gone or a
- * too-large resourceVersion, and backs off with jitter on failures. Every
+ * too-large resourceVersion, halves the page size while a list page is too
+ * large to use, and backs off (core/backoff.h) on failures, from the
+ * shortest delay again after a healthy stream. Every
  * event goes through the runtime; `seen` keeps a relist or a restart from
  * delivering the same (uid, resourceVersion) twice. */
 #ifndef HERALD_WATCH_H

@@ -17,12 +17,14 @@
 # apply; pip only serves a python3 that is not Debian's.
 set -euo pipefail
 
-runtime=(liblua5.4-0 lua-cjson libcurl4 libssl3 libyaml-0-2 zlib1g ca-certificates tzdata)
+runtime=(liblua5.4-0 libcurl4 libssl3 libyaml-0-2 zlib1g ca-certificates tzdata)
 runtime+=(librdkafka1)
-build=(build-essential cmake pkg-config liblua5.4-dev lua-cjson-dev libcurl4-openssl-dev
+build=(build-essential cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
        libssl-dev libyaml-dev zlib1g-dev)
 build+=(librdkafka-dev)
 test=(libcmocka-dev python3 openssl curl lua5.4 debootstrap debian-archive-keyring buildah)
+# lua-cjson: bench/bench.py's baseline; clang: the libFuzzer targets (tests/fuzz).
+test+=(lua-cjson clang)
 # Test servers: Go builds kube-apiserver and etcd, Java 17 + Maven run
 # OpenSearch (tests/servers/). COMMAND:PACKAGE, installed where the machine
 # has no such command (a toolchain installed another way is kept).

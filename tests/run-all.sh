@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone on a fresh machine:
 # dependencies, a normal build and an ASan+UBSan build, every CTest test
-# (C units, Lua through herald, the command line end to end) in both, and
-# the container image built from deploy/Dockerfile with buildah and checked.
+# (C units, Lua through herald, the command line end to end) in both, the
+# container image built from deploy/Dockerfile with buildah and checked, and
+# each fuzz target for a bounded time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -32,3 +33,6 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHERALD_SANITIZE=ON >/dev/nul
 cmake --build build-asan -j"$jobs"
 echo "== tests under sanitizers"
 ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== fuzzing (libFuzzer, ASan + UBSan; HERALD_FUZZ_SECONDS per target, default 60)"
+tests/fuzz/run.sh

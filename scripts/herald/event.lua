@@ -63,6 +63,29 @@ function M.normalize(ev, cluster)
   return ev
 end
 
+-- A JSON object (not an array, empty or not)?
+local function is_object(v)
+  return type(v) == "table" and v[1] == nil and not json.is_array(v)
+end
+
+-- Why a decoded record cannot be routed as an Event, or nil when it can:
+-- it needs an involvedObject (or events.k8s.io/v1 regarding) that is an
+-- object, and a metadata, if any, that is an object. The reason becomes
+-- the record's (or List item's) counted skip reason.
+function M.problem(v)
+  if not is_object(v) then return "not a JSON object" end
+  local obj = value(v.involvedObject)
+  local name = "involvedObject"
+  if obj == nil and value(v.regarding) ~= nil then obj, name = v.regarding, "regarding" end
+  if obj == nil then return "not a Kubernetes Event (no involvedObject)" end
+  if not is_object(obj) then return "not a Kubernetes Event (" .. name .. " is not an object)" end
+  local meta = v.metadata
+  if meta ~= nil and meta ~= null and not is_object(meta) then
+    return "not a Kubernetes Event (metadata is not an object)"
+  end
+  return nil
+end
+
 -- The involved object's namespace, else the Event's own.
 function M.namespace(ev)
   return field(ev.involvedObject, "namespace") or field(ev.metadata, "namespace")

@@ -142,9 +142,6 @@ route_admitted = function(cfg, ev, admit, item)
   return delivered
 end
 
-local function is_event(v)
-  return type(v) == "table" and (type(v.involvedObject) == "table" or type(v.regarding) == "table")
-end
 
 -- One record from the framer. Returns a kind and details:
 --   "events", n            n events routed (a List counts its items)
@@ -161,7 +158,8 @@ function M.ingest(cfg, text, has_empty_array, cluster, big_field, field_limit)
     local obj, wtype = v.object, v.type
     local rv = type(obj) == "table" and type(obj.metadata) == "table" and obj.metadata.resourceVersion or nil
     if wtype == "ADDED" or wtype == "MODIFIED" then
-      if not is_event(obj) then return "bad", "watch event object is not a Kubernetes Event" end
+      local why = event.problem(obj)
+      if why then return "bad", "watch event object: " .. why end
       if big_field then return "bad", "a field is longer than " .. field_limit .. " bytes" end
       return "events", deliver(cfg, obj, cluster), rv
     elseif wtype == "BOOKMARK" then
@@ -186,8 +184,9 @@ function M.ingest(cfg, text, has_empty_array, cluster, big_field, field_limit)
   if type(v.items) == "table" and v.involvedObject == nil then
     local n = 0
     for i, item in ipairs(v.items) do
-      if not is_event(item) then
-        core.reject(i, "not a Kubernetes Event")
+      local why = event.problem(item)
+      if why then
+        core.reject(i, why)
       elseif big_field and oversize(item, field_limit, 0) then
         core.reject(i, "a field is longer than " .. field_limit .. " bytes")
       else
@@ -200,7 +199,8 @@ function M.ingest(cfg, text, has_empty_array, cluster, big_field, field_limit)
     if cont == json.null then cont = nil end
     return "events", n, meta.resourceVersion, cont
   end
-  if not is_event(v) then return "bad", "not a Kubernetes Event (no involvedObject)" end
+  local why = event.problem(v)
+  if why then return "bad", why end
   if big_field then return "bad", "a field is longer than " .. field_limit .. " bytes" end
   return "events", deliver(cfg, v, cluster)
 end

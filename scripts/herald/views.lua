@@ -100,7 +100,7 @@ end
 
 -- An operator's template: title (or nil) and text, or nil, nil and why.
 local function call_template(fn, view)
-  local ok, title, text = core.guard(fn, view)
+  local ok, title, text = core.guard_template(fn, view)
   if not ok then return nil, nil, tostring(title) end
   if type(title) == "string" and text == nil then title, text = nil, title end
   if type(text) ~= "string" or (title ~= nil and type(title) ~= "string") then
@@ -135,7 +135,7 @@ function M.alert_message(s, m)
   local msg = { title = title or "", text = text, view = view, attempts = m.attempts or 0 }
   if view.digest then msg.digest = view else msg.group = view end
   if type(s.conf.body) == "function" then        -- the webhook type's own body
-    local ok, body = core.guard(s.conf.body, view)
+    local ok, body = core.guard_template(s.conf.body, view)
     if ok and (type(body) == "string" or type(body) == "table") then
       msg.body = body
     else

@@ -76,12 +76,19 @@ function M.init(conf)
   end
   if conf.auth then
     local a = conf.auth
+    -- What goes on the wire is masked in logs too, encoded as it is sent:
+    -- a server that echoes the header back must not get it logged.
     if a.user then
-      conf.auth_header = "Authorization: Basic " .. base64.encode(a.user .. ":" .. (a.password or ""))
+      local basic = base64.encode(a.user .. ":" .. (a.password or ""))
+      log.redact(basic)
+      conf.auth_header = "Authorization: Basic " .. basic
     elseif a.api_key then
       local k = a.api_key:find(":", 1, true) and base64.encode(a.api_key) or a.api_key
+      log.redact(a.api_key)
+      log.redact(k)
       conf.auth_header = "Authorization: ApiKey " .. k
     elseif a.bearer then
+      log.redact(a.bearer)
       conf.auth_header = "Authorization: Bearer " .. a.bearer
     else
       return "auth takes { user, password }, { api_key } or { bearer }"

@@ -86,6 +86,11 @@ class Herald:
         with self.lock:
             while not any(text in line for line in self.err):
                 left = deadline - time.monotonic()
+                # A robot refused herald's signature: that never heals, so
+                # fail now rather than at the timeout.
+                refused = [l for l in self.err if "refused the message" in l and ("19021" in l or ("310000" in l and ("sign" in l or "timestamp" in l)))]
+                if refused:
+                    raise AssertionError(f"waiting for {text!r}, but the robot refused a signature:\n" + refused[0])
                 if left <= 0 or self.proc.poll() is not None:
                     raise AssertionError(f"no log line with {text!r}:\n" + "".join(self.err[-30:]))
                 self.lock.wait(min(left, 0.2))

@@ -26,6 +26,7 @@ class Robot:
         self.refused = []       # (arrival time, code, message)
         self.arrivals = []      # arrival time of every request
         self.fail_next = []     # scripted answers for the next requests: (status, body, headers)
+        self.bad_signatures = []  # why a signature was refused: waits fail at once then
         self.hang = False       # never answer (until close)
         self.released = threading.Event()
         self.lock = threading.Condition()
@@ -86,6 +87,10 @@ class Robot:
         deadline = time.monotonic() + timeout
         with self.lock:
             while not cond():
+                if self.bad_signatures:
+                    # A signing mistake never heals: fail now, not at the timeout.
+                    raise AssertionError(f"the robot refused a signature ({self.bad_signatures[0]}) "
+                                         f"while waiting for {what}")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"timed out waiting for {what}: accepted {len(self.accepted)}, "
@@ -146,11 +151,13 @@ class DingTalk(Robot):
         if self.secret:
             ts, sign = query.get("timestamp", [""])[0], query.get("sign", [""])[0]
             if not ts.isdigit() or abs(int(ts) - now * 1000) > 3600 * 1000:
+                self.bad_signatures.append(f"timestamp {ts!r}")
                 return self.error(now, 310000, "invalid timestamp")
             want = base64.b64encode(hmac.new(self.secret.encode(), f"{ts}\n{self.secret}".encode(),
                                              hashlib.sha256).digest()).decode()
             # parse_qs has URL-decoded sign once, as DingTalk does
             if not hmac.compare_digest(sign, want):
+                self.bad_signatures.append("sign not match")
                 return self.error(now, 310000, "sign not match, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]")
         body = _json(raw)
         if body is None:
@@ -262,9 +269,11 @@ class Feishu(Robot):
         if self.secret:
             ts, sign = body.get("timestamp"), body.get("sign")
             if not isinstance(ts, str) or not ts.isdigit() or abs(int(ts) - now) > 3600:
+                self.bad_signatures.append(f"timestamp {ts!r}")
                 return self.error(now, 19021, "sign match fail or timestamp is not within one hour from current time")
             want = base64.b64encode(hmac.new(f"{ts}\n{self.secret}".encode(), b"", hashlib.sha256).digest()).decode()
             if not isinstance(sign, str) or not hmac.compare_digest(sign, want):
+                self.bad_signatures.append("sign match fail")
                 return self.error(now, 19021, "sign match fail or timestamp is not within one hour from current time")
         kind = body.get("msg_type")
         if kind == "text":

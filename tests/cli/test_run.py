@@ -135,6 +135,56 @@ def test_secrets_never_reach_the_log(config, tmp_path):
         assert secret not in r.err and secret not in r.out
 
 
+def test_a_server_echoing_basic_auth_gets_no_credential_logged(config, tmp_path):
+    # Regression (issue 12.7): an Elasticsearch that echoed the
+    # Authorization header into its error got the base64 logged.
+    import http.server
+    import time
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = ("unauthorized: header [Authorization: " + self.headers["Authorization"]
+                    + "] with " + self.headers["Authorization"].split()[-1]).encode()
+            self.send_response(400)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_PUT = do_GET = do_HEAD = do_POST
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config.sinks(f'sink "es" {{ type = "elasticsearch", url = "http://127.0.0.1:{server.server_port}",\n'
+                     '  auth = { user = "elastic", password = env "HERALD_TEST_ES_PASSWORD" } }\n')
+        config.rule("10.lua", 'route { to = "es" }\n')
+        proc = subprocess.Popen([BIN, "--config", str(config), "--from", "-"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, HERALD_TEST_ES_PASSWORD="changeme-7f3a"))
+        proc.stdin.write(EVENTS.read_text())
+        proc.stdin.close()
+        err = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            err.append(line)
+            if "unauthorized" in line or not line:
+                break
+        proc.kill()
+        proc.wait()
+        text = "".join(err)
+        # Failures show the log with the credential replaced, never the credential.
+        shown = text.replace("ZWxhc3RpYzpjaGFuZ2VtZS03ZjNh", "<BASE64!>").replace("changeme-7f3a", "<PASSWORD!>")
+        assert "<BASE64!>" not in shown and "<PASSWORD!>" not in shown, shown
+        assert "unauthorized: header [Authorization: Basic ***" in shown, shown
+    finally:
+        server.shutdown()
+
+
 def test_bad_input_is_counted_and_the_rest_delivered(config, tmp_path):
     out = tmp_path / "out.jsonl"
     config.sinks(f'sink "local" {{ type = "file", path = "{out}" }}\n')
@@ -215,6 +265,19 @@ def test_invalid_config_refuses_to_run(config):
     assert f'{config}/rules/10.lua:1: unknown sink "b"' in r.err
 
 
+def test_a_failing_example_refuses_to_run(config, tmp_path):
+    # Issue 12.8: only load errors were tested at start.
+    out = tmp_path / "out.jsonl"
+    config.sinks(f'sink "a" {{ type = "file", path = "{out}" }}\nsink "b" {{ type = "stdout" }}\n')
+    config.rule("10.lua", 'route { to = "a", when = { reason = "BackOff" } }\n'
+                'example { event = { reason = "Pulled", involvedObject = { kind = "Pod", name = "p" } },\n'
+                '          reaches = "a" }\n')
+    r = herald("--config", config, "--from", EVENTS)
+    assert r.code == 1, r
+    assert f"{config}/rules/10.lua:2: example failed: does not reach a" in r.err, r
+    assert r.out == "" and not out.exists(), r
+
+
 def test_a_failing_output_is_retried_and_reported_never_silently_lost(config):
     # /dev/full fails every write with ENOSPC: herald keeps the events,
     # says once that the disk is full, retries, and on SIGTERM says how many
@@ -281,3 +344,38 @@ def test_a_rule_cannot_change_the_event_other_sinks_get(config, tmp_path):
     assert f"{config}/rules/10.lua:2: the event is read-only in when/unless (cannot set count)" in r.err, r
     assert f"{config}/rules/10.lua:5: the event is read-only in when/unless (cannot set name)" in r.err, r
     assert "done: 15 events routed" in r.err, r
+
+
+def test_messages_a_robot_refused_for_good_make_run_from_exit_4(config, tmp_path):
+    # Regression (issue 12.7): DingTalk's errcode 310000 (keyword, signature
+    # or clock) refuses a message for good; run --from exited 0 although
+    # those events were never delivered.
+    import http.server
+
+    class Robot(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = json.dumps({"errcode": 310000, "errmsg": "keywords not in content"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Robot)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        dead = tmp_path / "dead.jsonl"
+        config.sinks(f'sink "oncall" {{ type = "dingtalk", dead_letter = "{dead}",\n'
+                     f'  webhook = "http://127.0.0.1:{server.server_port}/robot/send?access_token=abc" }}\n')
+        config.rule("10.lua", 'route { to = "oncall", when = { type = "Warning" } }\n')
+        r = herald("--config", config, "--from", EVENTS, "--max-event-age", "100000h", timeout=60)
+        assert r.code == 4, r
+        assert "refused for good by a sink's server" in r.err, r
+        assert "310000" in r.err, r
+        assert dead.exists() and dead.read_text().strip(), r
+    finally:
+        server.shutdown()

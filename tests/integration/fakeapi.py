@@ -7,10 +7,13 @@ takes the next script of its kind; a script is a list of steps:
   ("reset",)              drop the connection mid-answer
   ("hold",)               keep the connection open, silent, until stop()
   ("wait", threading.Event) keep it open, silent, until the test sets the event
-Requests are recorded (path with query, headers)."""
+A script may also be a function of the request's query (a dict of lists)
+that returns the steps, to answer by what was asked.
+Requests are recorded (path with query, headers, monotonic time)."""
 import json
 import socket
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -48,10 +51,13 @@ class FakeAPI:
             def do_GET(self):
                 q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
                 with fake.cond:
-                    fake.requests.append({"path": self.path, "query": q, "auth": self.headers.get("Authorization")})
+                    fake.requests.append({"path": self.path, "query": q, "auth": self.headers.get("Authorization"),
+                                          "t": time.monotonic()})
                     queue = fake.watches if q.get("watch") == ["1"] else fake.lists
                     script = queue.pop(0) if queue else [("hold",)]
                     fake.cond.notify_all()
+                if callable(script):
+                    script = script(q)
                 chunked = False
                 for step in script:
                     if step[0] == "status":

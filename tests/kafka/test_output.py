@@ -316,7 +316,7 @@ def test_a_record_over_the_topic_limit_is_dead_lettered_with_its_reason(broker, 
                            f'  dead_letter = "{dead}" }}\n')
     h = subprocess.run([BIN, "--config", str(cfg), "--from", str(SOURCE / "tests" / "fixtures" / "events.jsonl"),
                         "--listen", "off"], capture_output=True, text=True, timeout=120)
-    assert h.returncode == 0, h.stderr
+    assert h.returncode == 4, h.stderr      # refused for good: undelivered (issue 12.7)
     lines = [json.loads(x) for x in dead.read_text().splitlines()]
     assert len(lines) == 15, h.stderr
     assert all(x["sink"] == "k" and x["reason"].startswith("msg_size_too_large") for x in lines)

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <lauxlib.h>
@@ -111,6 +112,220 @@ static void test_decode_errors(void **state)
 	}
 }
 
+/* Regression (issue 12.1): a record ~95 levels deep holding [] aborted
+ * herald (unmark() pushed without lua_checkstack). Each depth up to the
+ * limit decodes, keeps its [] and leaves the stack as it was. */
+static void test_deep_with_empty_array(void **state)
+{
+	char err[256];
+	/* A collection while unmark() runs shrinks the stack to what is in
+	 * use; make every allocation run one. */
+	lua_gc(L, LUA_GCINC, 1, 1000, 0);
+	static const char *const shapes[][2] = {
+		{ "{\"a\":", "}" }, { "[", "]" }, { "[[],", "]" }, { "{\"e\":[],\"a\":", "}" },
+	};
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(*shapes); s++)
+	for (int depth = 1; depth <= 98; depth++) {
+		struct buf b = BUF_INIT;
+		for (int i = 0; i < depth; i++)
+			assert_int_equal(buf_printf(&b, "%s", shapes[s][0]), 0);
+		assert_int_equal(buf_printf(&b, "[]"), 0);
+		for (int i = 0; i < depth; i++)
+			assert_int_equal(buf_printf(&b, "%s", shapes[s][1]), 0);
+		int top = lua_gettop(L);
+		assert_int_equal(json_decode(L, b.data, b.len, true, err, sizeof(err)), 0);
+		assert_int_equal(lua_gettop(L), top + 1);
+		struct buf out = BUF_INIT;
+		assert_int_equal(json_encode(L, -1, &out, err, sizeof(err)), 0);
+		if (s != 3) { /* one key per object: the encoder keeps no key order */
+			assert_int_equal(out.len, b.len);
+			assert_memory_equal(out.data, b.data, b.len);
+		}
+		lua_pop(L, 1);
+		buf_free(&out);
+		buf_free(&b);
+	}
+	/* The same through json.decode, as rules and the runtime call it. */
+	assert_int_equal(luaL_dostring(L,
+		"for depth = 1, 98 do\n"
+		"  for _, shape in ipairs({ { '[', ']' }, { '[[],', ']' }, { '{\"a\":', '}' } }) do\n"
+		"    local s = shape[1]:rep(depth) .. '[]' .. shape[2]:rep(depth)\n"
+		"    local v = assert(json.decode(s))\n"
+		"    assert(json.encode(v) == s, depth)\n"
+		"  end\n"
+		"end\n"), LUA_OK);
+	lua_gc(L, LUA_GCINC, 200, 100, 0);
+}
+
+/* Regression (issue 12.1): the empty-array marker was a string key a
+ * record can hold, so {"\u0000herald:[]":0,...} lost its other fields and
+ * became []. No key a record can hold is taken for the marker. */
+static void test_marker_cannot_collide(void **state)
+{
+	assert_string_equal(round_trip("[{\"\\u0000herald:[]\":0},[]]"),
+			    "[{\"\\u0000herald:[]\":0},[]]");
+	/* Bytes that are not UTF-8 are a key like any other. */
+	assert_string_equal(round_trip("[{\"\xff\xfe\":\"\xff\"},[]]"),
+			    "[{\"\xff\xfe\":\"\xff\"},[]]");
+	if (luaL_dostring(L,
+		"local d = json.decode('{\"\\\\u0000herald:[]\":0,\"b\":1,\"c\":[]}')\n"
+		"assert(d.b == 1 and json.is_array(d.c) and d['\\0herald:[]'] == 0)\n"
+		"assert(not json.is_array(d))\n") != LUA_OK)
+		fail_msg("%s", lua_tostring(L, -1));
+}
+
+static void decode_ok(const char *text, const char *want)
+{
+	int top = lua_gettop(L);
+	assert_string_equal(round_trip(text), want);
+	assert_int_equal(lua_gettop(L), top);
+}
+
+static void decode_bad(const char *text, size_t len)
+{
+	char err[256] = "";
+	int top = lua_gettop(L);
+	if (json_decode(L, text, len, true, err, sizeof(err)) == 0)
+		fail_msg("decoded: %s", text);
+	assert_true(strlen(err) > 0);
+	assert_int_equal(lua_gettop(L), top);
+}
+
+static void test_decoder(void **state)
+{
+	decode_ok("\"a\\n\\u00e9\\ud83d\\ude00\\/\\\"\\\\\\b\\f\\r\\t\"",
+		  "\"a\\n\xc3\xa9\xf0\x9f\x98\x80/\\\"\\\\\\b\\f\\r\\t\"");
+	decode_ok("[-0.5,1e3,0,-12,2.5E-1,1E+2]", "[-0.5,1000,0,-12,0.25,100]");
+	decode_ok(" \t\r\n{ \"a\" : [ 1 , { } ] } \n", "{\"a\":[1,{}]}");
+	decode_ok("[true,false,null]", "[true,false,null]");
+	const char *bad[] = {
+		"01", "[1,]", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\x\"", "\"\\u12\"",
+		"tru", "nul", "[1 2]", "{\"a\" 1}", "{\"a\":1,}", "{1:2}", "\"abc", "\"abc\\", "1 2", "-",
+		"1.", "1e", "1e+", ".5", "+1", "1e999", "[-1e400]", "[", "{", "{\"a\":", "[\"a\\u00\"]", "NaN", "Infinity", "",
+		"   ",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		decode_bad(bad[i], strlen(bad[i]));
+	/* Past the 100 levels both decoders allow. */
+	struct buf deep = BUF_INIT;
+	for (int i = 0; i < 101; i++)
+		buf_putc(&deep, '[');
+	for (int i = 0; i < 101; i++)
+		buf_putc(&deep, ']');
+	decode_bad(deep.data, deep.len);
+	/* A long string with escapes (the buffer moves to the heap), whole
+	 * and cut short. */
+	buf_reset(&deep);
+	buf_putc(&deep, '"');
+	for (int i = 0; i < 5000; i++)
+		buf_printf(&deep, "ab\\n");
+	buf_putc(&deep, '"');
+	char err[256];
+	assert_int_equal(json_decode(L, deep.data, deep.len, true, err, sizeof(err)), 0);
+	assert_int_equal(lua_rawlen(L, -1), 15000);
+	lua_pop(L, 1);
+	decode_bad(deep.data, deep.len - 1);
+	buf_free(&deep);
+}
+
+static void test_shrink_strings(void **state)
+{
+	const char *in = "{\"short\":\"abc\",\"long\":\"abcdefgh\",\"esc\":\"a\\\"bcdefg\",\"abcdefghij\":[]}";
+	struct buf out = BUF_INIT;
+	assert_int_equal(json_shrink_strings(in, strlen(in), 5, &out), 0);
+	assert_string_equal(out.data, "{\"short\":\"abc\",\"long\":\"......\",\"esc\":\"......\",\"......\":[]}");
+	buf_free(&out);
+}
+
+/* (text) -> decoded value, or nil: json_decode called from a C function,
+ * as the fuzz target calls it. */
+static int decode_from_c(lua_State *S)
+{
+	size_t len;
+	const char *text = luaL_checklstring(S, 1, &len);
+	char err[256];
+	if (json_decode(S, text, len, true, err, sizeof(err)) < 0)
+		lua_pushnil(S);
+	return 1;
+}
+
+/* Found by fuzz_json: a long string with an escape, cut short, deep in
+ * arrays, crashed the decoder in a fresh state: its luaL_Buffer box (a
+ * to-be-closed slot) was closed through a stale entry once the stack had
+ * grown. Each case gets a new state, whose stack starts small. */
+static void test_fuzz_finding_long_escaped_string_deep(void **state)
+{
+	static const char *const tails[] = { "", "\"", "\\x\"" };
+	for (int depth = 1; depth <= 61; depth += 4) {
+		for (size_t t = 0; t < 4; t++) {
+			struct buf text = BUF_INIT;
+			for (int i = 0; i < depth; i++)
+				buf_putc(&text, '[');
+			buf_printf(&text, "\"\\n");
+			for (int i = 0; i < 3000; i++)
+				buf_putc(&text, 'a');
+			if (t < 3)
+				buf_printf(&text, "%s", tails[t]);
+			else
+				for (buf_putc(&text, '"'); text.len < (size_t)(2 * depth + 3004);)
+					buf_putc(&text, ']');
+			lua_State *S = luaL_newstate();
+			lua_pushcfunction(S, json_open);
+			assert_int_equal(lua_pcall(S, 0, 0, 0), LUA_OK);
+			lua_pushcfunction(S, decode_from_c);
+			lua_pushlstring(S, text.data, text.len);
+			if (lua_pcall(S, 1, 1, 0) != LUA_OK)
+				fail_msg("depth %d, case %zu: %s", depth, t, lua_tostring(S, -1));
+			assert_true(t == 3 ? lua_istable(S, -1) : lua_isnil(S, -1));
+			lua_close(S);
+			buf_free(&text);
+		}
+	}
+}
+
+/* Bytes a state may hold, for test_memory_error_leaks_nothing. */
+static size_t held, cap;
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	size_t old = ptr ? osize : 0;
+	if (nsize == 0) {
+		free(ptr);
+		held -= old;
+		return NULL;
+	}
+	if (nsize > old && held + nsize - old > cap)
+		return NULL;
+	void *p = realloc(ptr, nsize);
+	if (p)
+		held = held - old + nsize;
+	return p;
+}
+
+/* Regression (issue 12.7): when a memory budget stopped lua-cjson's decode,
+ * its scratch buffer (the size of the text) leaked; LeakSanitizer (the
+ * sanitizer build) fails this test on the old decoder. */
+static void test_memory_error_leaks_nothing(void **state)
+{
+	held = 0;
+	cap = 24u << 20;
+	lua_State *S = lua_newstate(capped_alloc, NULL);
+	luaL_openlibs(S);
+	json_open(S);
+	lua_setglobal(S, "json");
+	if (luaL_dostring(S,
+		"local text = '[' .. string.rep('{},', 1000000) .. '{}]'\n"
+		"for i = 1, 3 do\n"
+		"  local ok, err = pcall(json.decode, text)\n"
+		"  assert(not ok and tostring(err):find('not enough memory'), tostring(err))\n"
+		"end\n"
+		"text = nil collectgarbage()\n"
+		"assert(#json.decode('[' .. string.rep('{},', 1000) .. '{}]') == 1001)\n") != LUA_OK)
+		fail_msg("%s", lua_tostring(S, -1));
+	lua_close(S);
+	assert_int_equal(held, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +333,12 @@ int main(void)
 		cmocka_unit_test(test_empty_array_in_lua),
 		cmocka_unit_test(test_unencodable),
 		cmocka_unit_test(test_decode_errors),
+		cmocka_unit_test(test_deep_with_empty_array),
+		cmocka_unit_test(test_marker_cannot_collide),
+		cmocka_unit_test(test_decoder),
+		cmocka_unit_test(test_shrink_strings),
+		cmocka_unit_test(test_fuzz_finding_long_escaped_string_deep),
+		cmocka_unit_test(test_memory_error_leaks_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -41,11 +41,38 @@ static void test_url_parts(void **state)
 	assert_string_equal(redact("http://host:8080/path"), "http://host:8080/path");
 }
 
+/* Regression (issue 12.7): a server that echoed "Authorization: Basic ..."
+ * into its error text got the base64 of user:password logged. Every form
+ * herald sends credentials in is masked. */
+static void test_credentials_in_every_form(void **state)
+{
+	assert_string_equal(redact("401: bad header Authorization: Basic ZWxhc3RpYzpjaGFuZ2VtZQ== (realm)"),
+			    "401: bad header Authorization: Basic *** (realm)");
+	assert_string_equal(redact("{\"error\":\"authorization: basic ZWxhc3RpYzpjaGFuZ2VtZQ==\"}"),
+			    "{\"error\":\"authorization: basic ***\"}");
+	assert_string_equal(redact("got Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln, refused"),
+			    "got Bearer ***, refused");
+	assert_string_equal(redact("Authorization: ApiKey VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="),
+			    "Authorization: ApiKey ***");
+	assert_string_equal(redact("GET /x?api_key=abcd1234&q=1"), "GET /x?api_key=***&q=1");
+	/* Ordinary words after a scheme name stay. */
+	assert_string_equal(redact("use basic authentication or a bearer token"),
+			    "use basic authentication or a bearer token");
+	assert_string_equal(redact("bearer authentication: failed"), "bearer authentication: failed");
+	/* The encoded user:password alone (no scheme in front) once registered. */
+	log_redact_add_basic("elastic", "changeme");
+	assert_string_equal(redact("credentials ZWxhc3RpYzpjaGFuZ2VtZQ== rejected"), "credentials ***== rejected");
+	log_redact_add_basic("u", "pw");
+	assert_string_equal(redact("dTpwdw== no"), "***== no");
+	log_redact_clear();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_registered_secrets),
 		cmocka_unit_test(test_url_parts),
+		cmocka_unit_test(test_credentials_in_every_form),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,11 +4,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 #include <lauxlib.h>
 
 #include "luahost.h"
+#include "metrics.h"
 
 static struct luahost *h;
 
@@ -100,6 +103,137 @@ static void test_memory_budget(void **state)
 	assert_int_equal(run("local s = string.rep('y', 1000) assert(#s == 1000)"), 0);
 }
 
+/* The time budgets: a host whose instruction budgets are out of reach, so
+ * only the clock can stop a call. */
+static struct luahost *timed_host(void)
+{
+	struct luahost_opts o = { .limits = { 4000000000L, 4000000000L, 64u << 20, 256u << 20,
+					      10, 50, 3 } };
+	struct luahost *th = luahost_new(&o);
+	assert_non_null(th);
+	return th;
+}
+
+/* Loads src as the file chunkname and returns a registry reference to the
+ * function it returns. */
+static int load_fn(struct luahost *th, const char *chunkname, const char *src)
+{
+	lua_State *L = luahost_state(th);
+	assert_int_equal(luaL_loadbufferx(L, src, strlen(src), chunkname, "t"), LUA_OK);
+	assert_int_equal(luahost_pcall(th, 0, 1), 0);
+	return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* core.guard(fn, arg): true, or false with the message in msg. */
+static bool guard(struct luahost *th, int ref, const char *arg, char *msg, size_t len)
+{
+	lua_State *L = luahost_state(th);
+	int top = lua_gettop(L);
+	lua_getfield(L, LUA_REGISTRYINDEX, "herald.core");
+	lua_getfield(L, -1, "guard");
+	lua_remove(L, -2);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	lua_pushstring(L, arg);
+	assert_int_equal(luahost_pcall(th, 2, 2), 0);
+	bool ok = lua_toboolean(L, -2);
+	snprintf(msg, len, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
+	lua_settop(L, top);
+	return ok;
+}
+
+/* Regression (issue 12.2): a template that copies more bytes each turn
+ * froze the loop for minutes; an endless recursion cost a second per
+ * event. Both stop at their time budget. */
+static void test_time_budget_stops_cheap_instructions_that_cost_time(void **state)
+{
+	struct luahost *th = timed_host();
+	char msg[512];
+	int concat = load_fn(th, "@/cfg/sinks.lua",
+		"return function(reason) local s = '' while true do s = s .. reason end end");
+	double t0 = now_s();
+	assert_false(guard(th, concat, "BackOff", msg, sizeof(msg)));
+	assert_true(now_s() - t0 < 5);
+	if (!strstr(msg, "/cfg/sinks.lua:1: time budget exceeded (50 ms)"))
+		fail_msg("got: %s", msg);
+
+	int recurse = load_fn(th, "@/cfg/rules/10.lua",
+		"local function f(n) return 1 + f(n + 1) end\n"
+		"return function(ev) return f(1) end");
+	t0 = now_s();
+	assert_false(guard(th, recurse, "x", msg, sizeof(msg)));
+	assert_true(now_s() - t0 < 5);
+	if (!strstr(msg, "/cfg/rules/10.lua:1: time budget exceeded (10 ms)"))
+		fail_msg("got: %s", msg);
+
+	int loop = load_fn(th, "@/cfg/sinks/short.lua", "return function() while true do end end");
+	assert_false(guard(th, loop, "x", msg, sizeof(msg)));
+	if (!strstr(msg, "time budget exceeded (50 ms)"))
+		fail_msg("got: %s", msg);
+	/* core.guard_template: a template written in a rule file. */
+	lua_State *L = luahost_state(th);
+	loop = load_fn(th, "@/cfg/rules/60.lua", "return function() while true do end end");
+	assert_int_equal(luaL_loadstring(L, "local core, fn = ... return core.guard_template(fn)"), LUA_OK);
+	lua_getfield(L, LUA_REGISTRYINDEX, "herald.core");
+	lua_rawgeti(L, LUA_REGISTRYINDEX, loop);
+	assert_int_equal(luahost_pcall(th, 2, 2), 0);
+	assert_false(lua_toboolean(L, -2));
+	if (!strstr(lua_tostring(L, -1), "/cfg/rules/60.lua:1: time budget exceeded (50 ms)"))
+		fail_msg("got: %s", lua_tostring(L, -1));
+	lua_pop(L, 2);
+	luahost_free(th);
+
+	/* HERALD_TIME_BUDGET sets both budgets. */
+	setenv(LUAHOST_TIME_ENV, "7,70", 1);
+	th = timed_host();
+	unsetenv(LUAHOST_TIME_ENV);
+	recurse = load_fn(th, "@rules/x.lua", "return function() while true do end end");
+	assert_false(guard(th, recurse, "x", msg, sizeof(msg)));
+	if (!strstr(msg, "time budget exceeded (7 ms)"))
+		fail_msg("got: %s", msg);
+	luahost_free(th);
+}
+
+/* Regression (issue 12.2): a function that overruns its budget three calls
+ * in a row is disabled until the next state, logged and counted; a call
+ * that ends in time clears its strikes. */
+static void test_repeated_overruns_disable_a_function(void **state)
+{
+	struct luahost *th = timed_host();
+	char msg[512];
+	int fn = load_fn(th, "@/cfg/rules/20.lua",
+		"return function(how)\n"
+		"  if how == 'loop' then while true do end end\n"
+		"  return true\n"
+		"end");
+	const char *calls[] = { "loop", "loop", "ok", "loop", "loop" };
+	for (size_t i = 0; i < sizeof(calls) / sizeof(*calls); i++)
+		assert_true(guard(th, fn, calls[i], msg, sizeof(msg)) == (calls[i][0] == 'o'));
+	assert_true(metrics_get(M_LUA_FUNCTIONS_DISABLED_TOTAL, "function", "/cfg/rules/20.lua:1",
+				NULL) == 0);
+	assert_false(guard(th, fn, "loop", msg, sizeof(msg)));
+	assert_true(metrics_get(M_LUA_FUNCTIONS_DISABLED_TOTAL, "function", "/cfg/rules/20.lua:1",
+				NULL) == 1);
+	double t0 = now_s();
+	assert_false(guard(th, fn, "ok", msg, sizeof(msg)));
+	assert_true(now_s() - t0 < 0.005);
+	if (!strstr(msg, "/cfg/rules/20.lua:1: disabled until the next reload"))
+		fail_msg("got: %s", msg);
+	luahost_free(th);
+
+	/* A new state (a reload) starts afresh. */
+	th = timed_host();
+	fn = load_fn(th, "@/cfg/rules/20.lua", "return function() return true end");
+	assert_true(guard(th, fn, "ok", msg, sizeof(msg)));
+	luahost_free(th);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -108,6 +242,8 @@ int main(void)
 		cmocka_unit_test(test_instruction_budget),
 		cmocka_unit_test(test_guard_budget_is_narrower_and_nests),
 		cmocka_unit_test(test_memory_budget),
+		cmocka_unit_test(test_time_budget_stops_cheap_instructions_that_cost_time),
+		cmocka_unit_test(test_repeated_overruns_disable_a_function),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

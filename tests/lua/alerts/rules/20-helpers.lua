@@ -6,6 +6,23 @@ assert(alert.sign("Jefe", "what do ya want for nothing?") == "W9zBRr9gdU5qBCQmCJ
 -- DingTalk: Base64(HMAC(secret, ts "\n" secret)), URL-encoded
 assert(alert.url_encode(alert.sign("SECxyz", "1700000000000\nSECxyz"))
   == "0PUR1j8g85Xg3vlFV%2FUrEcxXfF5HpCAGzcjrNfyJoyg%3D")
+-- A DingTalk request as sent: timestamp = now in ms, sign = URL-encoded
+-- Base64(HMAC-SHA256(secret, timestamp "\n" secret)). A signing mistake
+-- fails here, at once, instead of as robot timeouts in tests/alerts.
+do
+  local crypto = require "herald.crypto"
+  local before = crypto.now_ms()
+  local req = require("sinks.dingtalk").request({ title = "t", text = "x" },
+    { webhook = "https://oapi.dingtalk.com/robot/send?access_token=tok", sign = "SECxyz",
+      format = "markdown", timeout = 10000 })
+  local after = crypto.now_ms()
+  local base, ts, sign = req.url:match("^(.-)&timestamp=(%d+)&sign=([^&]+)$")
+  assert(base == "https://oapi.dingtalk.com/robot/send?access_token=tok", req.url)
+  assert(tonumber(ts) >= before and tonumber(ts) <= after, "timestamp is now, in milliseconds")
+  assert(sign == alert.url_encode(alert.sign("SECxyz", ts .. "\nSECxyz")), "DingTalk signature")
+  assert(not sign:find("[+/=]"), "the signature is URL-encoded")
+  assert(req.method == "POST" and req.headers[1]:find("^Content%-Type: application/json"))
+end
 -- Feishu: key ts "\n" secret over an empty message
 assert(alert.sign("1700000000\nfs", "") == "KnO01LyLeUz2sHjT1ogyJOBrkgWI59ibq0SodIhTzOk=")
 

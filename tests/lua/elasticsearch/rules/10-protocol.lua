@@ -48,8 +48,10 @@ local function checks()
 
   -- Elasticsearch 8 and 7.10: no _type; 6.8: _doc and a legacy template; 5.6: "event"
   assert(not select(2, steps(conf(), { number = "8.15.0" })).body:find("_type", 1, true))
-  local s7 = steps(conf(), { number = "7.10.2" })
+  local s7, b7 = steps(conf(), { number = "7.10.2" })
   assert(s7[2].url:find("/_index_template/", 1, true))
+  assert(not b7.body:find("_type", 1, true), "Elasticsearch 7 bulk bodies carry no _type")
+  assert(not select(2, steps(conf(), { number = "7.0.0" })).body:find("_type", 1, true))
   local s6, b6 = steps(conf(), { number = "6.8.23" })
   assert(s6[2].url:find("/_template/herald-events", 1, true) and json.decode(s6[2].body).mappings._doc)
   assert(json.decode(b6.body:match("^[^\n]*")).create._type == "_doc")
