@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone on a fresh machine:
 # dependencies, a normal build and an ASan+UBSan build, every CTest test
-# (C units, Lua through herald, the command line end to end) in both, the
+# (C units, Lua through herald, the command line end to end) in both (the
+# sanitizer pass leaves out the tests labelled "slow"), the
 # container image built from deploy/Dockerfile with buildah and checked, and
 # each fuzz target for a bounded time.
 set -euo pipefail
@@ -28,11 +29,11 @@ sudo=""
 time $sudo tests/image/build.sh
 $sudo python3 -m pytest -q -p no:cacheprovider tests/image
 
+echo "== fuzzing (libFuzzer, ASan + UBSan; HERALD_FUZZ_SECONDS per target, default 60)"
+tests/fuzz/run.sh
+
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHERALD_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
-echo "== tests under sanitizers"
-ctest --test-dir build-asan --output-on-failure -j"$jobs"
-
-echo "== fuzzing (libFuzzer, ASan + UBSan; HERALD_FUZZ_SECONDS per target, default 60)"
-tests/fuzz/run.sh
+echo "== tests under sanitizers (the suites labelled slow run in the normal build only)"
+ctest --test-dir build-asan --output-on-failure -j"$jobs" -LE slow
