@@ -108,6 +108,17 @@ void alerts_sent(struct alerts *a, uint64_t now)
 	}
 }
 
+void alerts_unanswered(struct alerts *a, uint64_t now, uint64_t late_ms)
+{
+	for (size_t i = 0; i < a->nwin; i++) {
+		struct window *w = &a->win[i];
+		uint64_t late = late_ms > w->rate.period_ms ? late_ms : w->rate.period_ms;
+		if (w->busy)
+			w->free_at[w->inflight] = now + late + w->rate.period_ms;
+		w->busy = false;
+	}
+}
+
 void alerts_give_back(struct alerts *a)
 {
 	for (size_t i = 0; i < a->nwin; i++) {

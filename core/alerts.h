@@ -4,8 +4,10 @@
  * after it when only repeats of events already alerted did. Sends take a
  * token from every rate window; a token comes back one period after its
  * request finished, so the robot never sees more than `count` messages in
- * any `period`. When more groups are due than tokens are left, the last
- * token carries one digest of them all: nothing is dropped.
+ * any `period` (a request whose answer never came keeps its token
+ * longer: the robot may count it after herald gave up). When more groups
+ * are due than tokens are left, the last token carries one digest of them
+ * all: nothing is dropped.
  * Pure logic: no I/O, no clock of its own (callers pass now_ms). */
 #ifndef HERALD_ALERTS_H
 #define HERALD_ALERTS_H
@@ -76,6 +78,13 @@ void alerts_sending(struct alerts *a, uint64_t now);
 /* That request finished (whatever the answer): its tokens return one
  * period from now. */
 void alerts_sent(struct alerts *a, uint64_t now);
+/* That request's answer never came (a timeout, a connection lost): the
+ * robot may still count it after now (a request queued in front of it
+ * past herald's deadline), so its tokens return one period after
+ * now + max(late_ms, period), not one period from now. late_ms: how
+ * long the robot may take to count it after herald gave up (the sink
+ * passes its request timeout). */
+void alerts_unanswered(struct alerts *a, uint64_t now, uint64_t late_ms);
 /* That request was not a message (the sink type's probe, e.g. a token
  * fetch): its tokens are free again at once. */
 void alerts_give_back(struct alerts *a);

@@ -20,7 +20,10 @@ struct alerting {
 	struct http_transfer *xfer;    /* its request, while in flight */
 	int build_failures;            /* times the sink type could not build msg */
 	int agains;                    /* "again" answers in a row (a probe, e.g. a token fetch) */
+	long timeout_ms;               /* the request in flight's */
 };
+
+#define ALERT_TIMEOUT_MS 10000      /* a request's, unless the sink type sets one */
 
 /* A sink type that answers "again" more often than this in a row is
  * treated as failing for now (backoff), so it cannot spin the loop. */
@@ -92,7 +95,11 @@ static void on_done(void *arg, const struct http_response *r)
 		alert_flush(k, false);
 		return;
 	}
-	alerts_sent(a->alerts, loop_now(k->set->loop));
+	if (r->error)   /* no answer: the robot may count it later than now */
+		alerts_unanswered(a->alerts, loop_now(k->set->loop),
+				  a->timeout_ms > 0 ? (uint64_t)a->timeout_ms : 0);
+	else
+		alerts_sent(a->alerts, loop_now(k->set->loop));
 	a->agains = 0;
 	if (v.kind == VERDICT_OK) {
 		metrics_inc(M_ALERT_MESSAGES_TOTAL, 1, "sink", k->name, "kind", kind, "result", "sent", NULL);
@@ -156,7 +163,8 @@ static void alert_flush(struct sink *k, bool everything)
 		return;
 	}
 	a->build_failures = 0;
-	struct http_request hr = sink_http_request(&req, 10000);
+	struct http_request hr = sink_http_request(&req, ALERT_TIMEOUT_MS);
+	a->timeout_ms = hr.timeout_ms;
 	alerts_sending(a->alerts, now);   /* the token is taken whatever happens next */
 	a->msg->attempts++;
 	a->xfer = http_start(set->http, &hr, on_done, k);

@@ -28,12 +28,18 @@ class Robot:
         self.fail_next = []     # scripted answers for the next requests: (status, body, headers)
         self.bad_signatures = []  # why a signature was refused: waits fail at once then
         self.hang = False       # never answer (until close)
+        self.delay_next = []    # seconds the next requests wait before the robot sees them
+                                # (a queue in front of it); they count when they get through
         self.released = threading.Event()
         self.lock = threading.Condition()
         robot = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
+                with robot.lock:
+                    delay = robot.delay_next.pop(0) if robot.delay_next else 0
+                if delay:
+                    robot.released.wait(delay)   # the queue; cut short by close()
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n)
                 u = urllib.parse.urlsplit(self.path)
@@ -107,11 +113,13 @@ class Window:
 
     def __init__(self, count, period):
         self.count, self.period, self.times = count, period, []
+        self.lock = threading.Lock()   # requests are answered on threads of their own
 
     def admit(self, now):
-        self.times = [t for t in self.times if t > now - self.period]
-        self.times.append(now)
-        return len(self.times) <= self.count
+        with self.lock:
+            self.times = [t for t in self.times if t > now - self.period]
+            self.times.append(now)
+            return len(self.times) <= self.count
 
 
 def _json(raw):

@@ -116,6 +116,27 @@ def test_a_storm_stays_under_the_limit_and_digests_account_for_every_event(heral
     assert len(r.accepted) <= 2 * 20
 
 
+def test_a_request_the_robot_counts_after_herald_gave_up_keeps_its_token(herald, robot):
+    # The first request waits in front of the robot past herald's 10 s
+    # timeout and is counted when it gets through, after herald's retry of
+    # it. Its token must not come back a minute after herald gave up, or
+    # the next alert is the third in a minute: 130101, then 10 minutes of
+    # refusals.
+    r = robot("DingTalk", secret=SECRET, keywords=["k8s"], per_minute=2)
+    r.delay_next = [11]
+    h = start(herald, r.url, 'limit = "2/1m",')
+    h.send(event("web-0"))
+    r.wait(lambda: len(r.accepted) == 2, timeout=40, what="the late request and herald's retry of it")
+    h.wait_log("will be sent again: Operation timed out")
+    h.send(event("db-0"))
+    r.wait(lambda: len(r.accepted) == 3 or r.refused != [], timeout=150, what="the next alert")
+    assert r.refused == [], r.refused
+    assert "Pod/db-0" in r.messages()[2]["markdown"]["text"]
+    times = sorted(t for t, _ in r.accepted)
+    assert times[2] - times[0] >= 60
+    assert h.finish() == 0
+
+
 def test_a_wrong_signing_secret_is_reported_with_its_cause(herald, robot):
     r = robot("DingTalk", secret=SECRET)
     h = start(herald, r.url, secret="SECwrong-secret-value")

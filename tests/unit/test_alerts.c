@@ -184,6 +184,54 @@ static void test_digest_takes_the_last_token(void **state)
 	alerts_free(a);
 }
 
+/* A request herald gave up on (its timeout) may still be counted by the
+ * robot later, e.g. from a queue in front of it: its token must not come
+ * back one period after herald gave up, or the robot sees 21 in a minute. */
+static void test_a_request_without_answer_keeps_its_token_longer(void **state)
+{
+	struct alert_policy p = policy();
+	struct alerts *a = alerts_new(&p);
+	uint64_t robot[128];           /* when the robot counted each request */
+	size_t n = 0;
+	/* The first request times out at 10 s; the robot counts it at 11 s. */
+	alerts_sending(a, 0);
+	alerts_unanswered(a, 10000, 10000);
+	robot[n++] = 11000;
+	/* Then herald sends whenever it has a token, each answered in 50 ms. */
+	for (uint64_t now = 10001; now < 200000; now++) {
+		if (alerts_tokens(a, now) == 0)
+			continue;
+		assert_true(n < 128);
+		alerts_sending(a, now);
+		robot[n++] = now + 10;
+		alerts_sent(a, now + 50);
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t in_minute = 0;
+		for (size_t j = 0; j < n; j++)
+			in_minute += robot[j] <= robot[i] && robot[j] + 60000 > robot[i];
+		assert_true(in_minute <= 20);
+	}
+	/* The token is back two periods after herald gave up... */
+	alerts_free(a);
+	a = alerts_new(&p);
+	alerts_sending(a, 0);
+	alerts_unanswered(a, 10000, 10000);
+	assert_int_equal(alerts_tokens(a, 129999), 19);
+	assert_int_equal(alerts_tokens(a, 130000), 20);
+	alerts_free(a);
+	/* ...or, with a window shorter than the timeout, one period after
+	 * herald gave up plus the timeout. */
+	p.rates[0] = (struct alert_rate){ 5, 1000 };
+	a = alerts_new(&p);
+	alerts_sending(a, 0);
+	alerts_unanswered(a, 10000, 10000);
+	assert_int_equal(alerts_token_at(a, 10000), 10000);
+	assert_int_equal(alerts_tokens(a, 20999), 4);
+	assert_int_equal(alerts_tokens(a, 21000), 5);
+	alerts_free(a);
+}
+
 static void test_two_windows_the_tighter_wins(void **state)
 {
 	struct alert_policy p = policy();
@@ -613,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_samples_keep_the_newest_version_of_each_event),
 		cmocka_unit_test(test_storm_never_exceeds_the_rate_and_loses_nothing),
 		cmocka_unit_test(test_digest_takes_the_last_token),
+		cmocka_unit_test(test_a_request_without_answer_keeps_its_token_longer),
 		cmocka_unit_test(test_two_windows_the_tighter_wins),
 		cmocka_unit_test(test_short_windows_wait_instead_of_digesting),
 		cmocka_unit_test(test_overflow_groups_fold_into_a_digest),
