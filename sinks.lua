@@ -8,9 +8,9 @@
 sink "stdout" { type = "stdout" }
 
 -- The setup herald is built for: every event of every cluster archived in
--- Elasticsearch/OpenSearch, Warnings to a DingTalk group (see the README
--- for both, and for WeCom, Feishu/Lark, Slack and plain webhooks). Uncomment
--- these and route to them in rules/.
+-- Elasticsearch/OpenSearch, Warnings to a DingTalk group (step by step in
+-- docs/seed-scenario.md; WeCom, Feishu/Lark, Slack and plain webhooks in
+-- docs/sinks.md). Uncomment these and route to them in rules/.
 --
 -- sink "archive" {
 --   type  = "elasticsearch",

@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "daemon.h"
+#include "docs.h"
 #include "kubeeventer.h"
 #include "luahost.h"
 #include "replay.h"
@@ -37,6 +38,7 @@ static const struct command {
 	{ "check", check_run, false, "" },
 	{ "replay", replay_run, true, "" },
 	{ "migrate", kubeeventer_migrate, false, ": give kube-eventer's arguments after --" },
+	{ "docs", docs_run, true, "" },    /* hidden: prints docs/reference/sinks.md */
 };
 
 int main(int argc, char **argv)

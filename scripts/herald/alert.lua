@@ -78,11 +78,11 @@ end
 -- default given), timeout, ca_file and dead_letter, plus the type's own.
 function M.robot_options(format, extra)
   local o = {
-    webhook = { kind = "string", required = true },
-    format = { kind = "string", default = format },
-    timeout = { kind = "duration", default = "10s" },
-    ca_file = { kind = "string" },
-    dead_letter = { kind = "string" },
+    webhook = { kind = "string", required = true, doc = "the robot's webhook URL, with its token (best read with `secret`)" },
+    format = { kind = "string", default = format, doc = "the message format the robot is sent" },
+    timeout = { kind = "duration", default = "10s", doc = "how long one request may take" },
+    ca_file = { kind = "string", doc = "CA certificates (PEM) to trust instead of the system's" },
+    dead_letter = { kind = "string", doc = "a file for the events of messages refused for good" },
   }
   for k, v in pairs(extra or {}) do o[k] = v end
   return o

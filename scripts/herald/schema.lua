@@ -137,17 +137,18 @@ end
 -- Options every alert sink type takes, besides its own. `repeat` is a
 -- Lua keyword, so it is written repeat_after (or ["repeat"]).
 local ALERT_OPTIONS = {
-  group_by = { kind = "strings" },
-  wait = { kind = "duration" },
-  interval = { kind = "duration" },
-  repeat_after = { kind = "duration" },
-  ["repeat"] = { kind = "duration" },
-  limit = { kind = "strings" },              -- "20/1m", { "100/1m", "5/1s" }, or "none"
-  samples = { kind = "number" },             -- events a message shows per group
-  max_groups = { kind = "number" },
-  render = { kind = "function" },            -- function(group) return title, text end
-  render_digest = { kind = "function" },     -- function(digest) return title, text end
+  group_by = { kind = "strings", doc = "what makes a group: shorthands or dotted paths, as in rules (default: cluster, namespace, kind, name, reason)" },
+  wait = { kind = "duration", doc = "after a group's first event, before its first message (default 10s)" },
+  interval = { kind = "duration", doc = "after a group's message, before a message about new events in it (default 5m)" },
+  repeat_after = { kind = "duration", doc = "after a group's message, before a message when only repeats arrived (default 1h)" },
+  ["repeat"] = { kind = "duration", doc = "the same as repeat_after (`repeat` is a Lua keyword: write [\"repeat\"])" },
+  limit = { kind = "strings", doc = "messages per period, never exceeded: \"20/1m\", { \"100/1m\", \"5/1s\" }, or \"none\" (default: the type's)" },
+  samples = { kind = "number", doc = "events a message shows per group, the newest (default 5)" },
+  max_groups = { kind = "number", doc = "groups kept; past this, new ones share one overflow group (default 2000)" },
+  render = { kind = "function", doc = "function(group) return title, text end: your template" },
+  render_digest = { kind = "function", doc = "function(digest) return title, text end: your digest template" },
 }
+M.alert_options = ALERT_OPTIONS
 local DEFAULT_GROUP_BY = { "cluster", "namespace", "kind", "name", "reason" }
 
 local function alert_settings(c, where, name, mod, conf)

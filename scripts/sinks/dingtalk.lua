@@ -27,9 +27,12 @@ local M = {
   output = "http",
   alert = true,
   options = alert.robot_options("markdown", {
-    sign = { kind = "string" }, keyword = { kind = "string" }, mention = { kind = "table" },
-    style = { kind = "string", default = "herald" },   -- or "kube-eventer": its layout
-    labels = { kind = "strings" },                      -- kube-eventer's label=, shown first
+    format = { kind = "string", default = "markdown", doc = "\"markdown\" or \"text\"" },
+    sign = { kind = "string", doc = "the robot's signing secret (SEC...), if it signs" },
+    keyword = { kind = "string", doc = "the robot's keyword, added when the text lacks it" },
+    mention = { kind = "table", doc = "{ mobiles = {...}, users = {...}, all = false }: who is @-mentioned" },
+    style = { kind = "string", default = "herald", doc = "\"herald\", or \"kube-eventer\": kube-eventer's layout" },
+    labels = { kind = "strings", doc = "kube-eventer's label=, shown first (style \"kube-eventer\")" },
   }),
   alert_defaults = { limit = { "20/1m" } },
 }

@@ -26,28 +26,30 @@ local gzip = require "herald.gzip"
 local M = {
   output = "http",
   options = {
-    url = { kind = "strings", required = true, placeholder = "http://placeholder.invalid:9200" },
-    index = { kind = "string", default = "k8s-events-{cluster}-%Y.%m.%d" },
-    auth = { kind = "table" },
-    version = { kind = "string" },            -- e.g. "8.15", "opensearch-2.19"; default: ask GET /
-    shape = { kind = "string", default = "herald" },  -- or "kube-eventer"
-    document = { kind = "function" },          -- function(ev) return a table end
-    pipeline = { kind = "string" },
-    template = { kind = "boolean", default = true },  -- install an index template at start
-    replicas = { kind = "number" },            -- number_of_replicas in the template
-    ca_file = { kind = "string" },             -- CA certificates (PEM) for https
-    cert_file = { kind = "string" },           -- client certificate (PEM)
-    key_file = { kind = "string" },            -- its key (PEM)
-    insecure = { kind = "boolean", default = false },
-    timeout = { kind = "duration", default = "30s" },
-    dead_letter = { kind = "string" },         -- a file for items refused for good
-    gzip = { kind = "boolean", default = false },  -- compress bulk bodies
-    concurrency = { kind = "number", default = 1 },  -- bulk requests in flight at once
-    retention_days = { kind = "number" },      -- delete indices this old (ILM / ISM policy)
-    cluster_name = { kind = "string" },        -- kube-eventer shape: EventTags.cluster_name (default: the cluster)
-    type_name = { kind = "string" },           -- _type for Elasticsearch 5 and 6 (default: event / _doc)
-    template_name = { kind = "string" },       -- the index template is herald-<this> (default: events)
-    alias = { kind = "string" },               -- an alias every new index gets (kube-eventer: <index>-events)
+    url = { kind = "strings", required = true, placeholder = "http://placeholder.invalid:9200",
+      doc = "the server, or a list of nodes tried in turn" },
+    index = { kind = "string", default = "k8s-events-{cluster}-%Y.%m.%d",
+      doc = "the index: {cluster}, and strftime of the event's last-seen time, UTC" },
+    auth = { kind = "table", doc = "{ user = ..., password = ... }, { api_key = ... } (id:key, or already base64) or { bearer = ... }" },
+    version = { kind = "string", doc = "the server's version, e.g. \"8.15\", \"opensearch-2.19\" (default: ask GET /)" },
+    shape = { kind = "string", default = "herald", doc = "the documents: \"herald\", or \"kube-eventer\"'s PascalCase documents" },
+    document = { kind = "function", doc = "function(ev) return a table end: your own document shape" },
+    pipeline = { kind = "string", doc = "an ingest pipeline for every document" },
+    template = { kind = "boolean", default = true, doc = "install an index template at start" },
+    replicas = { kind = "number", doc = "number_of_replicas in the template" },
+    ca_file = { kind = "string", doc = "CA certificates (PEM) for https" },
+    cert_file = { kind = "string", doc = "client certificate (PEM)" },
+    key_file = { kind = "string", doc = "its key (PEM)" },
+    insecure = { kind = "boolean", default = false, doc = "skip TLS verification (never the default)" },
+    timeout = { kind = "duration", default = "30s", doc = "how long one request may take" },
+    dead_letter = { kind = "string", doc = "a file for items refused for good" },
+    gzip = { kind = "boolean", default = false, doc = "compress bulk bodies" },
+    concurrency = { kind = "number", default = 1, doc = "bulk requests in flight at once (1 to 16)" },
+    retention_days = { kind = "number", doc = "delete indices this old (ILM / ISM policy)" },
+    cluster_name = { kind = "string", doc = "kube-eventer shape: EventTags.cluster_name (default: the cluster)" },
+    type_name = { kind = "string", doc = "_type for Elasticsearch 5 and 6 (default: event / _doc)" },
+    template_name = { kind = "string", doc = "the index template is herald-<this> (default: events)" },
+    alias = { kind = "string", doc = "an alias every new index gets (kube-eventer: <index>-events)" },
   },
   defaults = {
     batch = { events = 1000, bytes = 5242880, wait_ms = 1000 },

@@ -24,7 +24,10 @@ local M = {
   output = "http",
   alert = true,
   options = alert.robot_options("interactive", {
-    sign = { kind = "string" }, keyword = { kind = "string" }, mention = { kind = "table" },
+    format = { kind = "string", default = "interactive", doc = "\"interactive\" (a card), \"post\" (rich text) or \"text\"" },
+    sign = { kind = "string", doc = "the bot's signing secret, if it signs" },
+    keyword = { kind = "string", doc = "the bot's keyword, added when the text lacks it" },
+    mention = { kind = "table", doc = "{ users = { \"ou_xxx\" }, all = false }: who is @-mentioned" },
   }),
   alert_defaults = { limit = { "100/1m", "5/1s" } },
 }

@@ -9,9 +9,9 @@
 return {
   output = "file",
   options = {
-    path = { kind = "string", required = true },
-    max_bytes = { kind = "size", default = "100MiB" },
-    keep = { kind = "number", default = 5 },
+    path = { kind = "string", required = true, doc = "the file events are appended to, one JSON line each" },
+    max_bytes = { kind = "size", default = "100MiB", doc = "rotate before the file would grow past this (at least 4KiB)" },
+    keep = { kind = "number", default = 5, doc = "rotated files kept: path.1 (newest) .. path.N (0 to 1000)" },
   },
   defaults = {
     batch = { events = 500, bytes = 1048576, wait_ms = 1000 },

@@ -29,24 +29,30 @@ local kafka = require "herald.kafka"
 local M = {
   output = "kafka",
   options = {
-    brokers = { kind = "strings", required = true, placeholder = "placeholder.invalid:9092" },
-    topic = { kind = "string", default = "k8s-events" },
-    key = { kind = "function" },               -- function(ev) return a string (or nil: no key) end
-    shape = { kind = "string", default = "herald" },  -- or "kube-eventer"
-    document = { kind = "function" },          -- function(ev) return a table end
-    cluster_name = { kind = "string" },        -- kube-eventer shape: EventTags.cluster_name
-    acks = { kind = "string", default = "all" },  -- "all", "1", "0" (not "all" needs idempotence = false)
-    idempotence = { kind = "boolean", default = true },
-    compression = { kind = "string", default = "none" },
-    linger = { kind = "duration", default = "5ms" },   -- librdkafka's linger.ms
-    tls = { kind = "boolean", default = false },  -- TLS with the system CAs (implied by ca_file, cert_file)
-    ca_file = { kind = "string" },             -- CA certificates (PEM)
-    cert_file = { kind = "string" },           -- client certificate (PEM)
-    key_file = { kind = "string" },            -- its key (PEM)
-    insecure = { kind = "boolean", default = false },  -- TLS without verifying the broker
-    sasl = { kind = "table" },                 -- { mechanism = "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512", user, password }
-    properties = { kind = "table" },           -- { ["librdkafka.property"] = value }
-    dead_letter = { kind = "string" },         -- a file for records refused for good
+    brokers = { kind = "strings", required = true, placeholder = "placeholder.invalid:9092",
+      doc = "`host:port`, or a list of them (`bootstrap.servers`)" },
+    topic = { kind = "string", default = "k8s-events",
+      doc = "may use {cluster} and {namespace} (characters Kafka refuses become -)" },
+    key = { kind = "function",
+      doc = "function(ev) returning the key (nil: no key); default <cluster>/<namespace>/<involved object uid>" },
+    shape = { kind = "string", default = "herald",
+      doc = "the value: the herald document (as the elasticsearch sink's), or \"kube-eventer\" (kube-eventer's Kafka record: EventValue the Event as a JSON string, EventTimestamp, EventTags)" },
+    document = { kind = "function", doc = "function(ev) returning a table: the value, as JSON" },
+    cluster_name = { kind = "string", doc = "kube-eventer shape: EventTags.cluster_name (default: the cluster)" },
+    acks = { kind = "string", default = "all", doc = "\"all\", \"1\" or \"0\"; anything but \"all\" needs idempotence = false" },
+    idempotence = { kind = "boolean", default = true,
+      doc = "the idempotent producer: librdkafka's retries never duplicate or reorder" },
+    compression = { kind = "string", default = "none", doc = "zstd, lz4, gzip, snappy, none" },
+    linger = { kind = "duration", default = "5ms", doc = "how long librdkafka waits to fill a batch (linger.ms)" },
+    tls = { kind = "boolean", default = false, doc = "TLS with the system CAs (ca_file or cert_file imply TLS)" },
+    ca_file = { kind = "string", doc = "CA certificates (PEM)" },
+    cert_file = { kind = "string", doc = "client certificate (PEM)" },
+    key_file = { kind = "string", doc = "its key (PEM)" },
+    insecure = { kind = "boolean", default = false, doc = "TLS without verifying the broker's certificate or name" },
+    sasl = { kind = "table",
+      doc = "{ mechanism = \"PLAIN\" | \"SCRAM-SHA-256\" | \"SCRAM-SHA-512\", user, password } (over TLS when TLS is on)" },
+    properties = { kind = "table", doc = "{ [\"librdkafka.property\"] = value }, passed through last (they win)" },
+    dead_letter = { kind = "string", doc = "a file for records refused for good (JSON lines)" },
   },
   -- batch: librdkafka's batch.num.messages and batch.size (records go to
   -- librdkafka at once; it lingers). queue: records held before the

@@ -19,7 +19,9 @@ local TEXT_MAX = 4000
 local M = {
   output = "http",
   alert = true,
-  options = alert.robot_options("blocks"),
+  options = alert.robot_options("blocks", {
+    format = { kind = "string", default = "blocks", doc = "\"blocks\" or \"text\"" },
+  }),
   alert_defaults = { limit = { "1/1s" } },
 }
 

@@ -19,7 +19,10 @@ local LIMIT = { text = 2048, markdown = 4096 }
 local M = {
   output = "http",
   alert = true,
-  options = alert.robot_options("markdown", { mention = { kind = "table" } }),
+  options = alert.robot_options("markdown", {
+    format = { kind = "string", default = "markdown", doc = "\"markdown\" or \"text\"" },
+    mention = { kind = "table", doc = "{ users = {...}, mobiles = {...}, all = false }: who is @-mentioned" },
+  }),
   alert_defaults = { limit = { "20/1m" } },
 }
 

@@ -1,5 +1,5 @@
 """deploy/dashboards: the Grafana dashboard queries only metrics and labels
-herald exposes (core/metrics.def and the README's table generated from it), and
+herald exposes (core/metrics.def and docs/reference/metrics.md generated from it), and
 the OpenSearch Dashboards saved objects are well formed and name only
 fields of the index template herald installs (OpenSearch Dashboards is a
 separate server: the file's structure is checked, not imported)."""
@@ -26,9 +26,8 @@ def defined_metrics():
 
 
 def readme_labels():
-    """Each metric the README's table lists, with its labels."""
-    text = (SOURCE / "README.md").read_text()
-    section = text.split("<!-- metrics:begin -->", 1)[1].split("<!-- metrics:end -->", 1)[0]
+    """Each metric docs/reference/metrics.md lists, with its labels."""
+    section = (SOURCE / "docs" / "reference" / "metrics.md").read_text()
     labels = {}
     for name, ls in re.findall(r"^\| `(herald_\w+)` \| \w+ \| ([^|]*) \|", section, flags=re.M):
         labels[name] = set(re.findall(r"`(\w+)`", ls))
@@ -48,7 +47,7 @@ def queries(dash):
 
 def problems(expr, defined, documented):
     """What in one PromQL expression is not herald's: unknown metrics, and
-    labels the README does not give that metric."""
+    labels docs/reference/metrics.md does not give that metric."""
     found = []
     # label_values(metric, label)
     for metric, label in re.findall(r"label_values\((\w+),\s*(\w+)\)", expr):
@@ -74,7 +73,7 @@ def problems(expr, defined, documented):
         if ident not in defined:
             found.append(f"unknown metric {ident}")
         elif ident not in documented:
-            found.append(f"{ident} is not in the README's list")
+            found.append(f"{ident} is not in docs/reference/metrics.md")
     return found
 
 
@@ -82,7 +81,7 @@ def test_grafana_dashboard_queries_only_herald_metrics_and_their_labels():
     dash = json.loads((DASHBOARDS / "herald-grafana.json").read_text())
     assert dash["uid"] and dash["title"] and dash["schemaVersion"] >= 30
     defined, documented = defined_metrics(), readme_labels()
-    assert set(documented) == defined, "README's metric list and core/'s definitions differ: " + str(
+    assert set(documented) == defined, "docs/reference/metrics.md and core/'s definitions differ: " + str(
         set(documented) ^ defined)
     used = set()
     qs = queries(dash)

@@ -1,6 +1,6 @@
 """deploy/prometheus/herald-rules.yaml: a well-formed Prometheus rule file
 whose expressions use only herald's metrics and the labels each has
-(core/metrics.def, through the README's generated table), with the
+(core/metrics.def, through docs/reference/metrics.md generated from it), with the
 "Warnings per namespace over threshold" rule on herald_kube_events_total."""
 import re
 

@@ -18,7 +18,7 @@ SOURCE = pathlib.Path(__file__).resolve().parents[2]
 VERSION = re.search(r"^project\(herald VERSION ([0-9.]+)", (SOURCE / "CMakeLists.txt").read_text(), re.M)[1]
 IMAGE = os.environ.get("HERALD_IMAGE", f"herald:{VERSION}")
 BASE = "docker.io/library/debian:bookworm-slim"
-BUDGET_MB = 100  # README, "The image"
+BUDGET_MB = 100  # docs/deploying.md, "The image"
 EXE_DIRS = ("usr/bin", "usr/sbin", "usr/local/bin", "usr/local/sbin")
 # What the image may add to the base's commands: herald, and the openssl
 # tool and certificate scripts that the ca-certificates package depends on.
