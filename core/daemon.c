@@ -12,10 +12,11 @@
 
 #include "confwatch.h"
 #include "httpd.h"
+#include "ledgers.h"
 #include "log.h"
 #include "metrics.h"
 
-#define STATE_SAVE_MS 5000
+#define STATE_SAVE_MS 2000   /* the checkpoints and ledgers, when they changed */
 #define DRAIN_MS 10000
 
 /* The directories a configuration is read from. */
@@ -39,42 +40,56 @@ static uint64_t config_hash(const struct options *o)
 	return confwatch_hash(ptrs, n);
 }
 
-/* Writes what the local sinks hold, then what was delivered: a checkpoint
- * never claims an event that is still in a queue or in flight to a server.
- * While a sink still has events queued or in flight the save waits for a
- * later tick (so a crash may deliver again, never lose). Events alert
- * groups hold (for minutes, by design) are left out of the checkpoint. */
+/* Writes the alert ledgers, then the checkpoints, in this loop turn: a
+ * checkpoint counts an event folded into an alert group as delivered, so
+ * the ledger holding that group must be on disk first. A checkpoint never
+ * claims an event some sink has not acknowledged: what is queued or in
+ * flight is written as "to send again". */
 static void save_state(struct daemon *d)
 {
-	bool drained = false;
-	uint64_t *held = NULL;
-	size_t nheld = 0;
+	if (!d->checkpoints)
+		return;
+	d->saved_at = loop_now(d->loop);
+	if (ledgers_save(d->ledgers, d->sinks) < 0)
+		return;   /* a checkpoint without its ledger could lose held events */
 	for (size_t i = 0; i < d->sources.n; i++) {
 		struct source *s = d->sources.all[i];
-		if (!s->ops->checkpoint || !s->ops->dirty || !s->ops->dirty(s))
-			continue;
-		if (!drained) {
-			if (sinks_drain(d->sinks) > 0 || sinks_unsettled(d->sinks) > 0 ||
-			    !sinks_held_uids(d->sinks, &held, &nheld))
-				break; /* not everything is delivered yet: keep the old state */
-			drained = true;
-		}
-		s->ops->checkpoint(s, held, nheld);
+		if (s->ops->checkpoint)
+			s->ops->checkpoint(s);
 	}
-	free(held);
+}
+
+static void on_alert_answered(void *arg)
+{
+	save_state(arg);
 }
 
 static void on_state_timer(struct loop *loop, void *arg)
 {
 	struct daemon *d = arg;
-	save_state(d);
+	if (loop_now(loop) - d->saved_at >= STATE_SAVE_MS / 2)
+		save_state(d);
 	loop_timer_start(d->state_timer, STATE_SAVE_MS);
+}
+
+/* A source with many events routed since the last save: save now (its
+ * reading pauses at a bound until then). */
+static void save_if_due(struct daemon *d)
+{
+	for (size_t i = 0; i < d->sources.n; i++) {
+		struct source *s = d->sources.all[i];
+		if (s->ops->dirty && s->ops->dirty(s)) {
+			save_state(d);
+			return;
+		}
+	}
 }
 
 /* Resumes paused sources once no sink is over its bound. */
 static void on_resume_timer(struct loop *loop, void *arg)
 {
 	struct daemon *d = arg;
+	save_if_due(d);
 	if (!sinks_blocked(d->sinks))
 		for (size_t i = 0; i < d->sources.n; i++)
 			if (d->sources.all[i]->ops->unblock)
@@ -92,7 +107,7 @@ static void on_source_finished(void *arg, struct source *s)
 static void on_drain_check(struct loop *loop, void *arg)
 {
 	struct daemon *d = arg;
-	if (sinks_pending(d->sinks) == 0)
+	if ((d->checkpoints ? sinks_unsettled : sinks_pending)(d->sinks) == 0)
 		loop_stop(loop);
 	else
 		loop_timer_start(d->drain_timer, 50);
@@ -108,7 +123,7 @@ static void on_drain_deadline(struct loop *loop, void *arg)
  * deadline passes (a second signal ends it too). */
 static void drain_async(struct daemon *d)
 {
-	log_info("sending %zu queued events before stopping", sinks_pending(d->sinks));
+	log_info("sending %zu queued events before stopping", sinks_unsettled(d->sinks));
 	d->drain_timer = loop_timer_new(d->loop, on_drain_check, d);
 	struct loop_timer *deadline = loop_timer_new(d->loop, on_drain_deadline, d);
 	if (!d->drain_timer || !deadline) {
@@ -117,7 +132,7 @@ static void drain_async(struct daemon *d)
 		d->drain_timer = NULL;
 		return;
 	}
-	sinks_set_draining(d->sinks);
+	sinks_set_draining(d->sinks, !d->checkpoints);
 	loop_timer_start(d->drain_timer, 0);
 	loop_timer_start(deadline, DRAIN_MS);
 	loop_run(d->loop);
@@ -244,6 +259,10 @@ static int setup(struct daemon *d)
 	d->resume_timer = loop_timer_new(d->loop, on_resume_timer, d);
 	if (!d->sinks || !d->state_timer || !d->resume_timer || sinks_apply(d->sinks, cfg->sinks, cfg->nsinks) < 0)
 		return EXIT_IO;
+	/* Before any source starts: the alert sinks resume their groups. */
+	if (!(d->ledgers = ledgers_new(o->from ? NULL : o->state_dir)))
+		return EXIT_IO;
+	ledgers_load(d->ledgers, d->sinks);
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	if (loop_signals(d->loop, signals, 3, on_signal, d) < 0)
 		log_warn("signals: %s", strerror(errno));
@@ -267,7 +286,6 @@ static int start_sources(struct daemon *d)
 	};
 	if (source_open_all(&d->env, &d->sources) < 0)
 		return EXIT_CONFIG;
-	bool checkpoints = false;
 	struct buf names = BUF_INIT;
 	for (size_t i = 0; i < d->sources.n; i++) {
 		struct source *s = d->sources.all[i];
@@ -282,21 +300,25 @@ static int start_sources(struct daemon *d)
 		}
 		if (s->ops->finite)
 			d->unfinished++;
-		checkpoints = checkpoints || s->ops->checkpoint;
+		d->checkpoints = d->checkpoints || (s->ops->checkpoint && d->o->state_dir);
 		buf_printf(&names, "%s%s %s", i ? ", " : "", s->ops->kind, s->name);
 	}
 	const struct runner_config *cfg = runtime_config(d->rt);
 	log_info("herald %s: routing events from %s to %zu sink%s", HERALD_VERSION,
 		 names.data ? names.data : "nothing", cfg->nsinks, cfg->nsinks == 1 ? "" : "s");
 	buf_free(&names);
-	if (checkpoints)
+	if (d->checkpoints) {
 		loop_timer_start(d->state_timer, STATE_SAVE_MS);
+		sinks_on_alert_answered(d->sinks, on_alert_answered, d);
+	}
 	loop_timer_start(d->resume_timer, 100);
 	return EXIT_OK;
 }
 
 /* Stops reading, then delivers what is queued: local outputs at once,
- * HTTP ones within DRAIN_MS. Returns the exit code. */
+ * HTTP ones within DRAIN_MS. With a state dir, alert groups keep what
+ * they hold in their ledger (it goes out when due, after the restart);
+ * without one they send it now. Returns the exit code. */
 static int finish(struct daemon *d)
 {
 	int exit_code = EXIT_OK;
@@ -304,15 +326,16 @@ static int finish(struct daemon *d)
 	for (size_t i = 0; i < d->sources.n; i++)
 		d->sources.all[i]->ops->stop(d->sources.all[i]);
 	size_t left = sinks_drain(d->sinks);
-	if (sinks_pending(d->sinks) > left)
+	size_t (*waiting)(const struct sinks *) = d->checkpoints ? sinks_unsettled : sinks_pending;
+	if (waiting(d->sinks) > left)
 		drain_async(d);
-	left = sinks_pending(d->sinks);
+	left = waiting(d->sinks);
 	if (left) {
-		log_error("%zu event%s could not be delivered", left, left == 1 ? "" : "s");
+		log_error("%zu event%s could not be delivered%s", left, left == 1 ? "" : "s",
+			  d->checkpoints ? " (the checkpoint keeps them to send again)" : "");
 		exit_code = EXIT_IO;
-	} else {
-		save_state(d);
 	}
+	save_state(d);
 	for (size_t i = 0; i < d->sources.n; i++) {
 		struct source *s = d->sources.all[i];
 		int rc = s->ops->done ? s->ops->done(s, d->stopping) : EXIT_OK;
@@ -345,6 +368,7 @@ int daemon_run(const struct options *o)
 	httpd_free(d.httpd);
 	sinks_free(d.sinks);   /* cancels its requests in flight: before http */
 	http_free(d.http);
+	ledgers_free(d.ledgers);
 	loop_timer_free(d.state_timer);
 	loop_timer_free(d.resume_timer);
 	loop_free(d.loop);

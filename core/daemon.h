@@ -26,6 +26,9 @@ struct daemon {
 	time_t loaded_at;
 	bool rejected;                 /* the files hold a refused configuration */
 	struct buf reload_errors;      /* the last refusal's lines, for /status */
+	struct ledgers *ledgers;       /* the alert ledgers in the state dir */
+	bool checkpoints;              /* some source keeps one */
+	uint64_t saved_at;             /* loop time of the last save */
 	struct loop_timer *state_timer;
 	struct loop_timer *resume_timer;
 	struct loop_timer *drain_timer;

@@ -162,6 +162,7 @@ static void local_flush(struct sink *k, bool everything)
 			sink_back_off_plain(k);
 			return;
 		}
+		sink_ack_list(batch, false);
 		sinkq_free_list(batch);
 		k->retry_ms = 0;
 		metrics_series_inc(k->m_written, (long)count);

@@ -1,5 +1,6 @@
 /* watch: one list+watch loop. Owns its transfer, its timers and its
- * ingest (framer); the API client and the seen set belong to the cluster
+ * ingest (framer) and the "current event" note it holds while an event
+ * is routed; the API client and the checkpoint belong to the cluster
  * (source_kube.c). Must not flush sinks: the loop's before-wait hook does. */
 #include "watch.h"
 
@@ -37,6 +38,12 @@ struct watch {
 	bool relist;                   /* an in-stream 410 / too large */
 	bool stream_error;             /* an in-stream ERROR other than 410 */
 	bool paused;                   /* the stream waits for a sink to drain, or yields */
+	bool listed;                   /* a list reached its end once */
+	/* The event being routed: noted with one extra delivery (a guard)
+	 * so that a sink acknowledging at once cannot finish it before all
+	 * its items are out; the guard is acknowledged when it is routed. */
+	bool guard;
+	char cur_uid[128], cur_rv[64];
 	struct loop_timer *yield_timer;
 	/* Per-event series, looked up once: received by type (Normal,
 	 * Warning, other), already delivered, last event's time. */
@@ -84,8 +91,10 @@ static void on_result(void *arg, const struct ingest_result *res)
 		break;
 	case INGEST_BOOKMARK:
 	case INGEST_DELETED:
-		if (res->rv[0] && w->phase == PHASE_WATCH)
+		if (res->rv[0] && w->phase == PHASE_WATCH) {
 			snprintf(w->rv, sizeof(w->rv), "%s", res->rv);
+			checkpoint_progress(w->cfg.ckpt, w->cfg.stream, res->rv);
+		}
 		break;
 	case INGEST_STATUS:
 		if (res->code == 410 || res->too_large) {
@@ -104,14 +113,35 @@ static void on_result(void *arg, const struct ingest_result *res)
 	}
 }
 
+/* The routed event's guard: acknowledged once its items are out (or the
+ * runtime failed in the middle of it). */
+static void release_guard(struct watch *w)
+{
+	if (!w->guard)
+		return;
+	w->guard = false;
+	checkpoint_ack(w->cfg.ckpt, w->cfg.stream, w->cur_uid, w->cur_rv, false);
+}
+
 static int admit(void *arg, const char *uid, const char *rv, const char *last_seen, const char *type)
 {
 	struct watch *w = arg;
-	if (seen_has(w->cfg.seen, uid, rv)) {
+	struct checkpoint *ck = w->cfg.ckpt;
+	release_guard(w);
+	enum checkpoint_answer ans = checkpoint_check(ck, w->cfg.stream, uid, rv);
+	if (ans == CHECKPOINT_NEW && w->cfg.legacy && !w->listed && seen_has(w->cfg.legacy, uid, rv))
+		ans = CHECKPOINT_DELIVERED;   /* delivered by a herald that kept a .seen file */
+	if (ans != CHECKPOINT_NEW) {
+		checkpoint_note(ck, w->cfg.stream, uid, rv, 0);   /* a watch event still moves F */
 		metrics_series_inc(w->m_already, 1);
 		return 0;
 	}
-	seen_put(w->cfg.seen, uid, rv);
+	if (strlen(uid) < sizeof(w->cur_uid) && strlen(rv) < sizeof(w->cur_rv) &&
+	    checkpoint_note(ck, w->cfg.stream, uid, rv, 1) == 0) {
+		memcpy(w->cur_uid, uid, strlen(uid) + 1);
+		memcpy(w->cur_rv, rv, strlen(rv) + 1);
+		w->guard = true;
+	}
 	/* type is a label only when it is one of the two Kubernetes uses. */
 	int known = strcmp(type, "Normal") == 0 ? 0 : strcmp(type, "Warning") == 0 ? 1 : 2;
 	metrics_series_inc(w->m_received[known], 1);
@@ -126,10 +156,49 @@ static int admit(void *arg, const char *uid, const char *rv, const char *last_se
 	return 1;
 }
 
+/* Each item of the event being routed is one more delivery to ack. */
 static void emit(void *arg, const struct runner_item *it)
 {
 	struct watch *w = arg;
-	w->cfg.emit(w->cfg.arg, it);
+	struct runner_item tagged = *it;
+	if (w->guard && checkpoint_note(w->cfg.ckpt, w->cfg.stream, w->cur_uid, w->cur_rv, 1) == 0) {
+		tagged.ckpt = w->cfg.ckpt;
+		tagged.ckid = checkpoint_id_of(w->cfg.stream, w->cur_uid, w->cur_rv);
+	}
+	w->cfg.emit(w->cfg.arg, &tagged);
+}
+
+static void routed(void *arg, const struct runner_event *ev)
+{
+	release_guard(arg);
+}
+
+static void feed(struct watch *w, const char *data, size_t len, bool finish)
+{
+	if (data)
+		ingest_feed(&w->in, data, len);
+	if (finish)
+		ingest_finish(&w->in);
+	release_guard(w);
+}
+
+/* Reading waits while the checkpoint has too many events in flight or
+ * not yet saved (the README's in-flight bound), or a sink is full. */
+static bool held_back(struct watch *w)
+{
+	return (w->cfg.blocked && w->cfg.blocked(w->cfg.arg)) || checkpoint_full(w->cfg.ckpt) ||
+	       checkpoint_unsaved(w->cfg.ckpt) >= w->cfg.max_unsaved;
+}
+
+static void next_page(struct watch *w)
+{
+	if (!held_back(w)) {
+		start_list(w);
+		return;
+	}
+	w->phase = PHASE_BACKOFF;
+	w->after_backoff = next_page;
+	loop_timer_start(w->timer, 50);
 }
 
 static void on_list_done(void *arg, const struct http_response *r)
@@ -162,8 +231,7 @@ static void on_list_done(void *arg, const struct http_response *r)
 	memset(&w->list, 0, sizeof(w->list));
 	w->list.kind = INGEST_BAD;
 	framer_reset(&w->in.framer);
-	ingest_feed(&w->in, r->body, r->body_len);
-	ingest_finish(&w->in);
+	feed(w, r->body, r->body_len, true);
 	if (w->list.kind != INGEST_EVENTS) {
 		log_warn("cluster %s: list answer was not an EventList", w->source);
 		backoff(w, start_list);
@@ -172,10 +240,12 @@ static void on_list_done(void *arg, const struct http_response *r)
 	free(w->cont);
 	w->cont = w->list.cont[0] ? strdup(w->list.cont) : NULL;
 	if (w->cont) {
-		start_list(w);
+		next_page(w);
 		return;
 	}
 	snprintf(w->rv, sizeof(w->rv), "%s", w->list.rv);
+	checkpoint_list_done(w->cfg.ckpt, w->cfg.stream, w->list.rv);
+	w->listed = true;
 	metrics_inc(M_WATCH_LISTS_TOTAL, 1, "cluster", w->cluster, NULL);
 	log_info("cluster %s: listed, watching from resourceVersion %s", w->source, w->rv);
 	w->failures = 0;
@@ -195,6 +265,8 @@ static void send_request(struct watch *w, struct http_request *req, struct buf *
 
 static void start_list(struct watch *w)
 {
+	if (!w->cont)
+		checkpoint_list_begin(w->cfg.ckpt, w->cfg.stream, NULL);
 	w->phase = PHASE_LIST;
 	struct http_request req = { .method = "GET", .timeout_ms = 120000 };
 	struct buf url = BUF_INIT;
@@ -231,17 +303,17 @@ static int on_watch_data(void *arg, const char *data, size_t len)
 		return HTTP_DATA_PAUSE;
 	}
 	w->turn_bytes += len;
-	if (w->cfg.blocked && w->cfg.blocked(w->cfg.arg)) {
+	if (held_back(w)) {
 		/* Backpressure: curl keeps these bytes and offers them again
 		 * on watch_resume; nothing is dropped, memory stays bounded. */
 		if (!w->paused) {
-			log_debug("cluster %s: a sink is full: pausing the watch", w->source);
+			log_debug("cluster %s: a sink or the checkpoint is full: pausing the watch", w->source);
 			metrics_inc(M_WATCH_PAUSES_TOTAL, 1, "cluster", w->cluster, NULL);
 		}
 		w->paused = true;
 		return HTTP_DATA_PAUSE;
 	}
-	ingest_feed(&w->in, data, len);
+	feed(w, data, len, false);
 	return w->relist || w->stream_error ? HTTP_DATA_STOP : HTTP_DATA_OK;
 }
 
@@ -340,7 +412,7 @@ struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watc
 	w->m_last = metrics_series(M_LAST_EVENT_TIMESTAMP_SECONDS, "cluster", w->cluster, NULL);
 	w->timer = loop_timer_new(loop, on_backoff_timer, w);
 	w->yield_timer = loop_timer_new(loop, on_yield_timer, w);
-	struct runner_hooks hooks = { .arg = w, .emit = emit, .admit = admit };
+	struct runner_hooks hooks = { .arg = w, .emit = emit, .routed = routed, .admit = admit };
 	ingest_init(&w->in, rt, w->source, w->cluster, &hooks);
 	w->in.on_result = on_result;
 	if (w->namespace)
@@ -353,6 +425,16 @@ struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watc
 void watch_start(struct watch *w)
 {
 	start_list(w);
+}
+
+bool watch_listed(const struct watch *w)
+{
+	return w->listed;
+}
+
+void watch_forget_legacy(struct watch *w)
+{
+	w->cfg.legacy = NULL;
 }
 
 bool watch_established(const struct watch *w)

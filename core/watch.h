@@ -3,8 +3,9 @@
  * the list's resourceVersion with bookmarks, re-watches from the last
  * resourceVersion seen when a stream ends, re-lists after 410 Gone or a
  * too-large resourceVersion, and backs off with jitter on failures. Every
- * event goes through the runtime; `seen` keeps a relist or a restart from
- * delivering the same (uid, resourceVersion) twice. */
+ * event goes through the runtime; the cluster's checkpoint keeps a relist
+ * or a restart from delivering what every sink acknowledged, and each
+ * routed item carries the event's identity to its sink's ack. */
 #ifndef HERALD_WATCH_H
 #define HERALD_WATCH_H
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 #include "loop.h"
 #include "runner.h"
+#include "checkpoint.h"
 #include "runtime.h"
 #include "seen.h"
 
@@ -23,7 +25,10 @@ struct watch_config {
 	const char *namespace;         /* NULL: all namespaces */
 	int timeout_s;                 /* timeoutSeconds is random in [timeout_s/2, timeout_s] */
 	size_t page_size;              /* list limit */
-	struct seen *seen;             /* not owned */
+	struct checkpoint *ckpt;       /* the cluster's; not owned */
+	int stream;                    /* this watch's stream in it */
+	const struct seen *legacy;     /* an old .seen file, read-only until the first list; may be NULL */
+	size_t max_unsaved;            /* pause while more events than this wait for a save */
 	bool fresh_start;              /* no saved state: old events skip alert sinks */
 	time_t started;
 	long max_event_age_s;
@@ -40,7 +45,11 @@ void watch_start(struct watch *w);
 /* Listed, and watching (for readiness). */
 bool watch_established(const struct watch *w);
 void watch_free(struct watch *w);
-/* Stops listing and watching (shutdown); the seen set stays. */
+/* Listed to the end at least once since it started. */
+bool watch_listed(const struct watch *w);
+/* The legacy filter is about to be freed. */
+void watch_forget_legacy(struct watch *w);
+/* Stops listing and watching (shutdown); the checkpoint stays. */
 void watch_stop(struct watch *w);
 /* Reads again after `blocked` paused the stream (call when it clears). */
 void watch_resume(struct watch *w);
