@@ -262,6 +262,7 @@ static int setup(struct daemon *d)
 	/* Before any source starts: the alert sinks resume their groups. */
 	if (!(d->ledgers = ledgers_new(o->from ? NULL : o->state_dir)))
 		return EXIT_IO;
+	loop_update_time(d->loop);   /* the ledgers' wall times map to this clock: not a stale one */
 	ledgers_load(d->ledgers, d->sinks);
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	if (loop_signals(d->loop, signals, 3, on_signal, d) < 0)
