@@ -307,7 +307,9 @@ static int on_watch_data(void *arg, const char *data, size_t len)
 		/* Backpressure: curl keeps these bytes and offers them again
 		 * on watch_resume; nothing is dropped, memory stays bounded. */
 		if (!w->paused) {
-			log_debug("cluster %s: a sink or the checkpoint is full: pausing the watch", w->source);
+			log_debug("cluster %s: %s: pausing the watch", w->source,
+				  w->cfg.blocked && w->cfg.blocked(w->cfg.arg) ? "a sink is full"
+									     : "too many events in flight or not saved");
 			metrics_inc(M_WATCH_PAUSES_TOTAL, 1, "cluster", w->cluster, NULL);
 		}
 		w->paused = true;
