@@ -50,12 +50,13 @@ static void save_state(struct daemon *d)
 	if (!d->checkpoints)
 		return;
 	d->saved_at = loop_now(d->loop);
-	if (ledgers_save(d->ledgers, d->sinks) < 0)
+	d->save_failed = ledgers_save(d->ledgers, d->sinks) < 0;
+	if (d->save_failed)
 		return;   /* a checkpoint without its ledger could lose held events */
 	for (size_t i = 0; i < d->sources.n; i++) {
 		struct source *s = d->sources.all[i];
-		if (s->ops->checkpoint)
-			s->ops->checkpoint(s);
+		if (s->ops->checkpoint && s->ops->checkpoint(s) < 0)
+			d->save_failed = true;
 	}
 }
 
@@ -73,9 +74,13 @@ static void on_state_timer(struct loop *loop, void *arg)
 }
 
 /* A source with many events routed since the last save: save now (its
- * reading pauses at a bound until then). */
+ * reading pauses at a bound until then). After a failed save, only every
+ * STATE_SAVE_MS: reading stays paused and nothing is claimed until the
+ * state dir takes writes again (each failure is logged). */
 static void save_if_due(struct daemon *d)
 {
+	if (d->save_failed && loop_now(d->loop) - d->saved_at < STATE_SAVE_MS)
+		return;
 	for (size_t i = 0; i < d->sources.n; i++) {
 		struct source *s = d->sources.all[i];
 		if (s->ops->dirty && s->ops->dirty(s)) {

@@ -29,6 +29,7 @@ struct daemon {
 	struct ledgers *ledgers;       /* the alert ledgers in the state dir */
 	bool checkpoints;              /* some source keeps one */
 	uint64_t saved_at;             /* loop time of the last save */
+	bool save_failed;              /* the last save could not write a file */
 	struct loop_timer *state_timer;
 	struct loop_timer *resume_timer;
 	struct loop_timer *drain_timer;

@@ -103,7 +103,7 @@ static int kube_start(struct source *s)
 			.ckpt = c->ckpt,
 			.stream = checkpoint_stream(c->ckpt, o->nnamespaces ? o->namespaces[j] : ""),
 			.legacy = c->legacy,
-			.max_unsaved = MAX_UNSAVED,
+			.max_unsaved = c->state_path ? MAX_UNSAVED : SIZE_MAX,   /* no state dir: never saved */
 			.fresh_start = !c->loaded,
 			.started = now,
 			.max_event_age_s = o->max_event_age_s,
