@@ -321,7 +321,7 @@ def state_lines(st, n):
     return [
         "## The checkpoint's cost",
         "",
-        f"{n:,} events, without and with `--state-dir` (the checkpoint written every 2 s and at each 1,024 "
+        f"{n:,} events, without and with `--state-dir` (the checkpoint written every 2 s and at each 2,048 "
         "events routed; an alert ledger when alert sinks exist).",
         "",
         "| scenario | events/s | CPU µs/event | state bytes written |",

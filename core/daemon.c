@@ -94,12 +94,18 @@ static void save_if_due(struct daemon *d)
 static void on_resume_timer(struct loop *loop, void *arg)
 {
 	struct daemon *d = arg;
-	save_if_due(d);
 	if (!sinks_blocked(d->sinks))
 		for (size_t i = 0; i < d->sources.n; i++)
 			if (d->sources.all[i]->ops->unblock)
 				d->sources.all[i]->ops->unblock(d->sources.all[i]);
 	loop_timer_start(d->resume_timer, 100);
+}
+
+/* Once per loop turn: a source past its unsaved mark is saved now, not
+ * at the next timer (reading would pause meanwhile). */
+static void before_wait(struct loop *loop, void *arg)
+{
+	save_if_due(arg);
 }
 
 static void on_source_finished(void *arg, struct source *s)
@@ -316,6 +322,8 @@ static int start_sources(struct daemon *d)
 	if (d->checkpoints) {
 		loop_timer_start(d->state_timer, STATE_SAVE_MS);
 		sinks_on_alert_answered(d->sinks, on_alert_answered, d);
+		if (loop_before_wait(d->loop, before_wait, d) < 0)
+			return EXIT_IO;
 	}
 	loop_timer_start(d->resume_timer, 100);
 	return EXIT_OK;

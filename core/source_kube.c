@@ -24,8 +24,8 @@
 /* The README's "Restarts" numbers come from these. */
 #define MAX_IN_FLIGHT 4096     /* events routed, not acknowledged by every sink: reading pauses */
 #define MAX_EXACT 16384        /* events acknowledged above the frontier (during a list) */
-#define MAX_UNSAVED 2048       /* events routed since the last save: reading pauses */
-#define SAVE_NOW 1024          /* ... a save is due at once */
+#define MAX_UNSAVED 4096       /* deliveries routed since the last save: reading pauses */
+#define SAVE_NOW 2048          /* ... a save is due at once */
 #define LEGACY_CAPACITY 200000 /* an old .seen file's entries (its own bound) */
 
 struct kube {

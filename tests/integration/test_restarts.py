@@ -26,7 +26,7 @@ sys.path.insert(0, str(kube.SOURCE / "tests" / "alerts"))
 import robots  # noqa: E402
 
 # README "Restarts": events re-sent per cluster after one kill -9, at most.
-IN_FLIGHT_BOUND = (4096 + 500) + (2048 + 500)
+IN_FLIGHT_BOUND = (4096 + 500) + (4096 + 500)
 
 
 class CountingProxy:
