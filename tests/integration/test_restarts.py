@@ -170,7 +170,13 @@ def bodies(robot):
 
 
 def events_in(text):
-    return sum(int(n) for n in re.findall(r"\*\*Events:\*\* (\d+)", text))
+    """Events one alert message covers: a digest says how many, a group's
+    facts line says "N events" when it covers more than one."""
+    m = re.search(r"Digest: (\d+) events?", text)
+    if m:
+        return int(m.group(1))
+    m = re.search(r" · (\d+) events · ", text)
+    return int(m.group(1)) if m else 1
 
 
 def events_in_all(robot):
