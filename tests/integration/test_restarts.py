@@ -313,6 +313,28 @@ def test_damaged_state_files_are_reported_and_ignored(cluster, herald, tmp_path)
 
 # Last in the file: it leaves 20,000 events in the shared apiserver, which
 # every later list in this session would read.
+def test_without_a_state_dir_reading_never_waits_for_a_save(herald, tmp_path):
+    # Without --state-dir nothing is ever saved: the bound on events routed
+    # since the last save (4,096) must not pause reading, or the watch
+    # would stall for good at 4,096 events. 10,000 events in one stream.
+    from fakeapi import FakeAPI, event, event_list, line
+    fake = FakeAPI()
+    try:
+        total = 10000
+        fake.lists.append([("status", 200, event_list([], 10))])
+        steps = [("chunk", b"".join(line("ADDED", event(f"e.{i}", 11 + i)) for i in range(j, j + 1000)))
+                 for j in range(0, total, 1000)]
+        fake.watches.append(steps + [("hold",)])
+        fake.watches.append([("hold",)])
+        h = herald("--kubeconfig", fake.kubeconfig(tmp_path / "kc"))
+        h.wait_log("listed, watching from resourceVersion 10", timeout=60)
+        h.wait_ns("fake", total, timeout=120)
+        assert len({e["metadata"]["name"] for e in h.in_ns("fake")}) == total
+        assert h.stop() == 0
+    finally:
+        fake.stop()
+
+
 def test_kill_9_under_load_loses_nothing_and_resends_at_most_the_bound(cluster, herald, tmp_path, opensearch):
     a = cluster["a"]
     ns = "t-kill9"
