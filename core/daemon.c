@@ -45,14 +45,18 @@ static uint64_t config_hash(const struct options *o)
 	return confwatch_hash(ptrs, n);
 }
 
-/* Writes the alert ledgers, then source i's checkpoint, in this loop
- * turn (see save_state), and mirrors the file into the state store.
- * false when a file could not be written (logged; the old one stays). */
+/* A step-down's save: once the sinks settled (what is queued or in
+ * flight is sent first, so the next leader re-sends nothing), writes the
+ * alert ledgers, then source i's checkpoint, in this loop turn (see
+ * save_state), and mirrors the file into the state store. false: not
+ * settled yet, or a file could not be written (logged; the old one stays). */
 bool daemon_save_source(struct daemon *d, size_t i)
 {
 	struct source *s = d->sources.all[i];
 	if (!s->ops->checkpoint || !d->o->state_dir)
 		return true;
+	if (sinks_drain(d->sinks) > 0 || sinks_unsettled(d->sinks) > 0)
+		return false;
 	if (ledgers_save(d->ledgers, d->sinks) < 0 || s->ops->checkpoint(s) < 0)
 		return false;
 	if (d->store)

@@ -45,8 +45,9 @@ struct daemon {
 };
 
 int daemon_run(const struct options *o);
-/* Writes the alert ledgers and source i's checkpoint (and mirrors them
- * into the state store); false when a write failed. */
+/* Once the sinks settled, writes the alert ledgers and source i's
+ * checkpoint (and mirrors them into the state store); false: not yet, or
+ * a write failed. */
 bool daemon_save_source(struct daemon *d, size_t i);
 /* Sources run (or election decides when): the end of the start, then the
  * checkpoint and backpressure timers. 0 or the exit code. */
