@@ -3,6 +3,8 @@
  * are the alert sinks'. Must not decide what a ledger holds (alerts.c). */
 #include "ledgers.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -165,8 +167,10 @@ int ledgers_save(struct ledgers *l, const struct sinks *s)
 		} else if (out.len != f->bytes.len || memcmp(out.data, f->bytes.data, out.len) != 0) {
 			path_of(l, name, &path);
 			if (atomicfile_write(path.data, out.data, out.len, err, sizeof(err)) < 0) {
+				char why[4200];
+				snprintf(why, sizeof(why), "cannot write %s: %s", path.data, strerror(errno));
 				log_error("sink %s: %s", name, err);
-				statedir_saved(-1, path.data, err);
+				statedir_saved(-1, path.data, why);
 				rc = -1;
 			} else {
 				statedir_saved(0, path.data, NULL);

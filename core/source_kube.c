@@ -251,18 +251,20 @@ static int kube_checkpoint(struct source *s)
 		return 0;
 	struct buf out = BUF_INIT;
 	uint64_t mark = checkpoint_mark(c->ckpt);
-	char err[256];
+	char err[256], why[4200];
 	int rc = checkpoint_save(c->ckpt, &out);
 	if (rc == 0 && out.len == c->saved.len && memcmp(out.data, c->saved.data, out.len) == 0) {
 		checkpoint_saved(c->ckpt, mark);
 		buf_free(&out);
 		return 0;
 	}
-	if (rc < 0)
-		snprintf(err, sizeof(err), "out of memory writing %s", c->state_path);
-	else if ((rc = atomicfile_write(c->state_path, out.data, out.len, err, sizeof(err))) < 0)
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot write %s: out of memory", c->state_path);
+	} else if ((rc = atomicfile_write(c->state_path, out.data, out.len, err, sizeof(err))) < 0) {
+		snprintf(why, sizeof(why), "cannot write %s: %s", c->state_path, strerror(errno));
 		log_error("cluster %s: %s", s->name, err);
-	statedir_saved(rc, c->state_path, err);
+	}
+	statedir_saved(rc, c->state_path, why);
 	if (rc == 0) {
 		checkpoint_saved(c->ckpt, mark);
 		metrics_inc(M_STATE_BYTES_WRITTEN_TOTAL, (long)out.len, "file", "checkpoint", NULL);
