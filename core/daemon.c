@@ -14,11 +14,12 @@
 #include "elect.h"
 #include "httpd.h"
 #include "lastgood.h"
+#include "ledgers.h"
 #include "log.h"
 #include "metrics.h"
 #include "statedir.h"
 
-#define STATE_SAVE_MS 5000
+#define STATE_SAVE_MS 2000   /* the checkpoints and ledgers, when they changed */
 #define DRAIN_MS 10000
 
 /* The directories a configuration is read from. */
@@ -44,42 +45,78 @@ static uint64_t config_hash(const struct options *o)
 	return confwatch_hash(ptrs, n);
 }
 
-/* Writes what the local sinks hold, then what was delivered: a checkpoint
- * never claims an event that is still in a queue or in flight to a server.
- * While a sink still has events queued or in flight the save waits for a
- * later tick (so a crash may deliver again, never lose). Events alert
- * groups hold (for minutes, by design) are left out of the checkpoint.
- * Returns false when it had to wait. */
+/* A step-down's save: once the sinks settled (what is queued or in
+ * flight is sent first, so the next leader re-sends nothing), writes the
+ * alert ledgers, then source i's checkpoint, in this loop turn (see
+ * save_state), and mirrors the file into the state store. false: not
+ * settled yet, or a file could not be written (logged; the old one stays). */
 bool daemon_save_source(struct daemon *d, size_t i)
 {
 	struct source *s = d->sources.all[i];
-	if (!s->ops->checkpoint || !s->ops->dirty || !s->ops->dirty(s))
+	if (!s->ops->checkpoint || !d->o->state_dir)
 		return true;
-	uint64_t *held = NULL;
-	size_t nheld = 0;
-	if (sinks_drain(d->sinks) > 0 || sinks_unsettled(d->sinks) > 0 || !sinks_held_uids(d->sinks, &held, &nheld))
-		return false; /* not everything is delivered yet: keep the old state */
-	s->ops->checkpoint(s, held, nheld);
-	free(held);
+	if (sinks_drain(d->sinks) > 0 || sinks_unsettled(d->sinks) > 0)
+		return false;
+	if (ledgers_save(d->ledgers, d->sinks) < 0 || s->ops->checkpoint(s) < 0)
+		return false;
 	if (d->store)
 		daemon_ha_saved(d, i);
 	return true;
 }
 
-/* Saves every source this replica delivers (with election, a cluster led
- * by another replica is that replica's to save). */
+/* Writes the alert ledgers, then the checkpoints, in this loop turn: a
+ * checkpoint counts an event folded into an alert group as delivered, so
+ * the ledger holding that group must be on disk first. A checkpoint never
+ * claims an event some sink has not acknowledged: what is queued or in
+ * flight is written as "to send again". With election, only the clusters
+ * this replica delivers are saved (the others are their leader's). */
 static void save_state(struct daemon *d)
 {
-	for (size_t i = 0; i < d->sources.n; i++)
-		if ((!d->elect || elect_may_deliver(d->elect, i)) && !daemon_save_source(d, i))
-			break;
+	if (!d->checkpoints)
+		return;
+	d->saved_at = loop_now(d->loop);
+	d->save_failed = ledgers_save(d->ledgers, d->sinks) < 0;
+	if (d->save_failed)
+		return;   /* a checkpoint without its ledger could lose held events */
+	for (size_t i = 0; i < d->sources.n; i++) {
+		struct source *s = d->sources.all[i];
+		if (!s->ops->checkpoint || (d->elect && !elect_may_deliver(d->elect, i)))
+			continue;
+		if (s->ops->checkpoint(s) < 0)
+			d->save_failed = true;
+		else if (d->store)
+			daemon_ha_saved(d, i);
+	}
+}
+
+static void on_alert_answered(void *arg)
+{
+	save_state(arg);
 }
 
 static void on_state_timer(struct loop *loop, void *arg)
 {
 	struct daemon *d = arg;
-	save_state(d);
+	if (loop_now(loop) - d->saved_at >= STATE_SAVE_MS / 2)
+		save_state(d);
 	loop_timer_start(d->state_timer, STATE_SAVE_MS);
+}
+
+/* A source with many events routed since the last save: save now (its
+ * reading pauses at a bound until then). After a failed save, only every
+ * STATE_SAVE_MS: reading stays paused and nothing is claimed until the
+ * state dir takes writes again (each failure is logged). */
+static void save_if_due(struct daemon *d)
+{
+	if (d->save_failed && loop_now(d->loop) - d->saved_at < STATE_SAVE_MS)
+		return;
+	for (size_t i = 0; i < d->sources.n; i++) {
+		struct source *s = d->sources.all[i];
+		if (s->ops->dirty && s->ops->dirty(s)) {
+			save_state(d);
+			return;
+		}
+	}
 }
 
 /* Resumes paused sources once no sink is over its bound. */
@@ -93,6 +130,13 @@ static void on_resume_timer(struct loop *loop, void *arg)
 	loop_timer_start(d->resume_timer, 100);
 }
 
+/* Once per loop turn: a source past its unsaved mark is saved now, not
+ * at the next timer (reading would pause meanwhile). */
+static void before_wait(struct loop *loop, void *arg)
+{
+	save_if_due(arg);
+}
+
 static void on_source_finished(void *arg, struct source *s)
 {
 	struct daemon *d = arg;
@@ -103,7 +147,7 @@ static void on_source_finished(void *arg, struct source *s)
 static void on_drain_check(struct loop *loop, void *arg)
 {
 	struct daemon *d = arg;
-	if (sinks_pending(d->sinks) == 0)
+	if ((d->checkpoints ? sinks_unsettled : sinks_pending)(d->sinks) == 0)
 		loop_stop(loop);
 	else
 		loop_timer_start(d->drain_timer, 50);
@@ -119,7 +163,7 @@ static void on_drain_deadline(struct loop *loop, void *arg)
  * deadline passes (a second signal ends it too). */
 static void drain_async(struct daemon *d)
 {
-	log_info("sending %zu queued events before stopping", sinks_pending(d->sinks));
+	log_info("sending %zu queued events before stopping", sinks_unsettled(d->sinks));
 	d->drain_timer = loop_timer_new(d->loop, on_drain_check, d);
 	struct loop_timer *deadline = loop_timer_new(d->loop, on_drain_deadline, d);
 	if (!d->drain_timer || !deadline) {
@@ -128,7 +172,7 @@ static void drain_async(struct daemon *d)
 		d->drain_timer = NULL;
 		return;
 	}
-	sinks_set_draining(d->sinks);
+	sinks_set_draining(d->sinks, !d->checkpoints);
 	loop_timer_start(d->drain_timer, 0);
 	loop_timer_start(deadline, DRAIN_MS);
 	loop_run(d->loop);
@@ -337,6 +381,14 @@ static int setup(struct daemon *d)
 	d->resume_timer = loop_timer_new(d->loop, on_resume_timer, d);
 	if (!d->sinks || !d->state_timer || !d->resume_timer || sinks_apply(d->sinks, cfg->sinks, cfg->nsinks) < 0)
 		return EXIT_IO;
+	/* Before any source starts: the alert sinks resume their groups. */
+	if (!(d->ledgers = ledgers_new(o->from ? NULL : o->state_dir)))
+		return EXIT_IO;
+	loop_update_time(d->loop);   /* the ledgers' wall times map to this clock: not a stale one */
+	if (!elect_enabled(o)) {   /* with election: at the first gain (daemon_ha.c) */
+		d->ledgers_loaded = true;
+		ledgers_load(d->ledgers, d->sinks);
+	}
 	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
 	if (loop_signals(d->loop, signals, 3, on_signal, d) < 0)
 		log_warn("signals: %s", strerror(errno));
@@ -351,14 +403,20 @@ static int setup(struct daemon *d)
 	return EXIT_OK;
 }
 
-void daemon_start_timers(struct daemon *d, bool checkpoints)
+int daemon_start_timers(struct daemon *d, bool checkpoints)
 {
 	d->starting = false;
+	d->checkpoints = checkpoints && d->o->state_dir;
 	if (d->rejected)
 		post_rejection(d);   /* refused at start: now a source can post it */
-	if (checkpoints)
+	if (d->checkpoints) {
 		loop_timer_start(d->state_timer, STATE_SAVE_MS);
+		sinks_on_alert_answered(d->sinks, on_alert_answered, d);
+		if (loop_before_wait(d->loop, before_wait, d) < 0)
+			return EXIT_IO;
+	}
 	loop_timer_start(d->resume_timer, 100);
+	return EXIT_OK;
 }
 
 /* Opens, restores and starts every source (with election: daemon_ha.c
@@ -373,7 +431,6 @@ static int start_sources(struct daemon *d)
 		return EXIT_CONFIG;
 	if (elect_enabled(d->o))
 		return daemon_ha_start(d);
-	bool checkpoints = false;
 	struct buf names = BUF_INIT;
 	for (size_t i = 0; i < d->sources.n; i++) {
 		struct source *s = d->sources.all[i];
@@ -388,19 +445,21 @@ static int start_sources(struct daemon *d)
 		}
 		if (s->ops->finite)
 			d->unfinished++;
-		checkpoints = checkpoints || s->ops->checkpoint;
+		d->checkpoints = d->checkpoints || (s->ops->checkpoint && d->o->state_dir);
 		buf_printf(&names, "%s%s %s", i ? ", " : "", s->ops->kind, s->name);
 	}
 	const struct runner_config *cfg = runtime_config(d->rt);
 	log_info("herald %s: routing events from %s to %zu sink%s", HERALD_VERSION,
 		 names.data ? names.data : "nothing", cfg->nsinks, cfg->nsinks == 1 ? "" : "s");
 	buf_free(&names);
-	daemon_start_timers(d, checkpoints);
+	return daemon_start_timers(d, d->checkpoints);
 	return EXIT_OK;
 }
 
 /* Stops reading, then delivers what is queued: local outputs at once,
- * HTTP ones within DRAIN_MS. Returns the exit code. */
+ * HTTP ones within DRAIN_MS. With a state dir, alert groups keep what
+ * they hold in their ledger (it goes out when due, after the restart);
+ * without one they send it now. Returns the exit code. */
 static int finish(struct daemon *d)
 {
 	int exit_code = EXIT_OK;
@@ -408,27 +467,27 @@ static int finish(struct daemon *d)
 	for (size_t i = 0; i < d->sources.n; i++)
 		d->sources.all[i]->ops->stop(d->sources.all[i]);
 	size_t left = sinks_drain(d->sinks);
-	if (sinks_pending(d->sinks) > left)
+	size_t (*waiting)(const struct sinks *) = d->checkpoints ? sinks_unsettled : sinks_pending;
+	if (waiting(d->sinks) > left)
 		drain_async(d);
-	left = sinks_pending(d->sinks);
+	left = waiting(d->sinks);
 	unsigned long refused = sinks_refused(d->sinks);
 	if (left) {
-		log_error("%zu event%s could not be delivered", left, left == 1 ? "" : "s");
+		log_error("%zu event%s could not be delivered%s", left, left == 1 ? "" : "s",
+			  d->checkpoints ? " (the checkpoint keeps them to send again)" : "");
 		exit_code = EXIT_IO;
-	} else {
+	} else if (d->o->from && refused) {
 		/* --from: a server that refused events for good left them
 		 * undelivered (they are in the log, and the dead-letter file). */
-		if (d->o->from && refused) {
-			log_error("%lu event%s refused for good by a sink's server", refused,
-				  refused == 1 ? " was" : "s were");
-			exit_code = EXIT_IO;
-		}
-		unsigned long failed = statedir_failures();
-		save_state(d);
-		if (statedir_failures() > failed) {
-			log_error("the final save into the state dir failed: %s", statedir_error());
-			exit_code = EXIT_IO;
-		}
+		log_error("%lu event%s refused for good by a sink's server", refused,
+			  refused == 1 ? " was" : "s were");
+		exit_code = EXIT_IO;
+	}
+	unsigned long failed = statedir_failures();
+	save_state(d);
+	if (statedir_failures() > failed) {
+		log_error("the final save into the state dir failed: %s", statedir_error());
+		exit_code = EXIT_IO;
 	}
 	if (d->elect)
 		elect_leave(d->elect, d->o->retry_period_ms * 2);
@@ -471,6 +530,7 @@ int daemon_run(const struct options *o)
 	httpd_free(d.httpd);
 	sinks_free(d.sinks);   /* cancels its requests in flight: before http */
 	http_free(d.http);
+	ledgers_free(d.ledgers);
 	loop_timer_free(d.state_timer);
 	loop_timer_free(d.resume_timer);
 	loop_free(d.loop);

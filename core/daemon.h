@@ -28,6 +28,11 @@ struct daemon {
 	bool on_lastgood;              /* running the state dir's last good copy */
 	bool starting;                 /* the first load: refusals say "start" */
 	struct buf reload_errors;      /* the last refusal's lines, for /status */
+	struct ledgers *ledgers;       /* the alert ledgers in the state dir */
+	bool ledgers_loaded;           /* imported (with election: at the first gain) */
+	bool checkpoints;              /* some source keeps one */
+	uint64_t saved_at;             /* loop time of the last save */
+	bool save_failed;              /* the last save could not write a file */
 	struct loop_timer *state_timer;
 	struct loop_timer *resume_timer;
 	struct loop_timer *drain_timer;
@@ -40,11 +45,13 @@ struct daemon {
 };
 
 int daemon_run(const struct options *o);
-/* Writes source i's checkpoint once the sinks settled; false: not yet. */
+/* Once the sinks settled, writes the alert ledgers and source i's
+ * checkpoint (and mirrors them into the state store); false: not yet, or
+ * a write failed. */
 bool daemon_save_source(struct daemon *d, size_t i);
 /* Sources run (or election decides when): the end of the start, then the
- * checkpoint and backpressure timers. */
-void daemon_start_timers(struct daemon *d, bool checkpoints);
+ * checkpoint and backpressure timers. 0 or the exit code. */
+int daemon_start_timers(struct daemon *d, bool checkpoints);
 
 /* daemon_ha.c: with leader election, starts the election; each source is
  * restored and started while this replica leads its cluster, stopped the

@@ -13,6 +13,7 @@
 #include "atomicfile.h"
 #include "daemon.h"
 #include "elect.h"
+#include "ledgers.h"
 #include "log.h"
 #include "statestore.h"
 
@@ -55,6 +56,13 @@ void daemon_ha_saved(struct daemon *d, size_t i)
 static void start_source(struct daemon *d, size_t i)
 {
 	struct source *s = d->sources.all[i];
+	if (!d->ledgers_loaded) {
+		/* The first gain, before this replica delivers anything: the
+		 * alert ledgers (the store's copy first: the last leader's). */
+		d->ledgers_loaded = true;
+		loop_update_time(d->loop);
+		ledgers_load(d->ledgers, d->sinks);
+	}
 	if (s->ops->restore && s->ops->restore(s) < 0) {
 		log_error("cluster %s: its state could not be loaded; stopping", s->name);
 		loop_stop(d->loop);
@@ -190,10 +198,10 @@ int daemon_ha_start(struct daemon *d)
 	    !(d->store = statestore_open_configmap(d->loop, elect_api(d->elect), elect_namespace(d->elect),
 						    d->o->state_configmap, STORE_INTERVAL_MS)))
 		return EXIT_IO;
+	ledgers_set_store(d->ledgers, d->store);
 	d->env.may_deliver = may_deliver;
 	elect_start(d->elect);
-	daemon_start_timers(d, checkpoints);
-	return EXIT_OK;
+	return daemon_start_timers(d, checkpoints);
 }
 
 void daemon_ha_free(struct daemon *d)

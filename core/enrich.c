@@ -16,7 +16,6 @@
 #include "kubeapi.h"
 #include "log.h"
 #include "metrics.h"
-#include "seen.h"
 
 #define BUCKETS 1024
 #define MAX_DEPTH 5                 /* links of a controller chain */
@@ -60,7 +59,10 @@ struct waiting {
 	char *text;                     /* the event, as JSON */
 	size_t len;
 	int admit;
-	uint64_t uid_hash, deadline;
+	uint64_t deadline;
+	struct checkpoint *ckpt;        /* its hold (enrich_hold), or NULL */
+	int stream;
+	char uid[128], rv[64];
 	const struct kind *kind;        /* of the object to read next */
 	char ns[256], name[256];
 	int depth;                      /* objects read so far */
@@ -90,6 +92,7 @@ struct enricher {
 	struct loop_timer *timer;
 	bool timer_on;
 	struct request *requests;       /* in flight */
+	struct waiting *routing;        /* the event being routed (finish) */
 };
 
 struct request {
@@ -345,8 +348,12 @@ static void finish(struct enricher *e, struct waiting *w, const char *why)
 	}
 	count_event(e, why ? why : w->labels && w->result == E_OK ? "enriched" : state_names[w->result]);
 	struct luahost *h = runtime_host(e->rt);
+	e->routing = w;
 	if (!h || runner_route_deferred(h, w->text, w->len, enrichment.data, w->admit, route_hooks(e)) < 0)
 		log_error("cluster %s: routing an enriched event failed", e->cluster);
+	e->routing = NULL;
+	if (w->ckpt)   /* its items are out (each holds a delivery of its own) */
+		checkpoint_ack(w->ckpt, w->stream, w->uid, w->rv, false);
 	buf_free(&enrichment);
 	waiting_free(w);
 }
@@ -422,7 +429,7 @@ static void on_timer(struct loop *loop, void *arg)
 	pump(e);
 }
 
-bool enricher_defer(struct enricher *e, const struct runner_defer *d)
+bool enricher_defer(struct enricher *e, const struct runner_defer *d, const struct enrich_hold *hold)
 {
 	const struct kind *k = kind_of(d->kind);
 	if (!k || !good_name(d->name, false) || !good_name(d->namespace, k->cluster_scoped)) {
@@ -443,7 +450,17 @@ bool enricher_defer(struct enricher *e, const struct runner_defer *d)
 	w->text[d->len] = '\0';
 	w->len = d->len;
 	w->admit = d->admit;
-	w->uid_hash = seen_hash(d->uid ? d->uid : "");
+	if (hold && hold->ckpt && strlen(hold->uid) < sizeof(w->uid) && strlen(hold->rv) < sizeof(w->rv)) {
+		w->ckpt = hold->ckpt;
+		w->stream = hold->stream;
+		memcpy(w->uid, hold->uid, strlen(hold->uid) + 1);
+		memcpy(w->rv, hold->rv, strlen(hold->rv) + 1);
+	} else if (hold && hold->ckpt) {
+		free(w->text);
+		free(w);
+		count_event(e, "queue_full");
+		return false;
+	}
 	w->deadline = loop_now(e->loop) + (uint64_t)e->limit[ENRICH_DEADLINE];
 	w->kind = k;
 	w->result = E_OK;
@@ -469,19 +486,6 @@ size_t enricher_pending(const struct enricher *e)
 	return e ? e->nwaiting : 0;
 }
 
-int enricher_held(const struct enricher *e, uint64_t **held, size_t *nheld)
-{
-	if (!e || !e->nwaiting)
-		return 0;
-	uint64_t *grown = realloc(*held, (*nheld + e->nwaiting) * sizeof(*grown));
-	if (!grown)
-		return -1;
-	*held = grown;
-	for (const struct waiting *w = e->head; w; w = w->next)
-		grown[(*nheld)++] = w->uid_hash;
-	return 0;
-}
-
 void enricher_flush(struct enricher *e)
 {
 	while (e && e->head) {
@@ -496,10 +500,18 @@ void enricher_flush(struct enricher *e)
 
 /* --- routing, through the runtime in force */
 
+/* Each item is one more delivery of the routed event, acknowledged by
+ * its sink through the id it carries. */
 static void route_emit(void *arg, const struct runner_item *it)
 {
 	struct enricher *e = arg;
-	e->emit(e->arg, it);
+	struct waiting *w = e->routing;
+	struct runner_item tagged = *it;
+	if (w && w->ckpt && checkpoint_note(w->ckpt, w->stream, w->uid, w->rv, 1) == 0) {
+		tagged.ckpt = w->ckpt;
+		tagged.ckid = checkpoint_id_of(w->stream, w->uid, w->rv);
+	}
+	e->emit(e->arg, &tagged);
 }
 
 static void route_routed(void *arg, const struct runner_event *ev)

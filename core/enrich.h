@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "checkpoint.h"
 #include "loop.h"
 #include "runner.h"
 #include "runtime.h"
@@ -48,15 +49,24 @@ struct enricher *enricher_new(struct loop *loop, struct runtime *rt, struct kube
 			      void (*emit)(void *arg, const struct runner_item *it), void *arg);
 void enricher_free(struct enricher *e);
 
+/* The checkpoint delivery a deferred event keeps open until it is routed
+ * (so a save never claims it): the caller noted one delivery for (uid, rv)
+ * in ckpt's stream. ckpt NULL: nobody keeps a checkpoint of it. */
+struct enrich_hold {
+	struct checkpoint *ckpt;
+	int stream;
+	const char *uid, *rv;
+};
+
 /* Takes an event the runtime deferred (core.defer). false when it cannot
  * wait (the queue is full, or the kind cannot be read): the runtime then
- * routes it at once, unenriched (counted here). */
-bool enricher_defer(struct enricher *e, const struct runner_defer *d);
+ * routes it at once, unenriched (counted here), and the hold stays the
+ * caller's. true: the enricher tags the event's items with the hold's
+ * event and acknowledges the hold once they are out (hold may be NULL). */
+bool enricher_defer(struct enricher *e, const struct runner_defer *d, const struct enrich_hold *hold);
 
-/* Events waiting; their uids' seen hashes are appended to *held (a
- * checkpoint must not claim them). -1 when out of memory. */
+/* Events waiting. */
 size_t enricher_pending(const struct enricher *e);
-int enricher_held(const struct enricher *e, uint64_t **held, size_t *nheld);
 
 /* Routes every waiting event now, with what is known (shutdown). */
 void enricher_flush(struct enricher *e);

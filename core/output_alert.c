@@ -4,13 +4,15 @@
  * kept and sent again (re-rendered) after a backoff; one refused for good
  * is logged with the robot's reason, counted and dead-lettered. Owns the
  * groups and the message in flight; must not render text. */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "alerts.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
-#include "seen.h"
+#include "hash.h"
 #include "sink.h"
 #include "sinks.h"
 
@@ -123,6 +125,8 @@ static void on_done(void *arg, const struct http_response *r)
 		sink_back_off(k, v.after_s);
 	}
 	sink_verdict_free(&v);
+	if (!a->msg && k->set->alert_answered)
+		k->set->alert_answered(k->set->answered_arg);   /* its ledger now says it was sent */
 	if (!sink_backing_off(k))
 		alert_flush(k, false);
 }
@@ -135,7 +139,7 @@ static void alert_flush(struct sink *k, bool everything)
 	if (sink_backing_off(k) || a->xfer)
 		return; /* one at a time: the answer calls back */
 	if (!a->msg)
-		a->msg = alerts_next(a->alerts, now, set->draining, &wake);
+		a->msg = alerts_next(a->alerts, now, set->draining && !set->keep_alerts, &wake);
 	else
 		wake = alerts_token_at(a->alerts, now);
 	if (!a->msg || wake > now) {
@@ -182,6 +186,9 @@ static void alert_push(struct sink *k, const struct runner_item *it)
 	struct alerting *a = k->out;
 	if (sinks_group(a->alerts, it, loop_now(k->set->loop)) < 0)
 		log_error("sink %s: out of memory keeping an event's text (it is still counted)", k->name);
+	/* Folded into a group: the ledger, saved before the checkpoint in the
+	 * same loop turn, holds it from now on. */
+	sink_ack_routed(it, false);
 	metrics_series_inc(k->m_events, 1);
 	if (!a->xfer && !sink_backing_off(k))
 		alert_flush(k, false);
@@ -196,11 +203,6 @@ static size_t alert_pending(const struct sink *k)
 static size_t alert_held(const struct sink *k)
 {
 	return alerts_held(((const struct alerting *)k->out)->alerts);
-}
-
-static bool alert_held_uids(const struct sink *k, uint64_t **uids, size_t *n, size_t *cap)
-{
-	return alerts_held_uids(((const struct alerting *)k->out)->alerts, uids, n, cap);
 }
 
 static size_t alert_drain(struct sink *k)
@@ -219,6 +221,28 @@ static void alert_draining(struct sink *k)
 	alert_flush(k, true);
 }
 
+static int alert_ledger_export(const struct sink *k, uint64_t now_wall, struct buf *out)
+{
+	const struct alerting *a = k->out;
+	struct alerts_ledger_info info;
+	return alerts_export(a->alerts, a->msg, loop_now(k->set->loop), now_wall, SIZE_MAX, out, &info);
+}
+
+/* Before any delivery: a message in flight cannot exist yet. */
+static int alert_ledger_import(struct sink *k, const char *data, size_t len, uint64_t now_wall, char *err,
+			       size_t errlen)
+{
+	struct alerting *a = k->out;
+	if (a->msg || a->xfer) {
+		snprintf(err, errlen, "the sink is already sending");
+		return -1;
+	}
+	if (alerts_import(a->alerts, data, len, loop_now(k->set->loop), now_wall, err, errlen) < 0)
+		return -1;
+	alert_flush(k, false);   /* arms the timer for the groups held */
+	return 0;
+}
+
 static void alert_export_metrics(const struct sink *k)
 {
 	const struct alerting *a = k->out;
@@ -235,9 +259,10 @@ const struct output output_alert = {
 	.flush = alert_flush,
 	.pending = alert_pending,
 	.held = alert_held,
-	.held_uids = alert_held_uids,
 	.drain = alert_drain,
 	.draining = alert_draining,
 	.export_metrics = alert_export_metrics,
 	.free = alert_free,
+	.ledger_export = alert_ledger_export,
+	.ledger_import = alert_ledger_import,
 };

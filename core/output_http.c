@@ -71,6 +71,7 @@ static void settle_items(struct sink *k, struct sinkq_item *batch, size_t count,
 			sink_dead_letter(k, it, v->reason[i] ? v->reason[i] : "failed");
 		else
 			nok++;
+		sink_ack(it, st == ITEM_FAILED);
 		free(it);
 	}
 	metrics_inc(M_SINK_EVENTS_WRITTEN_TOTAL, (long)nok, "sink", k->name, NULL);
@@ -104,6 +105,7 @@ static void on_done(void *arg, const struct http_response *r)
 	free(sd);
 	switch (v.kind) {
 	case VERDICT_OK:
+		sink_ack_list(batch, false);
 		sinkq_free_list(batch);
 		k->retry_ms = 0;
 		metrics_series_inc(k->m_written, (long)count);
@@ -115,6 +117,7 @@ static void on_done(void *arg, const struct http_response *r)
 	case VERDICT_FAILED:
 		for (struct sinkq_item *it = batch; it; it = it->next)
 			sink_dead_letter(k, it, v.message ? v.message : "refused");
+		sink_ack_list(batch, true);
 		sinkq_free_list(batch);
 		metrics_inc(M_SINK_BATCHES_TOTAL, 1, "sink", k->name, "result", "failed", NULL);
 		break;
@@ -221,6 +224,15 @@ static void batched_draining(struct sink *k)
 	}
 }
 
+/* Removed by a reload: the requests in flight are cancelled with it, so
+ * their events are acknowledged as given up (the queue is the core's). */
+static void batched_abandon(struct sink *k)
+{
+	const struct batched *b = k->out;
+	for (const struct send *sd = b->sends; sd; sd = sd->next)
+		sink_ack_list(sd->batch, true);
+}
+
 static void batched_export_metrics(const struct sink *k)
 {
 	metrics_set(M_SINK_QUEUE_EVENTS, (double)k->queue.count, "sink", k->name, NULL);
@@ -237,4 +249,5 @@ const struct output output_http = {
 	.draining = batched_draining,
 	.export_metrics = batched_export_metrics,
 	.free = batched_free,
+	.abandon = batched_abandon,
 };

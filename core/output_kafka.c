@@ -115,6 +115,7 @@ static void settle(struct sink *k, struct sinkq_item *it, const struct kafka_rep
 		metrics_series_inc(k->m_written, 1);
 		metrics_series_inc(o->m_produced, 1);
 		k->retry_ms = 0;
+		sink_ack(it, false);
 		free(it);
 		return;
 	}
@@ -123,6 +124,7 @@ static void settle(struct sink *k, struct sinkq_item *it, const struct kafka_rep
 		char why[640];
 		snprintf(why, sizeof(why), "%s: %s", r->reason, r->detail ? r->detail : "");
 		sink_dead_letter(k, it, why);
+		sink_ack(it, true);
 		free(it);
 		return;
 	}
@@ -239,6 +241,17 @@ static void kout_free(struct sink *k)
 	props_free(o->props, o->nprops);
 	free(o);
 	k->out = NULL;
+}
+
+/* Removed by a reload: the records in flight or waiting to be sent again
+ * go with it, so they are acknowledged as given up (the queue is the
+ * core's). */
+static void kout_abandon(struct sink *k)
+{
+	const struct kout *o = k->out;
+	for (const struct flight *f = o->head; f; f = f->next)
+		sink_ack(f->it, true);
+	sink_ack_list(o->retry, true);
 }
 
 /* Splits an item into a record, in place: the '\n' and ':' separators
@@ -413,4 +426,5 @@ const struct output output_kafka = {
 	.draining = kout_draining,
 	.export_metrics = kout_export_metrics,
 	.free = kout_free,
+	.abandon = kout_abandon,
 };

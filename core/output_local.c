@@ -255,6 +255,7 @@ static void local_flush(struct sink *k, bool everything)
 			}
 			return;
 		}
+		sink_ack_list(batch, false);
 		sinkq_free_list(batch);
 		if (k->paused) {
 			struct local *l = k->out;

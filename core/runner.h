@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "alerts.h"
 #include "buf.h"
+#include "checkpoint.h"
 #include "sinktype.h"
 
 struct luahost;   /* luahost.h: only runner.c and luahost.c see lua.h */
@@ -57,6 +58,10 @@ struct runner_item {
 	const char *data;
 	size_t len;
 	const char *key, *uid;
+	/* Whom to acknowledge the delivery to (set by the source; NULL:
+	 * nobody keeps a checkpoint of this event). */
+	struct checkpoint *ckpt;
+	struct checkpoint_id ckid;
 };
 
 /* An event about to be routed (core.admit's arguments). uid and rv are

@@ -84,8 +84,11 @@ void sink_queue_push(struct sink *k, const struct runner_item *it)
 	if (sinkq_push(&k->queue, it->data, it->len, loop_now(k->set->loop), true) < 0) {
 		log_error("sink %s: out of memory queueing an event", k->name);
 		metrics_inc(M_SINK_ENCODE_ERRORS_TOTAL, 1, "sink", k->name, NULL);
+		sink_ack_routed(it, true);
 		return;
 	}
+	k->queue.tail->ckpt = it->ckpt;   /* the item just queued carries its ack */
+	k->queue.tail->ckid = it->ckid;
 	metrics_series_inc(k->m_events, 1);
 	if (!loop_timer_active(k->timer))
 		sink_arm_timer(k);
@@ -124,6 +127,24 @@ void sink_free(struct sink *k)
 	free(k->dead_letter);
 	free(k->name);
 	free(k);
+}
+
+void sink_ack(const struct sinkq_item *it, bool dead)
+{
+	if (it->ckpt)
+		checkpoint_ack_id(it->ckpt, &it->ckid, dead);
+}
+
+void sink_ack_list(const struct sinkq_item *list, bool dead)
+{
+	for (const struct sinkq_item *it = list; it; it = it->next)
+		sink_ack(it, dead);
+}
+
+void sink_ack_routed(const struct runner_item *it, bool dead)
+{
+	if (it->ckpt)
+		checkpoint_ack_id(it->ckpt, &it->ckid, dead);
 }
 
 int sink_write_all(int fd, const char *p, size_t len)

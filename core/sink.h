@@ -31,10 +31,9 @@ struct output {
 	void (*flush)(struct sink *k, bool everything);
 	/* Events queued or in flight. */
 	size_t (*pending)(const struct sink *k);
-	/* Of those, events held by design (alert groups), which a checkpoint
-	 * leaves out (held_uids) instead of waiting for. NULL: none. */
+	/* Of those, events held by design (alert groups, kept in their
+	 * ledger), which shutting down need not wait for. NULL: none. */
 	size_t (*held)(const struct sink *k);
-	bool (*held_uids)(const struct sink *k, uint64_t **uids, size_t *n, size_t *cap);
 	/* Writes everything it can now and returns the events left (a local
 	 * output that keeps failing); asynchronous outputs return 0 here. */
 	size_t (*drain)(struct sink *k);
@@ -45,6 +44,12 @@ struct output {
 	void (*export_metrics)(const struct sink *k);
 	/* Frees the output's own part (k->out); cancels requests in flight. */
 	void (*free)(struct sink *k);
+	/* The sink is removed (a reload): acknowledge as dead what it holds
+	 * beyond its queue (requests in flight) before free. NULL: nothing. */
+	void (*abandon)(struct sink *k);
+	/* Alert sinks: the ledger (alerts.h) for the state dir. NULL: none. */
+	int (*ledger_export)(const struct sink *k, uint64_t now_wall, struct buf *out);
+	int (*ledger_import)(struct sink *k, const char *data, size_t len, uint64_t now_wall, char *err, size_t errlen);
 };
 
 /* The outputs (one file each); sinks.c maps a sink_spec to one. */
@@ -56,6 +61,12 @@ struct sink_set {
 	struct runtime *rt;            /* asked for the Lua state in force */
 	struct http *http;
 	bool draining;                 /* shutting down: send what is queued now */
+	bool keep_alerts;              /* ... but alert groups keep theirs (a ledger is saved) */
+	/* An alert message was answered: the state (ledgers, then
+	 * checkpoints) is saved at once, so a restart does not send it again.
+	 * NULL: no state dir. */
+	void (*alert_answered)(void *arg);
+	void *answered_arg;
 	struct buf scratch;            /* one batch's bytes (local outputs) */
 	unsigned long refused;         /* events refused for good, by any sink (sink_refused) */
 };
@@ -97,6 +108,13 @@ void sink_arm_timer(struct sink *k);
 /* Queues an item; a full queue is flushed first (nothing is dropped: an
  * item over the bound is kept and sinks_blocked pauses the sources). */
 void sink_queue_push(struct sink *k, const struct runner_item *it);
+
+/* Acknowledges deliveries to the sources' checkpoints: one item, every
+ * item of a list, or a routed item that was never queued (dead: given up
+ * on for good). Items without a checkpoint are skipped. */
+void sink_ack(const struct sinkq_item *it, bool dead);
+void sink_ack_list(const struct sinkq_item *list, bool dead);
+void sink_ack_routed(const struct runner_item *it, bool dead);
 
 /* Writes all of p to fd (EINTR retried); -1 with errno. */
 int sink_write_all(int fd, const char *p, size_t len);

@@ -25,6 +25,7 @@ int sinkq_push(struct sinkq *q, const char *data, size_t len, uint64_t now_ms, b
 	if (!it)
 		return -1;
 	it->next = NULL;
+	it->ckpt = NULL;
 	it->enqueued_ms = now_ms;
 	it->len = len;
 	memcpy(it->data, data, len);

@@ -7,8 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "checkpoint.h"
+
 struct sinkq_item {
 	struct sinkq_item *next;
+	struct checkpoint *ckpt;       /* whom its delivery is acknowledged to (NULL: nobody) */
+	struct checkpoint_id ckid;
 	uint64_t enqueued_ms;
 	size_t len;
 	char data[];

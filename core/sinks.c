@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "seen.h"
+#include "hash.h"
 #include "sink.h"
 
 struct sinks {
@@ -94,6 +94,10 @@ static void retire(struct sink *gone)
 	size_t left = gone->output->pending(gone);
 	if (left)
 		log_warn("sink %s removed with %zu events it could not write or alert", gone->name, left);
+	/* Given up on for good: the checkpoint must not wait for them. */
+	sink_ack_list(gone->queue.head, true);
+	if (gone->output->abandon)
+		gone->output->abandon(gone);
 	sink_free(gone);
 }
 
@@ -144,13 +148,15 @@ fail:
 
 int sinks_group(struct alerts *a, const struct runner_item *it, uint64_t now)
 {
-	return alerts_add(a, it->key ? it->key : "", it->uid ? seen_hash(it->uid) : 0, it->data, it->len, now);
+	return alerts_add(a, it->key ? it->key : "", it->uid ? hash_string(it->uid) : 0, it->data, it->len, now);
 }
 
 void sinks_push(struct sinks *s, const struct runner_item *it)
 {
-	if (it->sink < 1 || (size_t)it->sink > s->n)
+	if (it->sink < 1 || (size_t)it->sink > s->n) {
+		sink_ack_routed(it, true);
 		return;
+	}
 	struct sink *k = s->all[it->sink - 1];
 	k->output->push(k, it);
 }
@@ -174,23 +180,12 @@ size_t sinks_unsettled(const struct sinks *s)
 	return n;
 }
 
-bool sinks_held_uids(const struct sinks *s, uint64_t **uids, size_t *n)
-{
-	size_t cap = 0;
-	bool complete = true;
-	*uids = NULL;
-	*n = 0;
-	for (size_t i = 0; i < s->n; i++)
-		if (s->all[i]->output->held_uids)
-			complete = s->all[i]->output->held_uids(s->all[i], uids, n, &cap) && complete;
-	return complete;
-}
-
-void sinks_set_draining(struct sinks *s)
+void sinks_set_draining(struct sinks *s, bool alerts_too)
 {
 	s->set.draining = true;
+	s->set.keep_alerts = !alerts_too;
 	for (size_t i = 0; i < s->n; i++)
-		if (s->all[i]->output->draining)
+		if (s->all[i]->output->draining && (alerts_too || !s->all[i]->alert))
 			s->all[i]->output->draining(s->all[i]);
 }
 
@@ -223,4 +218,33 @@ void sinks_export_metrics(struct sinks *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		s->all[i]->output->export_metrics(s->all[i]);
+}
+
+const char *sinks_ledger_name(const struct sinks *s, size_t i)
+{
+	return i < s->n && s->all[i]->output->ledger_export ? s->all[i]->name : NULL;
+}
+
+int sinks_ledger_export(const struct sinks *s, size_t i, uint64_t now_wall, struct buf *out)
+{
+	const struct sink *k = s->all[i];
+	return k->output->ledger_export(k, now_wall, out);
+}
+
+int sinks_ledger_import(struct sinks *s, size_t i, const char *data, size_t len, uint64_t now_wall, char *err,
+			size_t errlen)
+{
+	struct sink *k = s->all[i];
+	return k->output->ledger_import(k, data, len, now_wall, err, errlen);
+}
+
+size_t sinks_count(const struct sinks *s)
+{
+	return s->n;
+}
+
+void sinks_on_alert_answered(struct sinks *s, void (*fn)(void *arg), void *arg)
+{
+	s->set.alert_answered = fn;
+	s->set.answered_arg = arg;
 }

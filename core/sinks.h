@@ -6,6 +6,8 @@
 #define HERALD_SINKS_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
 #include "http.h"
 #include "loop.h"
 #include "runner.h"
@@ -46,17 +48,28 @@ void sinks_flush_due(struct sinks *s);
  * asynchronous: sinks_set_draining sends what they hold at once, and
  * sinks_pending tells when they are done. */
 size_t sinks_drain(struct sinks *s);
-void sinks_set_draining(struct sinks *s);
+/* alerts_too false: alert groups keep what they hold (their ledger is
+ * saved); only a message already taken is sent. */
+void sinks_set_draining(struct sinks *s, bool alerts_too);
 /* Events that sinks' servers refused for good (dead-lettered) so far. */
 unsigned long sinks_refused(const struct sinks *s);
 /* Events queued or in flight, in every sink (alert groups included). */
 size_t sinks_pending(const struct sinks *s);
 /* The same without the events alert groups hold (which may wait minutes
- * for their interval): what the state file must wait for. */
+ * for their interval, kept in their ledger across a restart). */
 size_t sinks_unsettled(const struct sinks *s);
-/* The uid hashes (seen_hash) of events alert groups hold, for the state
- * file to leave out. False when a group held too many to list. Caller
- * frees *uids. */
-bool sinks_held_uids(const struct sinks *s, uint64_t **uids, size_t *n);
+
+/* fn(arg) runs after an alert sink's message was answered (sent or
+ * refused): the caller saves the ledgers then. */
+void sinks_on_alert_answered(struct sinks *s, void (*fn)(void *arg), void *arg);
+
+/* The alert ledgers (alerts.h) of the sinks that keep one, by position
+ * 0 .. sinks_count() - 1: the sink's name, or NULL when it keeps none. */
+size_t sinks_count(const struct sinks *s);
+const char *sinks_ledger_name(const struct sinks *s, size_t i);
+int sinks_ledger_export(const struct sinks *s, size_t i, uint64_t now_wall, struct buf *out);
+/* Before any delivery (at start). -1 with a reason in err: nothing changed. */
+int sinks_ledger_import(struct sinks *s, size_t i, const char *data, size_t len, uint64_t now_wall, char *err,
+			size_t errlen);
 
 #endif

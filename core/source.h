@@ -51,11 +51,12 @@ struct source_ops {
 	void (*export_metrics)(const struct source *s);
 	/* The sinks have room again after backpressure paused it; may be NULL. */
 	void (*unblock)(struct source *s);
-	/* Progress not yet checkpointed; NULL: never. */
+	/* So much progress is not checkpointed that a save is due now (the
+	 * daemon also saves every few seconds); NULL: never. */
 	bool (*dirty)(const struct source *s);
-	/* Records what was delivered, leaving out the uid hashes in held
-	 * (events alert groups still hold; it may reorder them). */
-	void (*checkpoint)(struct source *s, uint64_t *held, size_t nheld);
+	/* Writes its checkpoint when it changed (the alert ledgers were
+	 * written just before, in the same loop turn). -1 (logged) failed. */
+	int (*checkpoint)(struct source *s);
 	/* The file checkpoint writes (under --state-dir), NULL when none:
 	 * leader election mirrors it into the cluster's state store. */
 	const char *(*state_file)(struct source *s);

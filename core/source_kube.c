@@ -1,13 +1,17 @@
 /* source_kube: a Kubernetes cluster as a source: its connection and API
- * client, one watch per namespace (or one for all), and the set of
- * delivered events kept across restarts (--state-dir). Owns all of those;
- * must not route or deliver: its watches hand records to the runtime. */
+ * client, one watch per namespace (or one for all), and its delivery
+ * checkpoint (checkpoint.h), kept across restarts in
+ * <state-dir>/<cluster>.checkpoint. Owns all of those; must not route or
+ * deliver: its watches hand records to the runtime. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "atomicfile.h"
+#include "checkpoint.h"
 #include "enrich.h"
 #include "evmetrics.h"
 #include "json.h"
@@ -21,16 +25,23 @@
 #include "source.h"
 #include "watch.h"
 
-#define SEEN_CAPACITY 200000   /* events remembered per cluster (an hour of a busy cluster) */
+/* The README's "Restarts" numbers come from these. */
+#define MAX_IN_FLIGHT 4096     /* events routed, not acknowledged by every sink: reading pauses */
+#define MAX_EXACT 16384        /* events acknowledged above the frontier (during a list) */
+#define MAX_UNSAVED 4096       /* deliveries routed since the last save: reading pauses */
+#define SAVE_NOW 2048          /* ... a save is due at once */
+#define LEGACY_CAPACITY 200000 /* an old .seen file's entries (its own bound) */
 
 struct kube {
 	struct source base;
 	struct kubeconn conn;
 	struct kubeapi *api;
 	struct enricher *enricher;     /* owners and labels, read on demand */
-	struct seen *seen;
-	char *state_path;
-	bool loaded;                   /* a checkpoint was read */
+	struct checkpoint *ckpt;
+	struct seen *legacy;           /* an old <cluster>.seen, until every watch listed once */
+	char *state_path, *legacy_path;
+	struct buf saved;              /* the bytes of the last save */
+	bool loaded;                   /* a checkpoint (or an old .seen) was read */
 	struct watch *watches[CLI_MAX_NAMESPACES];
 	int nwatches;
 	bool gated;                    /* refused a record: not the leader */
@@ -62,6 +73,8 @@ static bool kube_blocked(void *arg)
 	return source_blocked((void *)c->base.env);
 }
 
+/* The file the checkpoint is saved in (built on first use), NULL without
+ * --state-dir; the old .seen file's path is built with it. */
 static const char *kube_state_file(struct source *s)
 {
 	struct kube *c = (struct kube *)s;
@@ -69,35 +82,77 @@ static const char *kube_state_file(struct source *s)
 	if (!o->state_dir)
 		return NULL;
 	if (!c->state_path) {
-		struct buf path = BUF_INIT;
-		buf_printf(&path, "%s/%s.seen", o->state_dir, s->name);
+		struct buf path = BUF_INIT, legacy = BUF_INIT;
+		buf_printf(&path, "%s/%s.checkpoint", o->state_dir, s->name);
+		buf_printf(&legacy, "%s/%s.seen", o->state_dir, s->name);
 		c->state_path = path.data;
+		c->legacy_path = legacy.data;
 	}
 	return c->state_path;
 }
 
+/* Empties the checkpoint, keeping its streams' numbers (queue items of
+ * an earlier term may still ack into it: those acks are then unknown). */
+static int kube_reset_checkpoint(struct kube *c)
+{
+	struct checkpoint *fresh = checkpoint_new(c->base.name, MAX_IN_FLIGHT, MAX_EXACT);
+	struct buf empty = BUF_INIT;
+	char err[256];
+	int rc = fresh && checkpoint_save(fresh, &empty) == 0 &&
+			 checkpoint_load(c->ckpt, empty.data, empty.len, err, sizeof(err)) == 0 ? 0 : -1;
+	checkpoint_free(fresh);
+	buf_free(&empty);
+	buf_free(&c->saved);
+	return rc;
+}
+
+/* Reads <cluster>.checkpoint; without one, an old <cluster>.seen is read
+ * as a read-only filter until every watch has listed once (then the
+ * checkpoint covers what it did, and the .seen file is removed). A
+ * damaged or foreign file is reported, counted and ignored. */
 static int kube_restore(struct source *s)
 {
 	struct kube *c = (struct kube *)s;
 	if (c->restored && c->refused) {
-		/* A new term after records were refused at the gate: they are in
-		 * the seen set, undelivered. Start from what the last leader
-		 * saved instead of this process's memory. */
-		struct seen *fresh = seen_new(SEEN_CAPACITY);
-		if (!fresh)
+		/* A new term after records were refused at the gate: they are
+		 * in flight in the checkpoint, undelivered. Start from what the
+		 * last leader saved instead of this process's memory. */
+		if (kube_reset_checkpoint(c) < 0)
 			return -1;
-		seen_free(c->seen);
-		c->seen = fresh;
 		c->loaded = false;
 	}
 	c->restored = true;
 	c->refused = false;
 	if (!kube_state_file(s))
 		return 0;
-	seen_load(c->seen, c->state_path, &c->loaded);
-	if (c->loaded)
-		log_info("cluster %s: %zu delivered events remembered from %s", s->name,
-			 seen_count(c->seen), c->state_path);
+	char err[256], *data = NULL;
+	size_t len = 0;
+	int rc = atomicfile_read(c->state_path, 64u << 20, &data, &len, err, sizeof(err));
+	if (rc == 0 && checkpoint_load(c->ckpt, data, len, err, sizeof(err)) == 0) {
+		struct checkpoint_stats st;
+		checkpoint_stats(c->ckpt, &st);
+		log_info("cluster %s: checkpoint read from %s (%zu events to send again, %zu above the frontier)",
+			 s->name, c->state_path, st.unsent, st.exact);
+		c->loaded = true;
+		buf_free(&c->saved);
+		buf_append(&c->saved, data, len);
+	} else if (rc != 1) {
+		log_error("cluster %s: %s: %s", s->name, c->state_path, err);
+		metrics_inc(M_STATE_LOAD_ERRORS_TOTAL, 1, "file", "checkpoint", NULL);
+	}
+	free(data);
+	if (!c->loaded && !c->legacy && (c->legacy = seen_new(LEGACY_CAPACITY))) {
+		bool loaded = false;
+		seen_load(c->legacy, c->legacy_path, &loaded);
+		if (loaded) {
+			log_info("cluster %s: %zu delivered events read from the old %s until the first list ends",
+				 s->name, seen_count(c->legacy), c->legacy_path);
+			c->loaded = true;
+		} else {
+			seen_free(c->legacy);
+			c->legacy = NULL;
+		}
+	}
 	return 0;
 }
 
@@ -121,7 +176,10 @@ static int kube_start(struct source *s)
 			.namespace = o->nnamespaces ? o->namespaces[j] : NULL,
 			.timeout_s = o->watch_timeout_s,
 			.page_size = 500,
-			.seen = c->seen,
+			.ckpt = c->ckpt,
+			.stream = checkpoint_stream(c->ckpt, o->nnamespaces ? o->namespaces[j] : ""),
+			.legacy = c->legacy,
+			.max_unsaved = c->state_path ? MAX_UNSAVED : SIZE_MAX,   /* no state dir: never saved */
 			.fresh_start = !c->loaded,
 			.started = now,
 			.max_event_age_s = o->max_event_age_s,
@@ -147,6 +205,8 @@ static void kube_stop(struct source *s)
 	enricher_flush(c->enricher);   /* what waits for its owners goes on now */
 }
 
+static void kube_export_checkpoint(const struct kube *c);
+
 static bool kube_established(const struct source *s)
 {
 	const struct kube *c = (const struct kube *)s;
@@ -166,44 +226,72 @@ static void kube_status(const struct source *s, struct buf *json)
 static void kube_export_metrics(const struct source *s)
 {
 	metrics_set(M_WATCH_ESTABLISHED, kube_established(s) ? 1 : 0, "cluster", s->name, NULL);
+	kube_export_checkpoint((const struct kube *)s);
 }
 
 static void kube_unblock(struct source *s)
 {
 	struct kube *c = (struct kube *)s;
 	for (int j = 0; j < c->nwatches; j++)
-		watch_resume(c->watches[j]);
+		watch_resume(c->watches[j]);   /* it pauses again while the checkpoint is full */
 }
 
 static bool kube_dirty(const struct source *s)
 {
 	const struct kube *c = (const struct kube *)s;
-	return c->state_path && seen_dirty(c->seen);
+	return c->state_path && checkpoint_unsaved(c->ckpt) >= SAVE_NOW;
 }
 
-static void kube_checkpoint(struct source *s, uint64_t *held, size_t nheld)
+/* Writes the checkpoint when it changed. The old .seen file goes once
+ * every watch has listed (the checkpoint then covers what it held). */
+static int kube_checkpoint(struct source *s)
 {
 	struct kube *c = (struct kube *)s;
-	/* Events waiting for their owners are not delivered yet. */
-	uint64_t *all = NULL;
-	size_t n = 0;
-	if (enricher_pending(c->enricher)) {
-		if (!(all = malloc((nheld + 1) * sizeof(*all))))
-			return;
-		if (nheld)
-			memcpy(all, held, nheld * sizeof(*all));
-		n = nheld;
-		if (enricher_held(c->enricher, &all, &n) < 0) {
-			free(all);
-			return;
-		}
+	if (!c->state_path)
+		return 0;
+	struct buf out = BUF_INIT;
+	uint64_t mark = checkpoint_mark(c->ckpt);
+	char err[256], why[4200];
+	int rc = checkpoint_save(c->ckpt, &out);
+	if (rc == 0 && out.len == c->saved.len && memcmp(out.data, c->saved.data, out.len) == 0) {
+		checkpoint_saved(c->ckpt, mark);
+		buf_free(&out);
+		return 0;
 	}
-	int rc = seen_save(c->seen, c->state_path, all ? all : held, all ? n : nheld);
-	int saved_errno = errno;
-	free(all);
-	char why[4200];
-	snprintf(why, sizeof(why), "cannot write %s: %s", c->state_path, rc < 0 ? strerror(saved_errno) : "");
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot write %s: out of memory", c->state_path);
+	} else if ((rc = atomicfile_write(c->state_path, out.data, out.len, err, sizeof(err))) < 0) {
+		snprintf(why, sizeof(why), "cannot write %s: %s", c->state_path, strerror(errno));
+		log_error("cluster %s: %s", s->name, err);
+	}
 	statedir_saved(rc, c->state_path, why);
+	if (rc == 0) {
+		checkpoint_saved(c->ckpt, mark);
+		metrics_inc(M_STATE_BYTES_WRITTEN_TOTAL, (long)out.len, "file", "checkpoint", NULL);
+		buf_free(&c->saved);
+		c->saved = out;
+		out = (struct buf)BUF_INIT;
+	}
+	buf_free(&out);
+	bool listed = rc == 0 && c->legacy;
+	for (int j = 0; listed && j < c->nwatches; j++)
+		listed = watch_listed(c->watches[j]);
+	if (listed && c->nwatches) {
+		for (int j = 0; j < c->nwatches; j++)
+			watch_forget_legacy(c->watches[j]);
+		seen_free(c->legacy);
+		c->legacy = NULL;
+		if (unlink(c->legacy_path) == 0)
+			log_info("cluster %s: the checkpoint replaces %s (removed)", s->name, c->legacy_path);
+	}
+	return rc;
+}
+
+static void kube_export_checkpoint(const struct kube *c)
+{
+	struct checkpoint_stats st;
+	checkpoint_stats(c->ckpt, &st);
+	metrics_set(M_CHECKPOINT_IN_FLIGHT, (double)st.in_flight, "cluster", c->base.name, NULL);
 }
 
 static int kube_done(struct source *s, bool stopped)
@@ -225,10 +313,13 @@ static void kube_free(struct source *s)
 		watch_free(c->watches[j]);
 	enricher_free(c->enricher);
 	kubeapi_free(c->api);
-	seen_free(c->seen);
+	checkpoint_free(c->ckpt);
+	seen_free(c->legacy);
+	buf_free(&c->saved);
 	kubeconn_free(&c->conn);
 	evmetrics_free();
 	free(c->state_path);
+	free(c->legacy_path);
 	free(s->name);
 	free(c);
 }
@@ -335,7 +426,7 @@ int source_kube_open(const struct source_env *env, struct source_list *list)
 				return -1;
 			}
 		}
-		if (!(c->seen = seen_new(SEEN_CAPACITY)) || !(c->api = kubeapi_new(env->http, &c->conn, c->base.name)))
+		if (!(c->ckpt = checkpoint_new(c->base.name, MAX_IN_FLIGHT, MAX_EXACT)) || !(c->api = kubeapi_new(env->http, &c->conn, c->base.name)))
 			return -1;
 	}
 	return 0;

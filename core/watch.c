@@ -1,5 +1,6 @@
 /* watch: one list+watch loop. Owns its transfer, its timers and its
- * ingest (framer); the API client and the seen set belong to the cluster
+ * ingest (framer) and the "current event" note it holds while an event
+ * is routed; the API client and the checkpoint belong to the cluster
  * (source_kube.c). Must not flush sinks: the loop's before-wait hook does. */
 #include "watch.h"
 
@@ -47,6 +48,12 @@ struct watch {
 	bool stream_error;             /* an in-stream ERROR other than 410 */
 	bool paused;                   /* the stream waits for a sink to drain, or yields */
 	bool reached;                  /* the server answered once (no first-run hint) */
+	bool listed;                   /* a list reached its end once */
+	/* The event being routed: noted with one extra delivery (a guard)
+	 * so that a sink acknowledging at once cannot finish it before all
+	 * its items are out; the guard is acknowledged when it is routed. */
+	bool guard;
+	char cur_uid[128], cur_rv[64];
 	struct loop_timer *yield_timer;
 	/* Per-event series, looked up once: received by type (Normal,
 	 * Warning, other), already delivered, last event's time. */
@@ -121,8 +128,10 @@ static void on_result(void *arg, const struct ingest_result *res)
 		break;
 	case INGEST_BOOKMARK:
 	case INGEST_DELETED:
-		if (res->rv[0] && w->phase == PHASE_WATCH)
+		if (res->rv[0] && w->phase == PHASE_WATCH) {
 			snprintf(w->rv, sizeof(w->rv), "%s", res->rv);
+			checkpoint_progress(w->cfg.ckpt, w->cfg.stream, res->rv);
+		}
 		break;
 	case INGEST_STATUS:
 		if (res->code == 410 || res->too_large) {
@@ -141,15 +150,36 @@ static void on_result(void *arg, const struct ingest_result *res)
 	}
 }
 
+/* The routed event's guard: acknowledged once its items are out (or the
+ * runtime failed in the middle of it). */
+static void release_guard(struct watch *w)
+{
+	if (!w->guard)
+		return;
+	w->guard = false;
+	checkpoint_ack(w->cfg.ckpt, w->cfg.stream, w->cur_uid, w->cur_rv, false);
+}
+
 static int admit(void *arg, const struct runner_admit *a)
 {
 	struct watch *w = arg;
-	const char *type = a->type, *last_seen = a->last_seen;
-	if (seen_has(w->cfg.seen, a->uid, a->rv)) {
+	const char *uid = a->uid, *rv = a->rv, *type = a->type, *last_seen = a->last_seen;
+	struct checkpoint *ck = w->cfg.ckpt;
+	release_guard(w);
+	enum checkpoint_answer ans = checkpoint_check(ck, w->cfg.stream, uid, rv);
+	if (ans == CHECKPOINT_NEW && w->cfg.legacy && !w->listed && seen_has(w->cfg.legacy, uid, rv))
+		ans = CHECKPOINT_DELIVERED;   /* delivered by a herald that kept a .seen file */
+	if (ans != CHECKPOINT_NEW) {
+		checkpoint_note(ck, w->cfg.stream, uid, rv, 0);   /* a watch event still moves F */
 		metrics_series_inc(w->m_already, 1);
 		return 0;
 	}
-	seen_put(w->cfg.seen, a->uid, a->rv);
+	if (strlen(uid) < sizeof(w->cur_uid) && strlen(rv) < sizeof(w->cur_rv) &&
+	    checkpoint_note(ck, w->cfg.stream, uid, rv, 1) == 0) {
+		memcpy(w->cur_uid, uid, strlen(uid) + 1);
+		memcpy(w->cur_rv, rv, strlen(rv) + 1);
+		w->guard = true;
+	}
 	evmetrics_count(w->cluster, type, a->reason, a->namespace, a->kind);
 	/* type is a label only when it is one of the two Kubernetes uses. */
 	int known = strcmp(type, "Normal") == 0 ? 0 : strcmp(type, "Warning") == 0 ? 1 : 2;
@@ -165,16 +195,70 @@ static int admit(void *arg, const struct runner_admit *a)
 	return 1;
 }
 
+/* A deferred event keeps one delivery of its own open (its hold) until
+ * the enricher routes it; the enricher tags its items with its id. */
 static bool defer(void *arg, const struct runner_defer *d)
 {
 	struct watch *w = arg;
-	return w->cfg.enricher && enricher_defer(w->cfg.enricher, d);
+	if (!w->cfg.enricher)
+		return false;
+	struct enrich_hold hold = { 0 };
+	if (w->guard) {
+		hold = (struct enrich_hold){ .ckpt = w->cfg.ckpt, .stream = w->cfg.stream,
+					     .uid = w->cur_uid, .rv = w->cur_rv };
+		if (checkpoint_note(w->cfg.ckpt, w->cfg.stream, w->cur_uid, w->cur_rv, 1) < 0)
+			hold.ckpt = NULL;
+	}
+	if (enricher_defer(w->cfg.enricher, d, &hold))
+		return true;
+	if (hold.ckpt)
+		checkpoint_ack(w->cfg.ckpt, w->cfg.stream, w->cur_uid, w->cur_rv, false);
+	return false;
 }
 
+/* Each item of the event being routed is one more delivery to ack. */
 static void emit(void *arg, const struct runner_item *it)
 {
 	struct watch *w = arg;
-	w->cfg.emit(w->cfg.arg, it);
+	struct runner_item tagged = *it;
+	if (w->guard && checkpoint_note(w->cfg.ckpt, w->cfg.stream, w->cur_uid, w->cur_rv, 1) == 0) {
+		tagged.ckpt = w->cfg.ckpt;
+		tagged.ckid = checkpoint_id_of(w->cfg.stream, w->cur_uid, w->cur_rv);
+	}
+	w->cfg.emit(w->cfg.arg, &tagged);
+}
+
+static void routed(void *arg, const struct runner_event *ev)
+{
+	release_guard(arg);
+}
+
+static void feed(struct watch *w, const char *data, size_t len, bool finish)
+{
+	if (data)
+		ingest_feed(&w->in, data, len);
+	if (finish)
+		ingest_finish(&w->in);
+	release_guard(w);
+}
+
+/* Reading waits while the checkpoint has too many events in flight or
+ * not yet saved (the README's in-flight bound), or a sink is full. */
+static bool held_back(struct watch *w)
+{
+	return (w->cfg.blocked && w->cfg.blocked(w->cfg.arg)) || checkpoint_full(w->cfg.ckpt) ||
+	       checkpoint_unsaved(w->cfg.ckpt) >= w->cfg.max_unsaved;
+}
+
+static void next_page(struct watch *w)
+{
+	if (!held_back(w)) {
+		start_list(w);
+		return;
+	}
+	w->phase = PHASE_BACKOFF;
+	w->after_backoff = next_page;
+	loop_timer_start(w->timer, 50);
 }
 
 /* A list page too large to use: ask for pages of half as many events
@@ -235,8 +319,7 @@ static void on_list_done(void *arg, const struct http_response *r)
 		return;
 	}
 	framer_reset(&w->in.framer);
-	ingest_feed(&w->in, r->body, r->body_len);
-	ingest_finish(&w->in);
+	feed(w, r->body, r->body_len, true);
 	if (w->list.kind != INGEST_EVENTS && strstr(w->list.message, "memory")) {
 		too_large_page(w, r->body_len, "its decoding ran out of the Lua memory budget");
 		return;
@@ -249,10 +332,12 @@ static void on_list_done(void *arg, const struct http_response *r)
 	free(w->cont);
 	w->cont = w->list.cont[0] ? strdup(w->list.cont) : NULL;
 	if (w->cont) {
-		start_list(w);
+		next_page(w);
 		return;
 	}
 	snprintf(w->rv, sizeof(w->rv), "%s", w->list.rv);
+	checkpoint_list_done(w->cfg.ckpt, w->cfg.stream, w->list.rv);
+	w->listed = true;
 	metrics_inc(M_WATCH_LISTS_TOTAL, 1, "cluster", w->cluster, NULL);
 	log_info("cluster %s: listed, watching from resourceVersion %s", w->source, w->rv);
 	succeeded(w, "listing works");
@@ -272,6 +357,8 @@ static void send_request(struct watch *w, struct http_request *req, struct buf *
 
 static void start_list(struct watch *w)
 {
+	if (!w->cont)
+		checkpoint_list_begin(w->cfg.ckpt, w->cfg.stream, NULL);
 	w->phase = PHASE_LIST;
 	struct http_request req = { .method = "GET", .timeout_ms = 120000 };
 	struct buf url = BUF_INIT;
@@ -312,17 +399,19 @@ static int on_watch_data(void *arg, const char *data, size_t len)
 		w->stream_data = true;
 		succeeded(w, "watching works");
 	}
-	if (w->cfg.blocked && w->cfg.blocked(w->cfg.arg)) {
+	if (held_back(w)) {
 		/* Backpressure: curl keeps these bytes and offers them again
 		 * on watch_resume; nothing is dropped, memory stays bounded. */
 		if (!w->paused) {
-			log_debug("cluster %s: a sink is full: pausing the watch", w->source);
+			log_debug("cluster %s: %s: pausing the watch", w->source,
+				  w->cfg.blocked && w->cfg.blocked(w->cfg.arg) ? "a sink is full"
+									     : "too many events in flight or not saved");
 			metrics_inc(M_WATCH_PAUSES_TOTAL, 1, "cluster", w->cluster, NULL);
 		}
 		w->paused = true;
 		return HTTP_DATA_PAUSE;
 	}
-	ingest_feed(&w->in, data, len);
+	feed(w, data, len, false);
 	return w->relist || w->stream_error ? HTTP_DATA_STOP : HTTP_DATA_OK;
 }
 
@@ -426,7 +515,7 @@ struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watc
 	backoff_init(&w->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, BACKOFF_JITTER, (uint64_t)random());
 	w->timer = loop_timer_new(loop, on_backoff_timer, w);
 	w->yield_timer = loop_timer_new(loop, on_yield_timer, w);
-	struct runner_hooks hooks = { .arg = w, .emit = emit, .admit = admit, .defer = defer };
+	struct runner_hooks hooks = { .arg = w, .emit = emit, .routed = routed, .admit = admit, .defer = defer };
 	ingest_init(&w->in, rt, w->source, w->cluster, &hooks);
 	w->in.on_result = on_result;
 	if (w->namespace)
@@ -439,6 +528,16 @@ struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watc
 void watch_start(struct watch *w)
 {
 	start_list(w);
+}
+
+bool watch_listed(const struct watch *w)
+{
+	return w->listed;
+}
+
+void watch_forget_legacy(struct watch *w)
+{
+	w->cfg.legacy = NULL;
 }
 
 bool watch_established(const struct watch *w)

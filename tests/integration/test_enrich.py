@@ -204,7 +204,7 @@ def test_a_checkpoint_never_claims_an_event_still_waiting_for_its_owners(cluster
     start = time.time_ns()
     for i in range(n):
         a.create_event(ns, f"q{i}.1", obj=f"q{i}")
-    saved = state / "default.seen"
+    saved = state / "default.checkpoint"
     # a checkpoint written after the events arrived, while most still wait
     first.wait(lambda: saved.exists() and saved.stat().st_mtime_ns > start and len(first.in_ns(ns)) >= 1,
                timeout=30, what="a checkpoint while events wait")

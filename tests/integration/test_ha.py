@@ -222,7 +222,7 @@ def test_two_replicas_one_delivers_failover_on_kill_and_on_sigterm(cluster, repl
     print(f"{store}: kill -9 re-sent {len(dup_kill)} events; SIGTERM re-sent 0; created {len(created)}")
     if store == "configmap":
         cm = a.request("GET", f"/api/v1/namespaces/{ns}/configmaps/herald-checkpoint")
-        assert set(cm["binaryData"]) == {"prod.seen"}
+        assert set(cm["binaryData"]) == {"prod.checkpoint"}
 
 
 def test_partitioned_leader_stops_before_its_lease_expires_and_does_not_come_back_as_second_leader(
@@ -326,7 +326,7 @@ def test_three_replicas_share_five_clusters_and_take_over_a_dead_ones(cluster, r
             cm = a.request("GET", f"/api/v1/namespaces/{ns}/configmaps/herald-checkpoint")
         except urllib.error.HTTPError:
             return None
-        return set(cm.get("binaryData", {})) == {f"{c}.seen" for c in clusters}
+        return set(cm.get("binaryData", {})) == {f"{c}.checkpoint" for c in clusters}
     wait_until(keys, 15, "every cluster's key in the ConfigMap (saved every 5 s, written within 5 s)")
 
 

@@ -85,7 +85,7 @@ def test_a_state_dir_that_turns_read_only_is_reported_and_fails_the_exit(fake, h
     h.wait_log("on port")
     port = int(re.search(r"on port (\d+)", h.log()).group(1))
     h.wait_ns("fake", 2)
-    seen = state.path / "c1.seen"
+    seen = state.path / "c1.checkpoint"
     deadline = time.monotonic() + 20
     while not seen.exists():                  # the first checkpoint
         assert time.monotonic() < deadline, h.log()
@@ -101,7 +101,7 @@ def test_a_state_dir_that_turns_read_only_is_reported_and_fails_the_exit(fake, h
     code, body = get(port, "/readyz")
     assert code == 503 and "state dir cannot be written" in body and "Read-only file system" in body, body
     st = json.loads(get(port, "/status")[1])["state_dir"]
-    assert st["writable"] is False and st["failed_saves"] >= 2 and "c1.seen" in st["error"], st
+    assert st["writable"] is False and st["failed_saves"] >= 2 and "c1.checkpoint" in st["error"], st
     assert h.log().count("state dir: cannot write") == 1, h.log()
     assert h.stop() == 4
     assert "the final save into the state dir failed" in h.log()

@@ -114,13 +114,13 @@ def test_restart_with_state_dir_redelivers_nothing_and_misses_nothing(cluster, h
         a.create_event(ns, f"early.{i}")
     first.wait_ns(ns, 3)
     assert first.stop() == 0
-    assert (state / "c1.seen").exists()
+    assert (state / "c1.checkpoint").read_text().startswith("herald-checkpoint 1\n")
     # while herald is down: two new events and a repeat of an old one
     a.create_event(ns, "while-down.0")
     a.create_event(ns, "while-down.1")
     a.bump_event(ns, "early.1")
     second = herald("--kubeconfig", kc, "--cluster-name", "c1", "--state-dir", state)
-    second.wait_log("delivered events remembered")
+    second.wait_log("checkpoint read from")
     second.wait_log("listed, watching")
     a.create_event(ns, "after.0")
     second.wait_ns(ns, 4)
