@@ -23,6 +23,10 @@ static inline int buf_putc(struct buf *b, char c)
 	return 0;
 }
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends the file at path to b, stopping once b holds max bytes or more
+ * (0: no bound). 0, or -1 with errno when it cannot be opened or read (what
+ * was read stays in b). */
+int buf_read_file(struct buf *b, const char *path, size_t max);
 void buf_reset(struct buf *b);
 void buf_free(struct buf *b);
 

@@ -426,15 +426,9 @@ int kubeconfig_in_cluster(struct kubeconn *out, char *err, size_t errlen)
 
 static char *read_small_file(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
 	struct buf b = BUF_INIT;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < (1u << 20))
-		buf_append(&b, chunk, n);
-	fclose(f);
+	if (buf_read_file(&b, path, 1u << 20) < 0 && !b.data)
+		return NULL;   /* cannot be opened (or read at all) */
 	if (!b.data)
 		buf_append(&b, "", 0);
 	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r' || b.data[b.len - 1] == ' '))

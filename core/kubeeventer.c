@@ -146,22 +146,13 @@ static int l_getenv(lua_State *L)
 
 static char *read_text(const char *path)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
 	struct buf b = BUF_INIT;
-	char chunk[4096];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_append(&b, chunk, n);
-	bool bad = ferror(f);
-	fclose(f);
-	if (!b.data)
-		buf_append(&b, "", 0);
-	if (bad) {
+	if (buf_read_file(&b, path, 0) < 0) {
 		buf_free(&b);
 		return NULL;
 	}
+	if (!b.data)
+		buf_append(&b, "", 0);
 	return b.data;
 }
 

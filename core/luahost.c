@@ -299,25 +299,6 @@ static int l_guard(lua_State *L) { return guard(L, false); }
 static int l_guard_template(lua_State *L) { return guard(L, true); }
 
 
-static int read_file(const char *path, struct buf *out)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	char chunk[8192];
-	size_t n;
-	int rc = 0;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_append(out, chunk, n) < 0) {
-			rc = -1;
-			break;
-		}
-	if (ferror(f))
-		rc = -1;
-	fclose(f);
-	return rc;
-}
-
 /* require(name): the modules of scripts/ only, each loaded once, in the
  * runtime's environment (the state's globals, which hold safe libraries
  * only). */
@@ -341,7 +322,7 @@ static int l_require(lua_State *L)
 		for (const char *p = name; *p; p++)
 			buf_putc(&path, *p == '.' ? '/' : *p);
 		buf_printf(&path, ".lua");
-		if (read_file(path.data, &src) == 0) {
+		if (buf_read_file(&src, path.data, 0) == 0) {
 			lua_pushfstring(L, "@%s", path.data);
 			status = luaL_loadbufferx(L, src.data ? src.data : "", src.len,
 						  lua_tostring(L, -1), "t");
@@ -397,7 +378,7 @@ static int l_read_file(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 	struct buf src = BUF_INIT;
-	if (read_file(path, &src) < 0) {
+	if (buf_read_file(&src, path, 0) < 0) {
 		int err = errno;
 		buf_free(&src);
 		lua_pushnil(L);
