@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "scan.h"
+
 void framer_init(struct framer *f, size_t max_record, size_t max_field, framer_cb cb, void *arg)
 {
 	memset(f, 0, sizeof(*f));
@@ -106,14 +108,6 @@ static void utf8_step(struct framer *f, unsigned char c)
 	}
 }
 
-/* Bytes that need the state machine inside a string: the quote, the
- * backslash, newline (a cut record) and anything non-ASCII (UTF-8 checks).
- * Everything else is skipped in bulk. */
-static const unsigned char string_special[256] = {
-	['"'] = 1, ['\\'] = 1, ['\n'] = 1,
-	[0x80 ... 0xFF] = 1,
-};
-
 void framer_feed(struct framer *f, const char *data, size_t len)
 {
 	/* Bytes of the current record in this chunk start at run; they are
@@ -135,10 +129,9 @@ void framer_feed(struct framer *f, const char *data, size_t len)
 			run = i;
 		}
 		if (f->in_string && !f->escape && !f->utf8_need) {
-			/* Fast path: a run of plain bytes inside a string. */
-			size_t j = i;
-			while (j < len && !string_special[(unsigned char)data[j]])
-				j++;
+			/* Fast path: a run of plain bytes inside a string (up to a
+			 * quote, backslash, newline or non-ASCII byte). */
+			size_t j = (size_t)(scan_string(data + i, data + len, true) - data);
 			if (j > i) {
 				f->str_len += j - i;
 				f->col0 = false;

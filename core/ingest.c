@@ -50,6 +50,12 @@ static int on_admit(void *arg, const struct runner_admit *a)
 	return in->hooks.admit ? in->hooks.admit(in->caller_arg, a) : 1;
 }
 
+static bool on_covered(void *arg, const char *uid, const char *rv)
+{
+	struct ingest *in = arg;
+	return in->hooks.covered && in->hooks.covered(in->caller_arg, uid, rv);
+}
+
 static bool on_defer(void *arg, const struct runner_defer *d)
 {
 	struct ingest *in = arg;
@@ -81,6 +87,7 @@ static void on_record(void *arg, const struct framer_record *rec)
 		.routed = on_routed,
 		.reject = on_reject,
 		.admit = on_admit,
+		.covered = on_covered,
 		.defer = on_defer,
 	};
 	/* A record with a field over the limit: that field is cut to limit + 1

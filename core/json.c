@@ -6,22 +6,41 @@
  * leaves nothing behind; lua-cjson's decoder leaked its scratch buffer
  * (the size of the text) whenever that happened. */
 #include "json.h"
+#include "json_impl.h"
+#include "scan.h"
 
 #include <lauxlib.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_ARRAY_MT "herald.json.array_mt"
-#define MAX_DEPTH 100
+#define KEY_ARRAY_MT JSON_KEY_ARRAY_MT
+#define MAX_DEPTH JSON_MAX_DEPTH
 
 struct decoder {
 	lua_State *L;
 	const char *start, *p, *end;
 	char *err;
 	size_t errlen;
+	bool skip;        /* validate only: push nothing */
+	int text;         /* json.decode_lazy: stack index of the text */
+	int covered;      /* json.decode_lazy: stack index of covered(uid, rv), or 0 */
+	/* json.decode_lazy: the members of the objects being decoded, for the
+	 * Kubernetes objects among them (JSON_SPAN); full: no room, none kept. */
+	uint64_t spans[128];
+	int nspans;
+	bool spans_full;
+};
+
+/* What a container is, for json.decode_lazy (json_impl.h). */
+enum mode {
+	M_PLAIN,          /* decode everything */
+	M_LAZY,           /* look for Kubernetes objects */
+	M_META,           /* an object's metadata: defer object and array members */
+	M_ITEMS,          /* a List's items: skip what the source already delivered */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -63,8 +82,14 @@ static int hex4(const char *p)
 	return v;
 }
 
+static void scratch_pop(struct decoder *d)
+{
+	if (!d->skip)
+		lua_pop(d->L, 1);
+}
+
 /* dec_fail for dec_string once its scratch is on the stack: pops it. */
-#define scratch_fail(d, ...) (lua_pop((d)->L, 1), dec_fail((d), __VA_ARGS__))
+#define scratch_fail(d, ...) (scratch_pop(d), dec_fail((d), __VA_ARGS__))
 
 /* Writes cp as UTF-8 at out; returns the bytes written (1..4). */
 static size_t put_utf8(char *out, unsigned long cp)
@@ -98,26 +123,27 @@ static int dec_string(struct decoder *d)
 {
 	const char *s = d->p;
 	bool escapes = false;
-	while (s < d->end && *s != '"') {
-		if (*s == '\\') {
-			escapes = true;
-			s++;
-		}
-		s++;
+	while ((s = scan_string(s, d->end, false)) < d->end && *s != '"') {
+		escapes = true;   /* a backslash: it and the byte it escapes */
+		s += 2;
 	}
 	if (s >= d->end) {
 		d->p = d->end;
 		return dec_fail(d, "unterminated string");
 	}
 	if (!escapes) {
-		lua_pushlstring(d->L, d->p, (size_t)(s - d->p));        /* str */
+		if (!d->skip)
+			lua_pushlstring(d->L, d->p, (size_t)(s - d->p));  /* str */
 		d->p = s + 1;
 		return 0;
 	}
 	const char *end = s;                                            /* the closing quote */
-	char *out = lua_newuserdatauv(d->L, (size_t)(end - d->p), 0);   /* scratch */
+	char tmp[8];
+	char *out = d->skip ? tmp : lua_newuserdatauv(d->L, (size_t)(end - d->p), 0); /* scratch */
 	size_t n = 0;
 	while (d->p < end) {
+		if (d->skip)
+			n = 0;  /* validating: each character overwrites the last */
 		if (*d->p != '\\') {
 			out[n++] = *d->p++;
 			continue;
@@ -149,6 +175,8 @@ static int dec_string(struct decoder *d)
 		n += put_utf8(out + n, code);
 	}
 	d->p = end + 1;
+	if (d->skip)
+		return 0;
 	lua_pushlstring(d->L, out, n);                                  /* scratch str */
 	lua_remove(d->L, -2);                                           /* str */
 	return 0;
@@ -194,22 +222,224 @@ static int dec_number(struct decoder *d)
 	double v = strtod(text, NULL);
 	if (!isfinite(v))
 		return dec_fail(d, "number out of range");
-	lua_pushnumber(d->L, v);                                        /* n */
+	if (!d->skip)
+		lua_pushnumber(d->L, v);                                /* n */
 	d->p = q;
 	return 0;
 }
 
-static int dec_value(struct decoder *d, int depth);
+static int dec_value(struct decoder *d, int depth, enum mode mode);
+
+/* In an object, at a member or at the end (first: just past the '{').
+ * Validates one member without pushing anything (d->skip): 1 with m
+ * filled, 0 past the '}', -1 malformed. */
+static int skip_member(struct decoder *d, int depth, bool *first, struct json_member *m)
+{
+	skip_space(d);
+	if (*first) {
+		*first = false;
+		if (d->p < d->end && *d->p == '}') {
+			d->p++;
+			return 0;
+		}
+	} else if (d->p < d->end && *d->p == ',') {
+		d->p++;
+		skip_space(d);
+	} else if (d->p < d->end && *d->p == '}') {
+		d->p++;
+		return 0;
+	} else {
+		return dec_fail(d, "expected ',' or '}'");
+	}
+	if (d->p >= d->end || *d->p != '"')
+		return dec_fail(d, "expected a string key");
+	m->start = d->p++;
+	m->key = d->p;
+	if (dec_string(d) < 0)
+		return -1;
+	m->key_len = (size_t)(d->p - 1 - m->key);
+	m->key_escaped = memchr(m->key, '\\', m->key_len) != NULL;
+	skip_space(d);
+	if (d->p >= d->end || *d->p != ':')
+		return dec_fail(d, "expected ':' after an object key");
+	d->p++;
+	skip_space(d);
+	m->value = d->p;
+	if (dec_value(d, depth + 1, M_PLAIN) < 0)
+		return -1;
+	m->end = d->p;
+	return 1;
+}
+
+static bool is_key(const struct json_member *m, const char *name, size_t len)
+{
+	return m->key_len == len && memcmp(m->key, name, len) == 0;
+}
+
+/* A List item (d->p at its '{') the source already delivered: its
+ * metadata's uid and resourceVersion are covered by the checkpoint. Such
+ * an item is validated (d->p past it) and not decoded: 1. 0 (d->p
+ * unchanged) when it must be decoded, -1 when it is malformed. */
+static int covered_item(struct decoder *d, int depth)
+{
+	const char *at = d->p, *end = json_skip_value(at, d->end, depth);
+	if (!end)
+		return 0;  /* malformed: decoding it says why */
+	struct json_member m, id;
+	struct json_walk item, meta;
+	const char *uid = NULL, *rv = NULL;
+	size_t uid_len = 0, rv_len = 0;
+	bool event = false;
+	json_walk_init(&item, at, (size_t)(end - at));
+	while (json_walk_next(&item, &m) == 1) {
+		if (is_key(&m, "involvedObject", 14)) {
+			event = *m.value == '{';
+		} else if (is_key(&m, "metadata", 8)) {
+			uid = rv = NULL;
+			if (*m.value != '{')
+				continue;
+			json_walk_init(&meta, m.value, (size_t)(m.end - m.value));
+			while (json_walk_next(&meta, &id) == 1) {
+				size_t len = (size_t)(id.end - id.value);
+				bool plain = *id.value == '"' && len > 2 && !memchr(id.value, '\\', len);
+				if (is_key(&id, "uid", 3))
+					uid = plain ? id.value + 1 : NULL, uid_len = len - 2;
+				else if (is_key(&id, "resourceVersion", 15))
+					rv = plain ? id.value + 1 : NULL, rv_len = len - 2;
+			}
+		}
+	}
+	if (!event || !uid || !rv)
+		return 0;
+	lua_State *L = d->L;
+	lua_pushvalue(L, d->covered);                                   /* covered */
+	lua_pushlstring(L, uid, uid_len);
+	lua_pushlstring(L, rv, rv_len);
+	lua_call(L, 2, 1);                                              /* yes */
+	bool yes = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	if (yes)
+		d->p = end;
+	return yes;
+}
+
+/* A metadata member that is an object or an array: validated, not
+ * decoded; its place goes into the pending table (made on first use,
+ * just above t). Stack: t [p] k -> t p */
+static int defer_member(struct decoder *d, int depth, int t, int *pending)
+{
+	lua_State *L = d->L;
+	const char *v = d->p, *end = json_skip_value(v, d->end, depth + 1);
+	if (end) {
+		d->p = end;
+	} else {  /* malformed: the decoder's own walk says where and why */
+		d->skip = true;
+		int rc = dec_value(d, depth + 1, M_PLAIN);
+		d->skip = false;
+		if (rc < 0) {
+			lua_pop(L, 1);
+			return -1;
+		}
+	}
+	if (!*pending) {
+		lua_createtable(L, 0, 4);                               /* t k p */
+		lua_insert(L, -2);                                      /* t p k */
+		*pending = t + 1;
+	}
+	lua_pushvalue(L, -1);
+	lua_pushnil(L);
+	lua_rawset(L, t);                       /* t p k: an earlier member of that name is gone */
+	lua_pushinteger(L, (lua_Integer)(((uint64_t)(v - d->start) << 32) | (uint64_t)(d->p - v)));
+	lua_rawset(L, *pending);                                        /* t p */
+	return 0;
+}
+
+/* Validates a container without pushing anything. */
+static int skip_container(struct decoder *d, bool object, int depth)
+{
+	if (object) {
+		struct json_member m;
+		bool first = true;
+		int rc;
+		while ((rc = skip_member(d, depth, &first, &m)) == 1)
+			;
+		return rc;
+	}
+	skip_space(d);
+	if (d->p < d->end && *d->p == ']') {
+		d->p++;
+		return 0;
+	}
+	for (;;) {
+		if (dec_value(d, depth + 1, M_PLAIN) < 0)
+			return -1;
+		skip_space(d);
+		if (d->p < d->end && *d->p == ',') {
+			d->p++;
+			continue;
+		}
+		if (d->p < d->end && *d->p == ']') {
+			d->p++;
+			return 0;
+		}
+		return dec_fail(d, "expected ',' or ']'");
+	}
+}
+
+/* The metatable of a Kubernetes object: its text and span. Stack: t -> t */
+static void set_object_mt(struct decoder *d, const char *open, int base)
+{
+	lua_State *L = d->L;
+	int n = d->spans_full ? 0 : d->nspans - base;
+	lua_createtable(L, 3 + n, 1);                                   /* t mt */
+	for (int i = 0; i < n; i++) {
+		lua_pushinteger(L, (lua_Integer)d->spans[base + i]);
+		lua_rawseti(L, -2, 4 + i);
+	}
+	lua_pushliteral(L, JSON_OBJECT_MT);
+	lua_setfield(L, -2, "__name");
+	lua_pushvalue(L, d->text);
+	lua_rawseti(L, -2, 1);
+	lua_pushinteger(L, (lua_Integer)(open - d->start));
+	lua_rawseti(L, -2, 2);
+	lua_pushinteger(L, (lua_Integer)(d->p - d->start));
+	lua_rawseti(L, -2, 3);
+	lua_setmetatable(L, -2);                                        /* t */
+}
+
+/* The mode of an object member's value, by its key (on the stack top). */
+static enum mode child_mode(lua_State *L, enum mode mode, int depth, bool *k8s, const char *value)
+{
+	if (mode == M_PLAIN || mode == M_META)
+		return M_PLAIN;
+	size_t len;
+	const char *k = lua_tolstring(L, -1, &len);
+	if (len == 8 && memcmp(k, "metadata", 8) == 0 && *value == '{') {
+		*k8s = true;
+		return M_META;
+	}
+	if (depth == 0 && len == 5 && memcmp(k, "items", 5) == 0)
+		return M_ITEMS;
+	return M_LAZY;
+}
 
 /* d->p is past the '[' or '{'. Pushes the table. */
-static int dec_container(struct decoder *d, bool object, int depth)
+static int dec_container(struct decoder *d, bool object, int depth, enum mode mode)
 {
 	lua_State *L = d->L;
 	if (depth >= MAX_DEPTH)
 		return dec_fail(d, "nested too deep (over %d levels)", MAX_DEPTH);
-	if (!lua_checkstack(L, 4))
+	if (d->skip)
+		return skip_container(d, object, depth);
+	if (!lua_checkstack(L, 8))
 		return dec_fail(d, "out of stack");
-	lua_newtable(L);                                                /* t */
+	const char *open = d->p - 1;
+	/* Lazily decoded Kubernetes objects have about 16 members, their
+	 * metadata about 8 (what is left): sized once, not grown. */
+	lua_createtable(L, 0, mode == M_PLAIN || !object ? 0 : mode == M_META ? 8 : 16); /* t */
+	int t = lua_gettop(L), pending = 0, base = d->nspans;
+	bool spans = object && mode == M_LAZY;
+	bool k8s = false;
 	char close = object ? '}' : ']';
 	skip_space(d);
 	if (d->p < d->end && *d->p == close) {
@@ -225,9 +455,10 @@ static int dec_container(struct decoder *d, bool object, int depth)
 			skip_space(d);
 			if (d->p >= d->end || *d->p != '"')
 				goto fail_msg_key;
-			d->p++;
-			if (dec_string(d) < 0)                          /* t k */
+			const char *member = d->p++;
+			if (dec_string(d) < 0)                          /* t [p] k */
 				goto fail;
+			bool escaped = memchr(member, '\\', (size_t)(d->p - member)) != NULL;
 			skip_space(d);
 			if (d->p >= d->end || *d->p != ':') {
 				lua_pop(L, 1);
@@ -235,15 +466,40 @@ static int dec_container(struct decoder *d, bool object, int depth)
 				goto fail;
 			}
 			d->p++;
-			if (dec_value(d, depth + 1) < 0) {              /* t k v */
-				lua_pop(L, 1);
-				goto fail;
+			skip_space(d);
+			if (mode == M_META && d->p < d->end && (*d->p == '{' || *d->p == '[')) {
+				if (defer_member(d, depth, t, &pending) < 0)
+					goto fail;
+			} else {
+				enum mode child = child_mode(L, mode, depth, &k8s, d->p < d->end ? d->p : "");
+				if (dec_value(d, depth + 1, child) < 0) { /* t [p] k v */
+					lua_pop(L, 1);
+					goto fail;
+				}
+				if (pending) {  /* a later member of a pending name wins */
+					lua_pushvalue(L, -2);
+					lua_pushnil(L);
+					lua_rawset(L, pending);
+				}
+				lua_rawset(L, t);                       /* t [p] */
 			}
-			lua_rawset(L, -3);                              /* t */
-		} else {
-			if (dec_value(d, depth + 1) < 0)                /* t v */
+			if (spans && d->nspans < (int)(sizeof(d->spans) / sizeof(*d->spans)))
+				d->spans[d->nspans++] = JSON_SPAN(member - d->start, d->p - d->start, escaped);
+			else if (spans)
+				d->spans_full = true;
+		} else if (mode == M_ITEMS && d->covered && (skip_space(d), d->p < d->end) && *d->p == '{') {
+			int c = covered_item(d, depth + 1);
+			if (c < 0)
 				goto fail;
-			lua_rawseti(L, -2, n);                          /* t */
+			if (c)
+				lua_pushboolean(L, 0);                  /* t false */
+			else if (dec_value(d, depth + 1, M_LAZY) < 0)   /* t v */
+				goto fail;
+			lua_rawseti(L, t, n);                           /* t */
+		} else {
+			if (dec_value(d, depth + 1, mode == M_PLAIN ? M_PLAIN : M_LAZY) < 0) /* t v */
+				goto fail;
+			lua_rawseti(L, t, n);                           /* t */
 		}
 		skip_space(d);
 		if (d->p < d->end && *d->p == ',') {
@@ -252,15 +508,25 @@ static int dec_container(struct decoder *d, bool object, int depth)
 		}
 		if (d->p < d->end && *d->p == close) {
 			d->p++;
-			return 0;
+			break;
 		}
 		dec_fail(d, object ? "expected ',' or '}'" : "expected ',' or ']'");
 		goto fail;
 	}
+	if (pending) {
+		json_lazy_push_mt(L, d->text, pending);                 /* t p mt */
+		lua_setmetatable(L, t);
+		lua_pop(L, 1);                                          /* t */
+	}
+	if (k8s)
+		set_object_mt(d, open, base);
+	d->nspans = base;
+	return 0;
 fail_msg_key:
 	dec_fail(d, "expected a string key");
 fail:
-	lua_pop(L, 1);                                                  /* */
+	d->nspans = base;
+	lua_settop(L, t - 1);                                           /* */
 	return -1;
 }
 
@@ -272,8 +538,9 @@ static bool literal(struct decoder *d, const char *word, size_t len)
 	return true;
 }
 
-/* Pushes the value at d->p; -1 (nothing pushed) with the error set. */
-static int dec_value(struct decoder *d, int depth)
+/* Pushes the value at d->p (nothing when skipping); -1 (nothing pushed)
+ * with the error set. */
+static int dec_value(struct decoder *d, int depth, enum mode mode)
 {
 	skip_space(d);
 	if (d->p >= d->end)
@@ -282,24 +549,27 @@ static int dec_value(struct decoder *d, int depth)
 	case '{':
 	case '[':
 		d->p++;
-		return dec_container(d, d->p[-1] == '{', depth);
+		return dec_container(d, d->p[-1] == '{', depth, mode);
 	case '"':
 		d->p++;
 		return dec_string(d);
 	case 't':
 		if (!literal(d, "true", 4))
 			break;
-		lua_pushboolean(d->L, 1);
+		if (!d->skip)
+			lua_pushboolean(d->L, 1);
 		return 0;
 	case 'f':
 		if (!literal(d, "false", 5))
 			break;
-		lua_pushboolean(d->L, 0);
+		if (!d->skip)
+			lua_pushboolean(d->L, 0);
 		return 0;
 	case 'n':
 		if (!literal(d, "null", 4))
 			break;
-		lua_pushlightuserdata(d->L, NULL);                      /* json.null */
+		if (!d->skip)
+			lua_pushlightuserdata(d->L, NULL);              /* json.null */
 		return 0;
 	default:
 		if (*d->p == '-' || (*d->p >= '0' && *d->p <= '9'))
@@ -308,241 +578,35 @@ static int dec_value(struct decoder *d, int depth)
 	return dec_fail(d, "expected a value");
 }
 
+/* Decodes the whole text as one value (d set up by the caller). */
+static int decode_all(struct decoder *d, enum mode mode)
+{
+	if (!lua_checkstack(d->L, 4)) {
+		snprintf(d->err, d->errlen, "out of stack");
+		return -1;
+	}
+	if (dec_value(d, 0, mode) < 0)
+		return -1;
+	skip_space(d);
+	if (d->p < d->end) {
+		lua_pop(d->L, 1);
+		return dec_fail(d, "unexpected text after the value");
+	}
+	return 0;
+}
+
 int json_decode(lua_State *L, const char *text, size_t len, bool has_empty_array,
 		char *err, size_t errlen)
 {
 	(void)has_empty_array; /* a hint lua-cjson needed; every [] is known now */
-	struct decoder d = { L, text, text, text + len, err, errlen };
-	if (!lua_checkstack(L, 4)) {
-		snprintf(err, errlen, "out of stack");
-		return -1;
-	}
-	if (dec_value(&d, 0) < 0)
-		return -1;
-	skip_space(&d);
-	if (d.p < d.end) {
-		lua_pop(L, 1);
-		return dec_fail(&d, "unexpected text after the value");
-	}
-	return 0;
-}
-
-int json_shrink_strings(const char *s, size_t len, size_t max, struct buf *out)
-{
-	size_t copied = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] != '"')
-			continue;
-		size_t j = i + 1;
-		while (j < len && s[j] != '"')
-			j += s[j] == '\\' ? 2 : 1;
-		if (j > len)
-			j = len;
-		if (j - (i + 1) > max) {
-			if (buf_append(out, s + copied, i + 1 - copied) < 0 || buf_reserve(out, max + 1) < 0)
-				return -1;
-			memset(out->data + out->len, '.', max + 1);
-			out->len += max + 1;
-			out->data[out->len] = '\0';
-			copied = j;
-		}
-		i = j;
-	}
-	return buf_append(out, s + copied, len - copied);
-}
-
-/* Bytes a JSON string cannot hold as they are. */
-static const unsigned char needs_escape[256] = {
-	[0x00 ... 0x1F] = 1, ['"'] = 1, ['\\'] = 1, [0x7F] = 1,
-};
-
-int json_append_string(struct buf *out, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	if (buf_reserve(out, len + 2) < 0 || buf_putc(out, '"') < 0)
-		return -1;
-	size_t run = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!needs_escape[c])
-			continue;
-		if (buf_append(out, s + run, i - run) < 0)
-			return -1;
-		run = i + 1;
-		char esc[7] = { '\\', 0 };
-		size_t n = 2;
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		default:
-			esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-			esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
-			n = 6;
-		}
-		if (buf_append(out, esc, n) < 0)
-			return -1;
-	}
-	if (buf_append(out, s + run, len - run) < 0 || buf_putc(out, '"') < 0)
-		return -1;
-	return 0;
-}
-
-struct encoder {
-	lua_State *L;
-	struct buf *out;
-	char *err;
-	size_t errlen;
-};
-
-static int encode_value(struct encoder *e, int idx, int depth);
-
-static int fail(struct encoder *e, const char *msg)
-{
-	snprintf(e->err, e->errlen, "%s", msg);
-	return -1;
-}
-
-static int encode_number(struct encoder *e, int idx)
-{
-	lua_State *L = e->L;
-	if (lua_isinteger(L, idx))
-		return buf_printf(e->out, "%lld", (long long)lua_tointeger(L, idx));
-	double d = lua_tonumber(L, idx);
-	if (!isfinite(d))
-		return fail(e, isnan(d) ? "cannot encode NaN" : "cannot encode an infinite number");
-	if (d == floor(d) && fabs(d) < 1e15)
-		return buf_printf(e->out, "%.0f", d);
-	return buf_printf(e->out, "%.14g", d);
-}
-
-/* Is the table at idx an array? Marked tables are; unmarked ones are when
- * their keys are exactly 1..n. Empty unmarked tables are objects. */
-static int table_kind(struct encoder *e, int idx, size_t *n)
-{
-	lua_State *L = e->L;
-	*n = lua_rawlen(L, idx);
-	if (lua_getmetatable(L, idx)) {                                 /* mt */
-		lua_getfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);       /* mt array_mt */
-		bool marked = lua_rawequal(L, -1, -2);
-		lua_pop(L, 2);
-		if (marked)
-			return 1;
-	}
-	size_t count = 0;
-	bool strings = false, numbers = false, sparse = false;
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {                                      /* k v */
-		lua_pop(L, 1);                                          /* k */
-		if (lua_type(L, -1) == LUA_TSTRING) {
-			strings = true;
-		} else if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1) {
-			numbers = true;
-			sparse = sparse || (size_t)lua_tointeger(L, -1) > *n;
-		} else {
-			lua_pop(L, 1);
-			return fail(e, "cannot encode a table with keys that are neither strings nor 1..n");
-		}
-		count++;
-	}
-	if (strings && numbers)
-		return fail(e, "cannot encode a table with both string keys and array items");
-	if (numbers && (sparse || count != *n))
-		return fail(e, "cannot encode a sparse array (holes between 1 and n)");
-	return numbers ? 1 : 0;
-}
-
-static int encode_table(struct encoder *e, int idx, int depth)
-{
-	lua_State *L = e->L;
-	if (depth > MAX_DEPTH)
-		return fail(e, "cannot encode: nested too deep (a cycle?)");
-	if (!lua_checkstack(L, 4))
-		return fail(e, "cannot encode: out of stack");
-	size_t n;
-	int kind = table_kind(e, idx, &n);
-	if (kind < 0)
-		return -1;
-	if (kind == 1) {
-		if (buf_putc(e->out, '[') < 0)
-			return -1;
-		for (size_t i = 1; i <= n; i++) {
-			if (i > 1 && buf_putc(e->out, ',') < 0)
-				return -1;
-			lua_rawgeti(L, idx, (lua_Integer)i);
-			int rc = encode_value(e, lua_gettop(L), depth + 1);
-			lua_pop(L, 1);
-			if (rc < 0)
-				return -1;
-		}
-		return buf_putc(e->out, ']');
-	}
-	if (buf_putc(e->out, '{') < 0)
-		return -1;
-	bool first = true;
-	lua_pushnil(L);
-	while (lua_next(L, idx)) {                                      /* k v */
-		size_t klen;
-		const char *k = lua_tolstring(L, -2, &klen);
-		if ((!first && buf_putc(e->out, ',') < 0) ||
-		    json_append_string(e->out, k, klen) < 0 || buf_putc(e->out, ':') < 0 ||
-		    encode_value(e, lua_gettop(L), depth + 1) < 0) {
-			lua_pop(L, 2);
-			return -1;
-		}
-		first = false;
-		lua_pop(L, 1);                                          /* k */
-	}
-	return buf_putc(e->out, '}');
-}
-
-static int encode_value(struct encoder *e, int idx, int depth)
-{
-	lua_State *L = e->L;
-	switch (lua_type(L, idx)) {
-	case LUA_TNIL:
-		return buf_append(e->out, "null", 4);
-	case LUA_TBOOLEAN:
-		return lua_toboolean(L, idx) ? buf_append(e->out, "true", 4)
-					     : buf_append(e->out, "false", 5);
-	case LUA_TNUMBER:
-		return encode_number(e, idx);
-	case LUA_TSTRING: {
-		size_t len;
-		const char *s = lua_tolstring(L, idx, &len);
-		return json_append_string(e->out, s, len);
-	}
-	case LUA_TTABLE:
-		return encode_table(e, idx, depth);
-	case LUA_TLIGHTUSERDATA:
-		if (lua_touserdata(L, idx) == NULL)
-			return buf_append(e->out, "null", 4);
-		/* fall through */
-	default:
-		snprintf(e->err, e->errlen, "cannot encode a %s", luaL_typename(L, idx));
-		return -1;
-	}
-}
-
-int json_encode(lua_State *L, int idx, struct buf *out, char *err, size_t errlen)
-{
-	struct encoder e = { L, out, err, errlen };
-	size_t mark = out->len;
-	int rc = encode_value(&e, lua_absindex(L, idx), 0);
-	if (rc < 0)
-		out->len = mark;
-	return rc;
+	struct decoder d = { .L = L, .start = text, .p = text, .end = text + len, .err = err, .errlen = errlen };
+	return decode_all(&d, M_PLAIN);
 }
 
 static int l_decode(lua_State *L)
 {
 	size_t len;
 	const char *s = luaL_checklstring(L, 1, &len);
-	/* The caller may know whether the text holds []; else look for '['. */
 	char err[256];
 	lua_settop(L, 1); /* a second argument (lua-cjson's [] hint) is ignored */
 	if (json_decode(L, s, len, true, err, sizeof(err)) < 0) {
@@ -553,19 +617,24 @@ static int l_decode(lua_State *L)
 	return 1;
 }
 
-static int l_encode(lua_State *L)
+/* json.decode_lazy(text[, covered]) -> value | nil, err: as json.decode,
+ * with Kubernetes objects decoded lazily (json_impl.h). covered(uid, rv),
+ * when given, is asked about each item of a List ({"items": [...]}); an
+ * item it says yes to becomes false, validated but not decoded. */
+static int l_decode_lazy(lua_State *L)
 {
-	luaL_checkany(L, 1);
-	struct buf out = BUF_INIT;
+	size_t len;
+	const char *s = luaL_checklstring(L, 1, &len);
+	bool covered = lua_isfunction(L, 2);
+	lua_settop(L, 2);
 	char err[256];
-	if (json_encode(L, 1, &out, err, sizeof(err)) < 0) {
-		buf_free(&out);
+	struct decoder d = { .L = L, .start = s, .p = s, .end = s + len, .err = err, .errlen = sizeof(err),
+			     .text = 1, .covered = covered ? 2 : 0 };
+	if (decode_all(&d, M_LAZY) < 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);
 		return 2;
 	}
-	lua_pushlstring(L, out.data ? out.data : "", out.len);
-	buf_free(&out);
 	return 1;
 }
 
@@ -599,7 +668,8 @@ int json_open(lua_State *L)
 	lua_setfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);               /* */
 
 	static const luaL_Reg fns[] = {
-		{ "decode", l_decode }, { "encode", l_encode },
+		{ "decode", l_decode }, { "encode", json_l_encode },
+		{ "decode_lazy", l_decode_lazy }, { "splice", json_l_splice },
 		{ "array", l_array }, { "is_array", l_is_array }, { NULL, NULL },
 	};
 	luaL_newlib(L, fns);                                            /* json */

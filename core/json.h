@@ -32,6 +32,17 @@ int json_shrink_strings(const char *s, size_t len, size_t max, struct buf *out);
  * cannot hold (function, NaN, mixed or sparse table, cycle). */
 int json_encode(lua_State *L, int idx, struct buf *out, char *err, size_t errlen);
 
+/* A Kubernetes object decoded by json.decode_lazy, written back from the
+ * text it came in with the members named in the array at keys re-encoded
+ * from the table (or left out when it has none), into a buffer the state
+ * owns (valid until the next splice): 1 with *out set; 0 when the table
+ * cannot be spliced (encode it instead); -1 with a message pushed when a
+ * re-encoded value cannot be written. */
+int json_splice(lua_State *L, int ev, int keys, const struct buf **out);
+
+/* What the last json_splice of this state wrote (NULL: none yet). */
+const struct buf *json_spliced(lua_State *L);
+
 /* Appends s as a JSON string literal, escaped. */
 int json_append_string(struct buf *out, const char *s, size_t len);
 

@@ -160,10 +160,10 @@ static int budgeted_call(struct luahost *h, int nargs, int nresults, long instru
 {
 	lua_State *L = h->L;
 	int fn = lua_gettop(L) - nargs;
-	char where[256];
-	describe_fn(L, fn, where, sizeof(where));
-	lua_pushcfunction(L, msghandler);
+	lua_pushvalue(L, fn);             /* kept below, to say where it was defined if it fails */
 	lua_insert(L, fn);
+	lua_pushcfunction(L, msghandler);
+	lua_insert(L, fn + 1);                                          /* fn' msgh fn args */
 
 	struct budget saved = h->budget;
 	bool saved_exhausted = h->exhausted, saved_timed_out = h->timed_out;
@@ -176,7 +176,7 @@ static int budgeted_call(struct luahost *h, int nargs, int nresults, long instru
 	h->budget = (struct budget){ true, grant, ceiling, { ms, 0, 0 } };
 	h->mem_exceeded = false;
 
-	int status = lua_pcall(L, nargs, nresults, fn);
+	int status = lua_pcall(L, nargs, nresults, fn + 1);
 	h->overrun = status != LUA_OK && (h->mem_exceeded || (h->exhausted && !saved_exhausted));
 
 	long spent = grant - (h->budget.left > 0 ? h->budget.left : 0);
@@ -188,6 +188,10 @@ static int budgeted_call(struct luahost *h, int nargs, int nresults, long instru
 		lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
 	}
 	h->timed_out = saved_timed_out;
+	lua_remove(L, fn + 1);                                          /* fn' results | msg */
+	char where[256];
+	if (status != LUA_OK)
+		describe_fn(L, fn, where, sizeof(where));
 	lua_remove(L, fn);                                              /* results | msg */
 	if (status == LUA_OK)
 		return status;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "json.h"
 #include "log.h"
 #include "luahost.h"
 #include "luahost_lib.h"
@@ -33,6 +34,32 @@ static int l_emit(lua_State *L)
 	if (hooks && hooks->emit)
 		hooks->emit(hooks->arg, &it);
 	return 0;
+}
+
+/* core.emit_splice(sink_index, ev, keys, again) -> true | false[, err]:
+ * emits ev as json.splice writes it (see json_splice), without a Lua
+ * string in between; again: the same event as the last call, reuse its
+ * bytes. false: ev cannot be spliced (the caller encodes it). */
+static int l_emit_splice(lua_State *L)
+{
+	const struct runner_hooks *hooks = current(L);
+	struct runner_item it = { .sink = (int)luaL_checkinteger(L, 1) };
+	const struct buf *out = lua_toboolean(L, 4) ? json_spliced(L) : NULL;
+	if (!out) {
+		int rc = json_splice(L, 2, 3, &out);
+		if (rc <= 0) {
+			lua_pushboolean(L, 0);
+			if (rc < 0)
+				lua_insert(L, -2);
+			return rc < 0 ? 2 : 1;
+		}
+	}
+	it.data = out->data;
+	it.len = out->len;
+	if (hooks && hooks->emit)
+		hooks->emit(hooks->arg, &it);
+	lua_pushboolean(L, 1);
+	return 1;
 }
 
 static const char *field_or_empty(lua_State *L, int idx)
@@ -107,6 +134,7 @@ static int l_count(lua_State *L)
 void runner_register(struct luahost *h)
 {
 	luahost_register(h, "emit", l_emit);
+	luahost_register(h, "emit_splice", l_emit_splice);
 	luahost_register(h, "routed", l_routed);
 	luahost_register(h, "reject", l_reject);
 	luahost_register(h, "count", l_count);

@@ -88,6 +88,10 @@ struct runner_hooks {
 	/* Before an event is routed: 0 skip it (already delivered), 1 deliver
 	 * it, 2 deliver it but not to alert sinks (too old). NULL: deliver. */
 	int (*admit)(void *arg, const struct runner_admit *a);
+	/* Asked before a List item is even decoded: was (uid, rv) delivered
+	 * before? true: the item is skipped (the source noted and counted it,
+	 * as admit does for 0). NULL: never. */
+	bool (*covered)(void *arg, const char *uid, const char *rv);
 	/* Takes an event to route later, enriched (true), or refuses (false:
 	 * it is routed now, unenriched). NULL: never deferred. */
 	bool (*defer)(void *arg, const struct runner_defer *d);

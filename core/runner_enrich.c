@@ -36,6 +36,15 @@ static int l_admit(lua_State *L)
 	return 1;
 }
 
+/* core.covered(uid, rv) -> bool (see runner_hooks.covered) */
+static int l_covered(lua_State *L)
+{
+	const struct runner_hooks *hooks = luahost_userdata(luahost_from(L));
+	const char *uid = luaL_checkstring(L, 1), *rv = luaL_checkstring(L, 2);
+	lua_pushboolean(L, hooks && hooks->covered && hooks->covered(hooks->arg, uid, rv));
+	return 1;
+}
+
 /* core.defer(text, uid, namespace, kind, name, admit) -> bool */
 static int l_defer(lua_State *L)
 {
@@ -55,6 +64,7 @@ static int l_defer(lua_State *L)
 void runner_enrich_register(struct luahost *h)
 {
 	luahost_register(h, "admit", l_admit);
+	luahost_register(h, "covered", l_covered);
 	luahost_register(h, "defer", l_defer);
 }
 

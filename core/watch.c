@@ -160,20 +160,30 @@ static void release_guard(struct watch *w)
 	checkpoint_ack(w->cfg.ckpt, w->cfg.stream, w->cur_uid, w->cur_rv, false);
 }
 
+/* Delivered before? Then it is noted (a watch event still moves F) and
+ * counted, and goes no further. */
+static bool covered(void *arg, const char *uid, const char *rv)
+{
+	struct watch *w = arg;
+	struct checkpoint *ck = w->cfg.ckpt;
+	enum checkpoint_answer ans = checkpoint_check(ck, w->cfg.stream, uid, rv);
+	if (ans == CHECKPOINT_NEW && w->cfg.legacy && !w->listed && seen_has(w->cfg.legacy, uid, rv))
+		ans = CHECKPOINT_DELIVERED;   /* delivered by a herald that kept a .seen file */
+	if (ans == CHECKPOINT_NEW)
+		return false;
+	checkpoint_note(ck, w->cfg.stream, uid, rv, 0);
+	metrics_series_inc(w->m_already, 1);
+	return true;
+}
+
 static int admit(void *arg, const struct runner_admit *a)
 {
 	struct watch *w = arg;
 	const char *uid = a->uid, *rv = a->rv, *type = a->type, *last_seen = a->last_seen;
 	struct checkpoint *ck = w->cfg.ckpt;
 	release_guard(w);
-	enum checkpoint_answer ans = checkpoint_check(ck, w->cfg.stream, uid, rv);
-	if (ans == CHECKPOINT_NEW && w->cfg.legacy && !w->listed && seen_has(w->cfg.legacy, uid, rv))
-		ans = CHECKPOINT_DELIVERED;   /* delivered by a herald that kept a .seen file */
-	if (ans != CHECKPOINT_NEW) {
-		checkpoint_note(ck, w->cfg.stream, uid, rv, 0);   /* a watch event still moves F */
-		metrics_series_inc(w->m_already, 1);
+	if (covered(w, uid, rv))
 		return 0;
-	}
 	if (strlen(uid) < sizeof(w->cur_uid) && strlen(rv) < sizeof(w->cur_rv) &&
 	    checkpoint_note(ck, w->cfg.stream, uid, rv, 1) == 0) {
 		memcpy(w->cur_uid, uid, strlen(uid) + 1);
@@ -515,7 +525,8 @@ struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watc
 	backoff_init(&w->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, BACKOFF_JITTER, (uint64_t)random());
 	w->timer = loop_timer_new(loop, on_backoff_timer, w);
 	w->yield_timer = loop_timer_new(loop, on_yield_timer, w);
-	struct runner_hooks hooks = { .arg = w, .emit = emit, .routed = routed, .admit = admit, .defer = defer };
+	struct runner_hooks hooks = { .arg = w, .emit = emit, .routed = routed, .admit = admit,
+				      .covered = covered, .defer = defer };
 	ingest_init(&w->in, rt, w->source, w->cluster, &hooks);
 	w->in.on_result = on_result;
 	if (w->namespace)

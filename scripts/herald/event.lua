@@ -36,8 +36,11 @@ local EVENTS_V1 = {
   deprecatedCount = "count",
 }
 
+-- Returns ev, and whether events.k8s.io/v1 names were renamed.
 function M.normalize(ev, cluster)
+  local renamed = false
   if ev.regarding ~= nil or ev.note ~= nil or ev.reportingController ~= nil then
+    renamed = true
     for from, to in pairs(EVENTS_V1) do
       local v = ev[from]
       if v ~= nil then
@@ -60,7 +63,16 @@ function M.normalize(ev, cluster)
   end
   ev.count = math.tointeger(count) or count
   if cluster then ev.cluster = cluster end
-  return ev
+  return ev, renamed
+end
+
+-- The members normalize may change (with cluster): what json.splice
+-- writes from the table rather than from the text an event came in.
+M.CHANGED = { "lastTimestamp", "firstTimestamp", "count", "cluster" }
+M.CHANGED_V1 = { "lastTimestamp", "firstTimestamp", "count", "cluster" }
+for from, to in pairs(EVENTS_V1) do
+  M.CHANGED_V1[#M.CHANGED_V1 + 1] = from
+  M.CHANGED_V1[#M.CHANGED_V1 + 1] = to
 end
 
 -- A JSON object (not an array, empty or not)?

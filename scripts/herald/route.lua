@@ -9,6 +9,19 @@ local views = require "herald.views"
 
 local M = {}
 
+-- How records are decoded. json.decode_lazy leaves the object and array
+-- members of an event's metadata (managedFields, annotations, labels ...)
+-- undecoded until something reads them, skips List items the source
+-- delivered before without decoding them, and keeps each event's text, so
+-- the default encoding (stdout, file) is the text as it came with only
+-- the members normalize changed written anew (json.splice).
+-- HERALD_FAST_PATH=0 decodes and encodes everything (the tests compare
+-- the two, byte for byte in meaning).
+local FAST = core.getenv("HERALD_FAST_PATH") ~= "0"
+local decode = FAST and json.decode_lazy or json.decode
+local encode_json = json.encode
+M.fast = FAST
+
 -- Returns the sinks an event reaches (in rule order, each once) and the
 -- drop rule that ended its journey, if any.
 function M.route_event(c, ev)
@@ -57,7 +70,7 @@ end
 local route_admitted
 
 local function deliver(cfg, ev, cluster, item)
-  event.normalize(ev, cluster or (type(ev.cluster) == "string" and ev.cluster) or "default")
+  local _, renamed = event.normalize(ev, cluster or (type(ev.cluster) == "string" and ev.cluster) or "default")
   -- The source decides whether this (uid, resourceVersion) was delivered
   -- before (0: skip) and whether it is too old for alert sinks (2).
   local obj = type(ev.involvedObject) == "table" and ev.involvedObject or {}
@@ -72,7 +85,7 @@ local function deliver(cfg, ev, cluster, item)
       return 0
     end
   end
-  return route_admitted(cfg, ev, admit, item)
+  return route_admitted(cfg, ev, admit, item, renamed)
 end
 
 -- An event the source deferred for its owners and labels: text is its
@@ -112,15 +125,23 @@ function M.object_meta(body)
   return json.encode(clean), kind, name
 end
 
-route_admitted = function(cfg, ev, admit, item)
+route_admitted = function(cfg, ev, admit, item, renamed)
   local routes, dropped_by = M.route_event(cfg, ev)
-  local emit = core.emit
+  local emit, emit_splice = core.emit, core.emit_splice
   local delivered = 0
+  local spliced = FAST and nil   -- the default encoding, spliced once for every sink (nil: not yet)
   for i = 1, #routes do
     local s = routes[i]
     if admit == 2 and s.alert then
       core.count("stale_skipped", s.name)
       goto next_route
+    end
+    if s.encode == encode_json and spliced ~= false and emit_splice then
+      spliced = emit_splice(s.index, ev, renamed and event.CHANGED_V1 or event.CHANGED, spliced)
+      if spliced then
+        delivered = delivered + 1
+        goto next_route
+      end
     end
     local ok, item, err = core.guard(s.encode, ev, s.conf)
     if ok and type(item) == "string" then
@@ -151,7 +172,7 @@ end
 --   "bad", message         not usable; nothing routed
 -- A List's bad items go to core.reject(index, message).
 function M.ingest(cfg, text, has_empty_array, cluster, big_field, field_limit)
-  local v, err = json.decode(text, has_empty_array)
+  local v, err = decode(text, FAST and not big_field and core.covered or nil)
   if v == nil then return "bad", "malformed JSON: " .. tostring(err) end
   if type(v) ~= "table" or v[1] ~= nil or json.is_array(v) then return "bad", "not a JSON object" end
   if type(v.type) == "string" and v.object ~= nil then
@@ -184,8 +205,10 @@ function M.ingest(cfg, text, has_empty_array, cluster, big_field, field_limit)
   if type(v.items) == "table" and v.involvedObject == nil then
     local n = 0
     for i, item in ipairs(v.items) do
-      local why = event.problem(item)
-      if why then
+      local why = item ~= false and event.problem(item)
+      if item == false then
+        n = n + 1   -- delivered before (core.covered): validated, not decoded
+      elseif why then
         core.reject(i, why)
       elseif big_field and oversize(item, field_limit, 0) then
         core.reject(i, "a field is longer than " .. field_limit .. " bytes")

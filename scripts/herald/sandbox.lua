@@ -49,8 +49,9 @@ end
 VIEW.__len = function(v) return #target[v] end
 VIEW.__pairs = function(v)
   local t = target[v]
+  local step = pairs(t)   -- the table's own pairs: a lazily decoded one decodes all
   return function(_, k)
-    local nk, x = next(t, k)
+    local nk, x = step(t, k)
     if type(x) == "table" then x = view(x) end
     return nk, x
   end, v, nil
@@ -74,6 +75,7 @@ end
 
 -- json for operator code: encoding a read-only view encodes its table.
 local operator_json = copy(json)
+operator_json.decode_lazy, operator_json.splice = nil, nil   -- herald's own event paths
 function operator_json.encode(v, ...) return json.encode(target[v] or v, ...) end
 function operator_json.is_array(v, ...) return json.is_array(target[v] or v, ...) end
 

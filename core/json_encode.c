@@ -1,0 +1,240 @@
+/* json_encode: Lua values -> JSON text, and the string helpers the rest of
+ * herald writes JSON with. Never logs; callers report errors. A lazy table
+ * (json_lazy.c) is written with its undecoded members as they came. */
+#include "json.h"
+#include "json_impl.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int json_shrink_strings(const char *s, size_t len, size_t max, struct buf *out)
+{
+	size_t copied = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] != '"')
+			continue;
+		size_t j = i + 1;
+		while (j < len && s[j] != '"')
+			j += s[j] == '\\' ? 2 : 1;
+		if (j > len)
+			j = len;
+		if (j - (i + 1) > max) {
+			if (buf_append(out, s + copied, i + 1 - copied) < 0 || buf_reserve(out, max + 1) < 0)
+				return -1;
+			memset(out->data + out->len, '.', max + 1);
+			out->len += max + 1;
+			out->data[out->len] = '\0';
+			copied = j;
+		}
+		i = j;
+	}
+	return buf_append(out, s + copied, len - copied);
+}
+
+/* Bytes a JSON string cannot hold as they are. */
+static const unsigned char needs_escape[256] = {
+	[0x00 ... 0x1F] = 1, ['"'] = 1, ['\\'] = 1, [0x7F] = 1,
+};
+
+int json_append_string(struct buf *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (buf_reserve(out, len + 2) < 0 || buf_putc(out, '"') < 0)
+		return -1;
+	size_t run = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!needs_escape[c])
+			continue;
+		if (buf_append(out, s + run, i - run) < 0)
+			return -1;
+		run = i + 1;
+		char esc[7] = { '\\', 0 };
+		size_t n = 2;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		default:
+			esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+			esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+			n = 6;
+		}
+		if (buf_append(out, esc, n) < 0)
+			return -1;
+	}
+	if (buf_append(out, s + run, len - run) < 0 || buf_putc(out, '"') < 0)
+		return -1;
+	return 0;
+}
+
+struct encoder {
+	lua_State *L;
+	struct buf *out;
+	char *err;
+	size_t errlen;
+};
+
+static int encode_value(struct encoder *e, int idx, int depth);
+
+static int fail(struct encoder *e, const char *msg)
+{
+	snprintf(e->err, e->errlen, "%s", msg);
+	return -1;
+}
+
+static int encode_number(struct encoder *e, int idx)
+{
+	lua_State *L = e->L;
+	if (lua_isinteger(L, idx))
+		return buf_printf(e->out, "%lld", (long long)lua_tointeger(L, idx));
+	double d = lua_tonumber(L, idx);
+	if (!isfinite(d))
+		return fail(e, isnan(d) ? "cannot encode NaN" : "cannot encode an infinite number");
+	if (d == floor(d) && fabs(d) < 1e15)
+		return buf_printf(e->out, "%.0f", d);
+	return buf_printf(e->out, "%.14g", d);
+}
+
+/* Is the table at idx an array? Marked tables are; unmarked ones are when
+ * their keys are exactly 1..n. Empty unmarked tables are objects. */
+static int table_kind(struct encoder *e, int idx, size_t *n)
+{
+	lua_State *L = e->L;
+	*n = lua_rawlen(L, idx);
+	if (lua_getmetatable(L, idx)) {                                 /* mt */
+		lua_getfield(L, LUA_REGISTRYINDEX, JSON_KEY_ARRAY_MT);       /* mt array_mt */
+		bool marked = lua_rawequal(L, -1, -2);
+		lua_pop(L, 2);
+		if (marked)
+			return 1;
+	}
+	size_t count = 0;
+	bool strings = false, numbers = false, sparse = false;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {                                      /* k v */
+		lua_pop(L, 1);                                          /* k */
+		if (lua_type(L, -1) == LUA_TSTRING) {
+			strings = true;
+		} else if (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1) {
+			numbers = true;
+			sparse = sparse || (size_t)lua_tointeger(L, -1) > *n;
+		} else {
+			lua_pop(L, 1);
+			return fail(e, "cannot encode a table with keys that are neither strings nor 1..n");
+		}
+		count++;
+	}
+	if (strings && numbers)
+		return fail(e, "cannot encode a table with both string keys and array items");
+	if (numbers && (sparse || count != *n))
+		return fail(e, "cannot encode a sparse array (holes between 1 and n)");
+	return numbers ? 1 : 0;
+}
+
+static int encode_table(struct encoder *e, int idx, int depth)
+{
+	lua_State *L = e->L;
+	if (depth > JSON_MAX_DEPTH)
+		return fail(e, "cannot encode: nested too deep (a cycle?)");
+	if (!lua_checkstack(L, 4))
+		return fail(e, "cannot encode: out of stack");
+	size_t n;
+	int kind = table_kind(e, idx, &n);
+	if (kind < 0)
+		return -1;
+	if (kind == 1) {
+		if (buf_putc(e->out, '[') < 0)
+			return -1;
+		for (size_t i = 1; i <= n; i++) {
+			if (i > 1 && buf_putc(e->out, ',') < 0)
+				return -1;
+			lua_rawgeti(L, idx, (lua_Integer)i);
+			int rc = encode_value(e, lua_gettop(L), depth + 1);
+			lua_pop(L, 1);
+			if (rc < 0)
+				return -1;
+		}
+		return buf_putc(e->out, ']');
+	}
+	if (buf_putc(e->out, '{') < 0)
+		return -1;
+	bool first = true;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {                                      /* k v */
+		size_t klen;
+		const char *k = lua_tolstring(L, -2, &klen);
+		if ((!first && buf_putc(e->out, ',') < 0) ||
+		    json_append_string(e->out, k, klen) < 0 || buf_putc(e->out, ':') < 0 ||
+		    encode_value(e, lua_gettop(L), depth + 1) < 0) {
+			lua_pop(L, 2);
+			return -1;
+		}
+		first = false;
+		lua_pop(L, 1);                                          /* k */
+	}
+	if (json_mt_of(L, idx) == JSON_MT_LAZY && json_lazy_write_pending(L, idx, e->out, &first) < 0)
+		return fail(e, "cannot encode: out of memory");
+	return buf_putc(e->out, '}');
+}
+
+static int encode_value(struct encoder *e, int idx, int depth)
+{
+	lua_State *L = e->L;
+	switch (lua_type(L, idx)) {
+	case LUA_TNIL:
+		return buf_append(e->out, "null", 4);
+	case LUA_TBOOLEAN:
+		return lua_toboolean(L, idx) ? buf_append(e->out, "true", 4)
+					     : buf_append(e->out, "false", 5);
+	case LUA_TNUMBER:
+		return encode_number(e, idx);
+	case LUA_TSTRING: {
+		size_t len;
+		const char *s = lua_tolstring(L, idx, &len);
+		return json_append_string(e->out, s, len);
+	}
+	case LUA_TTABLE:
+		return encode_table(e, idx, depth);
+	case LUA_TLIGHTUSERDATA:
+		if (lua_touserdata(L, idx) == NULL)
+			return buf_append(e->out, "null", 4);
+		/* fall through */
+	default:
+		snprintf(e->err, e->errlen, "cannot encode a %s", luaL_typename(L, idx));
+		return -1;
+	}
+}
+
+int json_encode(lua_State *L, int idx, struct buf *out, char *err, size_t errlen)
+{
+	struct encoder e = { L, out, err, errlen };
+	size_t mark = out->len;
+	int rc = encode_value(&e, lua_absindex(L, idx), 0);
+	if (rc < 0)
+		out->len = mark;
+	return rc;
+}
+
+int json_l_encode(lua_State *L)
+{
+	luaL_checkany(L, 1);
+	struct buf out = BUF_INIT;
+	char err[256];
+	if (json_encode(L, 1, &out, err, sizeof(err)) < 0) {
+		buf_free(&out);
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	lua_pushlstring(L, out.data ? out.data : "", out.len);
+	buf_free(&out);
+	return 1;
+}
+
