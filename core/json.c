@@ -26,6 +26,7 @@ struct decoder {
 	char *err;
 	size_t errlen;
 	bool skip;        /* validate only: push nothing */
+	int keys;         /* stack index of the known keys' strings (known_key) */
 	int text;         /* json.decode_lazy: stack index of the text */
 	int covered;      /* json.decode_lazy: stack index of covered(uid, rv), or 0 */
 	/* json.decode_lazy: the members of the objects being decoded, for the
@@ -229,6 +230,89 @@ static int dec_number(struct decoder *d)
 }
 
 static int dec_value(struct decoder *d, int depth, enum mode mode);
+
+/* The keys of Kubernetes Events, watch events, Lists and Statuses. Their
+ * Lua strings are made once and kept (KEY_KEYS), so decoding an event
+ * pushes them from a table instead of hashing each key again. */
+#define KEY_KEYS "herald.json.keys"
+static const char *const known_keys[] = {
+	"kind", "apiVersion", "metadata", "name", "namespace", "uid", "resourceVersion",
+	"creationTimestamp", "managedFields", "annotations", "labels", "ownerReferences",
+	"generateName", "involvedObject", "fieldPath", "reason", "message", "source", "component",
+	"host", "firstTimestamp", "lastTimestamp", "count", "type", "eventTime", "series",
+	"lastObservedTime", "action", "related", "reportingComponent", "reportingInstance", "object",
+	"items", "continue", "remainingItemCount", "code", "status", "details", "causes", "regarding",
+	"note", "reportingController", "deprecatedSource", "deprecatedFirstTimestamp",
+	"deprecatedLastTimestamp", "deprecatedCount", "cluster",
+};
+#define NKNOWN (sizeof(known_keys) / sizeof(*known_keys))
+static unsigned char known_slot[256];   /* hash -> index + 1, 0 empty */
+
+static unsigned key_hash(const char *s, size_t len)
+{
+	return ((unsigned)len * 31u + (unsigned char)s[0] * 7u + (unsigned char)s[len - 1] * 3u +
+		(unsigned char)s[len / 2]) & 255u;
+}
+
+static void known_init(void)
+{
+	if (known_slot[key_hash(known_keys[0], strlen(known_keys[0]))])
+		return;
+	for (size_t i = 0; i < NKNOWN; i++) {
+		unsigned h = key_hash(known_keys[i], strlen(known_keys[i]));
+		while (known_slot[h])
+			h = (h + 1) & 255u;
+		known_slot[h] = (unsigned char)(i + 1);
+	}
+}
+
+/* The index (1-based) of a known key, 0 for any other. */
+static int known_key(const char *s, size_t len)
+{
+	if (len == 0)
+		return 0;
+	for (unsigned h = key_hash(s, len);; h = (h + 1) & 255u) {
+		int i = known_slot[h];
+		if (!i)
+			return 0;
+		const char *k = known_keys[i - 1];
+		if (strncmp(k, s, len) == 0 && k[len] == '\0')
+			return i;
+	}
+}
+
+/* Pushes the table of the known keys' strings. */
+static void push_known_keys(lua_State *L)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, KEY_KEYS) == LUA_TTABLE)
+		return;
+	lua_pop(L, 1);
+	known_init();
+	lua_createtable(L, (int)NKNOWN, 0);
+	for (size_t i = 0; i < NKNOWN; i++) {
+		lua_pushstring(L, known_keys[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_pushvalue(L, -1);
+	lua_setfield(L, LUA_REGISTRYINDEX, KEY_KEYS);
+}
+
+/* d->p is past a key's opening quote: pushes the key, its kept string
+ * when it is a known one. */
+static int dec_key(struct decoder *d)
+{
+	if (d->keys) {
+		const char *q = memchr(d->p, '"', (size_t)(d->end - d->p));
+		int i = q && q - d->p < 32 && !memchr(d->p, '\\', (size_t)(q - d->p)) ?
+			known_key(d->p, (size_t)(q - d->p)) : 0;
+		if (i) {
+			lua_rawgeti(d->L, d->keys, i);
+			d->p = q + 1;
+			return 0;
+		}
+	}
+	return dec_string(d);
+}
 
 /* In an object, at a member or at the end (first: just past the '{').
  * Validates one member without pushing anything (d->skip): 1 with m
@@ -456,7 +540,7 @@ static int dec_container(struct decoder *d, bool object, int depth, enum mode mo
 			if (d->p >= d->end || *d->p != '"')
 				goto fail_msg_key;
 			const char *member = d->p++;
-			if (dec_string(d) < 0)                          /* t [p] k */
+			if (dec_key(d) < 0)                             /* t [p] k */
 				goto fail;
 			bool escaped = memchr(member, '\\', (size_t)(d->p - member)) != NULL;
 			skip_space(d);
@@ -628,8 +712,9 @@ static int l_decode_lazy(lua_State *L)
 	bool covered = lua_isfunction(L, 2);
 	lua_settop(L, 2);
 	char err[256];
+	push_known_keys(L);                                             /* text covered keys */
 	struct decoder d = { .L = L, .start = s, .p = s, .end = s + len, .err = err, .errlen = sizeof(err),
-			     .text = 1, .covered = covered ? 2 : 0 };
+			     .text = 1, .covered = covered ? 2 : 0, .keys = 3 };
 	if (decode_all(&d, M_LAZY) < 0) {
 		lua_pushnil(L);
 		lua_pushstring(L, err);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <lauxlib.h>
+#include <limits.h>
 #include <lualib.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -155,10 +156,17 @@ static void describe_fn(lua_State *L, int idx, char *out, size_t len)
  * size (ms: its time budget, 0 for none), nested inside any active one.
  * Returns the lua_pcall status; on error leaves one message string
  * (traceback removed) at the top, and sets h->overrun when a budget
- * stopped it. */
+ * stopped it. instructions 0: herald's own code, not counted (the count
+ * hook costs every Lua instruction, counted or not): only the memory
+ * budget, and each operator function inside under core.guard's. */
 static int budgeted_call(struct luahost *h, int nargs, int nresults, long instructions, long ms)
 {
 	lua_State *L = h->L;
+	bool counting = lua_gethook(L) != NULL, count = instructions > 0 || ms > 0;
+	if (count != counting)
+		lua_sethook(L, count ? count_hook : NULL, count ? LUA_MASKCOUNT : 0, HOOK_STEP);
+	if (!instructions)
+		instructions = h->budget.active ? h->budget.left : LONG_MAX;
 	int fn = lua_gettop(L) - nargs;
 	lua_pushvalue(L, fn);             /* kept below, to say where it was defined if it fails */
 	lua_insert(L, fn);
@@ -183,10 +191,12 @@ static int budgeted_call(struct luahost *h, int nargs, int nresults, long instru
 	h->budget = saved;
 	if (saved.active)
 		h->budget.left -= spent;
-	if (h->exhausted && !saved_exhausted) {
+	bool was_exhausted = h->exhausted && !saved_exhausted;
+	if (was_exhausted)
 		h->exhausted = false;
-		lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
-	}
+	if (count != counting || was_exhausted)   /* the hook as it was */
+		lua_sethook(L, counting ? count_hook : NULL, counting ? LUA_MASKCOUNT : 0,
+			    h->exhausted ? 1 : HOOK_STEP);
 	h->timed_out = saved_timed_out;
 	lua_remove(L, fn + 1);                                          /* fn' results | msg */
 	char where[256];
@@ -217,6 +227,15 @@ static int budgeted_call(struct luahost *h, int nargs, int nresults, long instru
 		lua_gc(L, LUA_GCCOLLECT, 0); /* what the failed call built is garbage now */
 	h->mem_exceeded = false;
 	return status;
+}
+
+int luahost_pcall_own(struct luahost *h, int nargs, int nresults)
+{
+	if (budgeted_call(h, nargs, nresults, 0, 0) == LUA_OK)
+		return 0;
+	set_error(h, lua_tostring(h->L, -1));
+	lua_pop(h->L, 1);
+	return -1;
 }
 
 int luahost_pcall(struct luahost *h, int nargs, int nresults)

@@ -62,6 +62,11 @@ lua_State *luahost_state(struct luahost *h);
  * failure leaves nothing, keeps the message (see luahost_error) and
  * returns -1. Does not log: the caller knows what failed. */
 int luahost_pcall(struct luahost *h, int nargs, int nresults);
+/* The same for a call into herald's own scripts that is made for every
+ * record (runtime.ingest): no instruction budget, so the count hook is off
+ * while herald's code runs (it costs every Lua instruction); the memory
+ * budget holds, and operator code inside runs under core.guard's budgets. */
+int luahost_pcall_own(struct luahost *h, int nargs, int nresults);
 
 /* The message of the last failed call: "file:line: what happened". */
 const char *luahost_error(struct luahost *h);

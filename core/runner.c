@@ -348,7 +348,7 @@ int runner_ingest(struct luahost *h, const struct ingest_input *in,
 		lua_pushnil(L);
 	lua_pushboolean(L, in->big_field);
 	lua_pushinteger(L, (lua_Integer)in->field_limit);
-	int rc = luahost_pcall(h, 5, 5);
+	int rc = luahost_pcall_own(h, 5, 5);
 	luahost_set_userdata(h, NULL);
 	if (rc < 0) {
 		res->kind = INGEST_FAILED;
