@@ -3,6 +3,7 @@
  * (json_lazy.c) is written with its undecoded members as they came. */
 #include "json.h"
 #include "json_impl.h"
+#include "scan.h"
 
 #include <lauxlib.h>
 #include <math.h>
@@ -33,24 +34,20 @@ int json_shrink_strings(const char *s, size_t len, size_t max, struct buf *out)
 	return buf_append(out, s + copied, len - copied);
 }
 
-/* Bytes a JSON string cannot hold as they are. */
-static const unsigned char needs_escape[256] = {
-	[0x00 ... 0x1F] = 1, ['"'] = 1, ['\\'] = 1, [0x7F] = 1,
-};
-
 int json_append_string(struct buf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
-	if (buf_reserve(out, len + 2) < 0 || buf_putc(out, '"') < 0)
+	const char *p = s, *end = s + len;
+	if (buf_reserve(out, len + 2) < 0)
 		return -1;
-	size_t run = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!needs_escape[c])
-			continue;
-		if (buf_append(out, s + run, i - run) < 0)
-			return -1;
-		run = i + 1;
+	out->data[out->len++] = '"';
+	for (;;) {
+		const char *q = scan_escape(p, end);   /* runs copied whole, into reserved room */
+		memcpy(out->data + out->len, p, (size_t)(q - p));
+		out->len += (size_t)(q - p);
+		if (q == end)
+			break;
+		unsigned char c = (unsigned char)*q;
 		char esc[7] = { '\\', 0 };
 		size_t n = 2;
 		switch (c) {
@@ -66,11 +63,14 @@ int json_append_string(struct buf *out, const char *s, size_t len)
 			esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
 			n = 6;
 		}
-		if (buf_append(out, esc, n) < 0)
+		p = q + 1;
+		if (buf_reserve(out, n + (size_t)(end - p) + 1) < 0)
 			return -1;
+		memcpy(out->data + out->len, esc, n);
+		out->len += n;
 	}
-	if (buf_append(out, s + run, len - run) < 0 || buf_putc(out, '"') < 0)
-		return -1;
+	out->data[out->len++] = '"';
+	out->data[out->len] = '\0';
 	return 0;
 }
 
@@ -114,6 +114,15 @@ static int table_kind(struct encoder *e, int idx, size_t *n)
 		lua_pop(L, 2);
 		if (marked)
 			return 1;
+	}
+	if (*n == 0) {  /* a string key first: an object (encode_table checks the rest) */
+		lua_pushnil(L);
+		if (!lua_next(L, idx))
+			return 0;
+		bool object = lua_type(L, -2) == LUA_TSTRING;
+		lua_pop(L, 2);
+		if (object)
+			return 0;
 	}
 	size_t count = 0;
 	bool strings = false, numbers = false, sparse = false;
@@ -168,6 +177,12 @@ static int encode_table(struct encoder *e, int idx, int depth)
 	bool first = true;
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {                                      /* k v */
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			bool item = lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1;
+			lua_pop(L, 2);
+			return fail(e, item ? "cannot encode a table with both string keys and array items" :
+				    "cannot encode a table with keys that are neither strings nor 1..n");
+		}
 		size_t klen;
 		const char *k = lua_tolstring(L, -2, &klen);
 		if ((!first && buf_putc(e->out, ',') < 0) ||

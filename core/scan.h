@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
+
 #endif
 
 static inline bool scan_special(unsigned char c, bool framer)
@@ -37,5 +38,33 @@ static inline const char *scan_string(const char *p, const char *end, bool frame
 		p++;
 	return p;
 }
+
+/* The first byte in [p, end) a JSON string cannot hold as it is: a
+ * control character, DEL, a quote or a backslash. */
+static inline const char *scan_escape(const char *p, const char *end)
+{
+#if defined(__SSE2__)
+	const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+	const __m128i del = _mm_set1_epi8(0x7F), control = _mm_set1_epi8(0x1F);
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+					   _mm_or_si128(_mm_cmpeq_epi8(v, del),
+							_mm_cmpeq_epi8(_mm_max_epu8(v, control), control)));
+		unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+		if (mask)
+			return p + __builtin_ctz(mask);
+		p += 16;
+	}
+#endif
+	while (p < end) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c == '"' || c == '\\' || c == 0x7F)
+			break;
+		p++;
+	}
+	return p;
+}
+
 
 #endif

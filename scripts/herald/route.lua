@@ -143,7 +143,12 @@ route_admitted = function(cfg, ev, admit, item, renamed)
         goto next_route
       end
     end
-    local ok, item, err = core.guard(s.encode, ev, s.conf)
+    local ok, item, err
+    if s.own_encode then
+      ok, item, err = pcall(s.encode, ev, s.conf)
+    else
+      ok, item, err = core.guard(s.encode, ev, s.conf)
+    end
     if ok and type(item) == "string" then
       if s.alert then
         emit(s.index, item, views.alert_key(s, ev), event.uid(ev))

@@ -14,9 +14,15 @@ local function days_from_civil(y, m, d)
   return era * 146097 + doe - 719468
 end
 
+-- Events come in bursts that share their timestamps: each function keeps
+-- its recent answers (up to 512; then it starts again).
+local parsed, iso, formatted, n_parsed, n_iso, n_formatted = {}, {}, {}, 0, 0, 0
+
 -- "2026-11-20T08:05:00Z", "2026-11-20T08:05:00.123456Z",
 -- "2026-11-20T16:05:00+08:00" -> seconds (a float with the fraction).
 function M.parse(s)
+  local known = parsed[s]
+  if known then return known end
   if type(s) ~= "string" then return nil end
   local y, mo, d, h, mi, sec, frac, zone =
     s:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)[Tt ](%d%d):(%d%d):(%d%d)(%.?%d*)(.*)$")
@@ -30,19 +36,37 @@ function M.parse(s)
     local off = tonumber(zh) * 3600 + tonumber(zm) * 60
     t = sign == "+" and t - off or t + off
   end
+  if n_parsed >= 512 then parsed, n_parsed = {}, 0 end
+  parsed[s], n_parsed = t, n_parsed + 1
   return t
 end
 
 -- strftime in UTC: format("%Y.%m.%d", t)
 function M.format_utc(fmt, t)
-  return os.date("!" .. fmt, math.floor(t))
+  t = math.floor(t)
+  local by_time = formatted[fmt]
+  local s = by_time and by_time[t]
+  if s then return s end
+  if n_formatted >= 512 or not by_time then
+    if n_formatted >= 512 then formatted, n_formatted = {}, 0 end
+    by_time = {}
+    formatted[fmt] = by_time
+  end
+  s = os.date("!" .. fmt, t)
+  by_time[t], n_formatted = s, n_formatted + 1
+  return s
 end
 
 -- RFC 3339 in UTC with milliseconds, as Elasticsearch's date type reads it.
 function M.iso_utc(t)
+  local s = iso[t]
+  if s then return s end
   local ms = math.floor((t - math.floor(t)) * 1000 + 0.5)
   if ms == 1000 then ms = 999 end
-  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(t)) .. (".%03dZ"):format(ms)
+  s = os.date("!%Y-%m-%dT%H:%M:%S", math.floor(t)) .. (".%03dZ"):format(ms)
+  if n_iso >= 512 then iso, n_iso = {}, 0 end
+  iso[t], n_iso = s, n_iso + 1
+  return s
 end
 
 return M

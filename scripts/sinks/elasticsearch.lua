@@ -119,9 +119,18 @@ function M.encode(ev, conf)
   if type(doc) ~= "table" then return nil, "document() must return a table" end
   if conf.cluster_name and type(doc.EventTags) == "table" then doc.EventTags.cluster_name = conf.cluster_name end
   local t = time.parse(ev.lastTimestamp) or time.parse(ev.firstTimestamp) or os.time()
-  local name = conf.index:gsub("{cluster}", index_safe(ev.cluster))
-    :gsub("{namespace}", index_safe(event.namespace(ev)))
-  name = time.format_utc(name, t)
+  -- The index with its placeholders filled, per cluster (and namespace).
+  local place = conf.index_names
+  if not place or place.n > 1000 then place = { n = 0 }; conf.index_names = place end
+  local ns = nil
+  if conf.index:find("{namespace}", 1, true) then ns = event.namespace(ev) end
+  local key = tostring(ev.cluster) .. "\0" .. tostring(ns)
+  local pattern = place[key]
+  if not pattern then
+    pattern = conf.index:gsub("{cluster}", index_safe(ev.cluster)):gsub("{namespace}", index_safe(ns))
+    place[key], place.n = pattern, place.n + 1
+  end
+  local name = time.format_utc(pattern, t)
   local m = type(ev.metadata) == "table" and ev.metadata or {}
   local id = ("%s/%s/%s"):format(ev.cluster, m.uid or "", m.resourceVersion or "")
   local body, err = json.encode(doc)
@@ -224,11 +233,17 @@ function M.request(items, conf, state)
   -- _type only where the server requires one: Elasticsearch 5 and 6.
   local type_name = s.dist == "elasticsearch" and s.major < 7
     and (conf.type_name or (s.major == 6 and "_doc" or "event")) or nil
-  local parts = {}
+  local parts, n = {}, 0
+  local typed = type_name and (',"_type":' .. json.encode(type_name)) or ""
+  local encode, find, sub = json.encode, string.find, string.sub
   for i = 1, #items do
-    local index, id, doc = items[i]:match("^([^\n]*)\n([^\n]*)\n(.*)$")
-    parts[#parts + 1] = json.encode({ create = { _index = index, _id = id, _type = type_name } })
-    parts[#parts + 1] = doc
+    local item = items[i]             -- "index\nid\ndocument" (M.encode)
+    local a = find(item, "\n", 1, true)
+    local b = find(item, "\n", a + 1, true)
+    parts[n + 1] = '{"create":{"_index":' .. encode(sub(item, 1, a - 1)) .. ',"_id":'
+      .. encode(sub(item, a + 1, b - 1)) .. typed .. "}}"
+    parts[n + 2] = sub(item, b + 1)
+    n = n + 2
   end
   parts[#parts + 1] = ""
   local url = node(state, conf) .. "/_bulk?filter_path=errors,items.*.error,items.*.status"
