@@ -25,7 +25,7 @@ M.fast = FAST
 -- Returns the sinks an event reaches (in rule order, each once) and the
 -- drop rule that ended its journey, if any.
 function M.route_event(c, ev)
-  local out, seen, n = {}, {}, 0
+  local out, n = {}, 0
   local rules = c.rules
   for i = 1, #rules do
     local rule = rules[i]
@@ -34,8 +34,9 @@ function M.route_event(c, ev)
       local to = rule.to
       for j = 1, #to do
         local s = to[j]
-        if not seen[s] then
-          seen[s] = true
+        local k = 1                   -- a handful of sinks: a scan beats a set
+        while k <= n and out[k] ~= s do k = k + 1 end
+        if k > n then
           n = n + 1
           out[n] = s
         end
