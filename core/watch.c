@@ -57,7 +57,7 @@ struct watch {
 	struct loop_timer *yield_timer;
 	/* Per-event series, looked up once: received by type (Normal,
 	 * Warning, other), already delivered, last event's time. */
-	struct metrics_series *m_received[3], *m_already, *m_last;
+	struct metrics_series *m_received[3], *m_already, *m_relist_skipped, *m_last;
 	uint64_t turn;                 /* the loop turn of turn_bytes */
 	size_t turn_bytes;             /* read in this turn */
 	char path[512];                /* /api/v1[/namespaces/NS]/events */
@@ -173,6 +173,16 @@ static bool covered(void *arg, const char *uid, const char *rv)
 		return false;
 	checkpoint_note(ck, w->cfg.stream, uid, rv, 0);
 	metrics_series_inc(w->m_already, 1);
+	return true;
+}
+
+/* A List item, before it is decoded (runner_hooks.covered). */
+static bool covered_item(void *arg, const char *uid, const char *rv)
+{
+	struct watch *w = arg;
+	if (!covered(w, uid, rv))
+		return false;
+	metrics_series_inc(w->m_relist_skipped, 1);
 	return true;
 }
 
@@ -521,12 +531,13 @@ struct watch *watch_new(struct loop *loop, struct runtime *rt, const struct watc
 	for (int i = 0; i < 3; i++)
 		w->m_received[i] = metrics_series(M_EVENTS_RECEIVED_TOTAL, "cluster", w->cluster, "type", types[i], NULL);
 	w->m_already = metrics_series(M_EVENTS_ALREADY_DELIVERED_TOTAL, "cluster", w->cluster, NULL);
+	w->m_relist_skipped = metrics_series(M_RELIST_SKIPPED_TOTAL, "cluster", w->cluster, NULL);
 	w->m_last = metrics_series(M_LAST_EVENT_TIMESTAMP_SECONDS, "cluster", w->cluster, NULL);
 	backoff_init(&w->backoff, BACKOFF_MIN_MS, BACKOFF_MAX_MS, BACKOFF_JITTER, (uint64_t)random());
 	w->timer = loop_timer_new(loop, on_backoff_timer, w);
 	w->yield_timer = loop_timer_new(loop, on_yield_timer, w);
 	struct runner_hooks hooks = { .arg = w, .emit = emit, .routed = routed, .admit = admit,
-				      .covered = covered, .defer = defer };
+				      .covered = covered_item, .defer = defer };
 	ingest_init(&w->in, rt, w->source, w->cluster, &hooks);
 	w->in.on_result = on_result;
 	if (w->namespace)
