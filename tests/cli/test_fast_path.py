@@ -342,3 +342,51 @@ def test_long_numbers_are_the_same_number_on_both_paths(number, tmp_path):
     compare_common(r, number)
     got = {p: [json.loads(line, parse_int=float) for line in lines(r[p][0].out)] for p in ("fast", "full")}
     assert [d["extra"] for d in got["fast"]] == [d["extra"] for d in got["full"]], got
+
+
+def test_a_field_over_the_limit_gives_the_same_on_both_paths(tmp_path):
+    """A string over 1 MiB (the framer's field limit) is cut before the
+    decoder sees the record: in the message, in an annotation the fast path
+    would leave undecoded, in a List item and in a key."""
+    big = "x" * ((1 << 20) + 10)
+    ev = one_event()
+    recs = [dict(ev, message=big),
+            dict(ev, metadata=dict(ev["metadata"], annotations={"big": big, "small": "s"})),
+            {"kind": "EventList", "items": [ev, dict(ev, message=big), ev]},
+            dict(ev, metadata=dict(ev["metadata"], labels={big: "v"})),
+            ev]
+    src = tmp_path / "big.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    for name, make in replay_configs(tmp_path):
+        compare_replay_json(both("replay", "--config", "CONFIG", "--json", src, tmp_path=tmp_path / f"rj-{name}",
+                                 make=make), f"big with {name}")
+    r = both("--config", "CONFIG", "--from", src, tmp_path=tmp_path / "run",
+             make=lambda d: run_config(d, "file"))
+    compare_run(r, "big, file sinks", files=("archive.jsonl", "oncall.jsonl"))
+    assert len(lines((r["fast"][1] / "archive.jsonl").read_text())) >= 2
+
+
+def no_duplicates(pairs):
+    keys = [k for k, _ in pairs]
+    assert len(keys) == len(set(keys)), f"duplicate keys {sorted(k for k in set(keys) if keys.count(k) > 1)}"
+    return dict(pairs)
+
+
+@pytest.mark.parametrize("record", [
+    '{"reason":"A","kind":"Event","metadata":{"name":"x","uid":"u"},"involvedObject":{"kind":"Pod"},"reason":"B"}',
+    '{"kind":"Event","metadata":{"name":"x","annotations":{"a":"1"},"annotations":{"b":"2"}},"involvedObject":{}}',
+    '{"kind":"Event","metadata":{"name":"x","labels":{"k":"1","k":"2"}},"involvedObject":{"kind":"Pod"}}',
+], ids=["top-level", "metadata member", "inside a label map"])
+def test_output_has_each_key_once_on_both_paths(record, tmp_path):
+    """A record with a key twice: the full path writes the key once (the
+    last value, as a table keeps it); the fast path copies both members as
+    they came. Same meaning to a parser that keeps the last (Python, Go,
+    jq), but Elasticsearch refuses a document with a duplicate field, and
+    the file sink feeds log shippers. FAILS on q18core (fast path)."""
+    r = run_both(record + "\n", tmp_path)
+    compare_run(r, "duplicate keys")
+    for path in ("full", "fast"):
+        out = lines(r[path][0].out)
+        assert out, r[path][0]
+        for line in out:
+            json.loads(line, object_pairs_hook=no_duplicates)
