@@ -326,6 +326,145 @@ static void test_memory_error_leaks_nothing(void **state)
 	assert_int_equal(held, 0);
 }
 
+/* Runs a Lua chunk in the shared state; fails the test with its error. */
+static void lua_check(const char *code)
+{
+	if (luaL_dostring(L, code) != LUA_OK) {
+		const char *msg = lua_tostring(L, -1);
+		fail_msg("%s", msg ? msg : "(no message)");
+	}
+	lua_settop(L, 0);
+}
+
+#define LAZY_EVENT \
+	"'{\"kind\":\"Event\",\"metadata\":{\"name\":\"a\",\"uid\":\"u\"," \
+	"\"annotations\":{\"x\":\"1\"},\"labels\":{\"l\":\"v\"},\"finalizers\":[]," \
+	"\"managedFields\":[{\"manager\":\"m\",\"fieldsV1\":{\"f:x\":{}}}]}," \
+	"\"involvedObject\":{\"kind\":\"Pod\"},\"reason\":\"R\"}'"
+
+/* json.decode_lazy: an Event's metadata members that are objects or
+ * arrays wait undecoded until read; a read decodes once and keeps it. */
+static void test_lazy_index_decodes_once(void **state)
+{
+	lua_check("local ev = json.decode_lazy(" LAZY_EVENT ")\n"
+		  "assert(getmetatable(ev).__name == 'herald.object')\n"
+		  "local m = ev.metadata\n"
+		  "assert(getmetatable(m).__name == 'herald.lazy')\n"
+		  "assert(rawget(m, 'name') == 'a' and rawget(m, 'uid') == 'u')   -- scalars at once\n"
+		  "assert(rawget(m, 'annotations') == nil and rawget(m, 'managedFields') == nil)\n"
+		  "local a = m.annotations\n"
+		  "assert(type(a) == 'table' and a.x == '1')\n"
+		  "assert(rawget(m, 'annotations') == a, 'cached in the table')\n"
+		  "assert(m.annotations == a, 'the same table on the second read')\n"
+		  "assert(m.managedFields[1].manager == 'm' and m.managedFields == m.managedFields)\n"
+		  "assert(json.is_array(m.finalizers) and next(m.finalizers) == nil)\n"
+		  "assert(m.missing == nil and rawget(m, 'labels') == nil)\n"
+		  "assert(ev.reason == 'R' and ev.involvedObject.kind == 'Pod')\n");
+	/* Not a Kubernetes object (no metadata object): a plain table. */
+	lua_check("local v = json.decode_lazy('{\"metadata\":[1],\"a\":{\"b\":{}}}')\n"
+		  "assert(getmetatable(v) == nil and v.metadata[1] == 1)\n");
+}
+
+static void test_lazy_pairs_sees_every_member(void **state)
+{
+	lua_check("local function all(t) local s, n = {}, 0\n"
+		  "  for k, v in pairs(t) do s[k] = v; n = n + 1 end return s, n end\n"
+		  "local m = json.decode_lazy(" LAZY_EVENT ").metadata\n"
+		  "local s, n = all(m)\n"
+		  "assert(n == 6, n)\n"
+		  "assert(s.name == 'a' and s.uid == 'u' and s.annotations.x == '1' and s.labels.l == 'v')\n"
+		  "assert(json.is_array(s.finalizers) and s.managedFields[1].fieldsV1['f:x'] ~= nil)\n"
+		  "local again, n2 = all(m)\n"
+		  "assert(n2 == 6 and again.labels == s.labels, 'decoded once')\n"
+		  /* one read before pairs: still every member once */
+		  "local m2 = json.decode_lazy(" LAZY_EVENT ").metadata\n"
+		  "local l = m2.labels\n"
+		  "local s2, n3 = all(m2)\n"
+		  "assert(n3 == 6 and s2.labels == l and s2.annotations.x == '1')\n");
+}
+
+static void test_lazy_assignment_replaces_a_pending_member(void **state)
+{
+	lua_check("local ev = json.decode_lazy(" LAZY_EVENT ")\n"
+		  "ev.metadata.annotations = { y = '2' }\n"
+		  "assert(ev.metadata.annotations.y == '2' and ev.metadata.annotations.x == nil)\n"
+		  "ev.metadata.labels = nil\n"
+		  "assert(ev.metadata.labels == nil, 'a removed member stays removed')\n"
+		  "local n = 0 for k in pairs(ev.metadata) do n = n + 1; assert(k ~= 'labels') end\n"
+		  "assert(n == 5, n)\n"
+		  "local d = json.decode(json.encode(ev))\n"
+		  "assert(d.metadata.annotations.y == '2' and d.metadata.annotations.x == nil)\n"
+		  "assert(d.metadata.labels == nil and d.metadata.managedFields[1].manager == 'm')\n");
+}
+
+/* json.encode writes the members nobody read as they came (numbers and
+ * escapes as written: not decoded and encoded again), on one line. */
+static void test_lazy_encode_writes_pending_members_raw_on_one_line(void **state)
+{
+	const char *text =
+		"{\r\n\t\"metadata\": {\r\n\t\t\"annotations\": {\r\n\t\t\t\"a b\": \"x  y\\u00e9\",\r\n"
+		"\t\t\t\"n\": [1.50, 2e0,\n 3]\r\n\t\t},\r\n\t\t\"uid\": \"u\"\r\n\t},\r\n"
+		"\t\"involvedObject\": {}\r\n}\r\n";
+	lua_getglobal(L, "json");
+	lua_getfield(L, -1, "decode_lazy");
+	lua_pushstring(L, text);
+	lua_call(L, 1, 1);                                              /* json ev */
+	assert_true(lua_istable(L, -1));
+	struct buf out = BUF_INIT;
+	char err[256];
+	assert_int_equal(json_encode(L, -1, &out, err, sizeof(err)), 0);
+	assert_null(memchr(out.data, '\n', out.len));
+	assert_null(memchr(out.data, '\r', out.len));
+	if (!strstr(out.data, "\"annotations\":{\"a b\":\"x  y\\u00e9\",\"n\":[1.50,2e0,3]}"))
+		fail_msg("not written as it came: %s", out.data);
+	lua_settop(L, 0);
+	buf_free(&out);
+	/* Read first: the same content, now encoded from the table. */
+	lua_check("local ev = json.decode_lazy('{\"metadata\":{\"annotations\":{\"n\":1.50}},\"involvedObject\":{}}')\n"
+		  "assert(ev.metadata.annotations.n == 1.5)\n"
+		  "local s = json.encode(ev)\n"
+		  "assert(s:find('\"annotations\":{\"n\":1.5}', 1, true), s)\n");
+}
+
+/* json.decode_lazy(text, covered): a List item whose uid and
+ * resourceVersion covered(uid, rv) takes becomes false, validated but not
+ * decoded; every other item decodes as before. */
+static void test_lazy_covered_items_become_false(void **state)
+{
+	lua_check("local asked = {}\n"
+		  "local function covered(uid, rv) asked[#asked + 1] = uid .. '@' .. rv; return uid == 'old' end\n"
+		  "local function item(uid, rv, extra)\n"
+		  "  return '{\"metadata\":{\"uid\":\"' .. uid .. '\",\"resourceVersion\":\"' .. rv .. '\"}' .. extra .. '}' end\n"
+		  "local io = ',\"involvedObject\":{\"kind\":\"Pod\"}'\n"
+		  "local text = '{\"kind\":\"EventList\",\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[' ..\n"
+		  "  item('old', '1', io .. ',\"reason\":\"A\"') .. ',' ..\n"
+		  "  item('new', '2', io .. ',\"reason\":\"B\"') .. ',' ..\n"
+		  "  item('old', '3', ',\"reason\":\"C\"') .. ',' ..\n"
+		  "  item('old', '4', ',\"involvedObject\":\"Pod\",\"reason\":\"D\"') .. ',' ..\n"
+		  "  item('ol\\\\u0064', '5', io .. ',\"reason\":\"E\"') .. ',42]}'\n"
+		  "local v = assert(json.decode_lazy(text, covered))\n"
+		  "assert(v.items[1] == false, 'covered: false')\n"
+		  "assert(v.items[2].reason == 'B' and getmetatable(v.items[2]).__name == 'herald.object')\n"
+		  "assert(v.items[3].reason == 'C', 'no involvedObject: decoded')\n"
+		  "assert(v.items[4].reason == 'D', 'involvedObject not an object: decoded')\n"
+		  "assert(v.items[5].reason == 'E' and v.items[5].metadata.uid == 'old', 'escaped uid: decoded')\n"
+		  "assert(v.items[6] == 42 and #v.items == 6)\n"
+		  "assert(#asked == 2 and asked[1] == 'old@1' and asked[2] == 'new@2', table.concat(asked, ' '))\n"
+		  "local plain = json.decode(text)\n"
+		  "assert(plain.items[1].reason == 'A' and json.decode_lazy(text).items[1].reason == 'A')\n"
+		  /* a malformed item, covered or not: the same error as json.decode */
+		  "for _, bad in ipairs({ item('old', '1', io .. ',\"x\":[1,]'), item('old', '1', io) .. ',' }) do\n"
+		  "  local t = '{\"items\":[' .. bad .. ']}'\n"
+		  "  local a, e1 = json.decode(t)\n"
+		  "  local b, e2 = json.decode_lazy(t, covered)\n"
+		  "  assert(a == nil and b == nil and e1 == e2, tostring(e1) .. ' / ' .. tostring(e2))\n"
+		  "end\n"
+		  /* items below the root are not a List's: never asked */
+		  "asked = {}\n"
+		  "local n = json.decode_lazy('{\"x\":{\"items\":[' .. item('old', '1', io) .. ']}}', covered)\n"
+		  "assert(type(n.x.items[1]) == 'table' and #asked == 0)\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +478,11 @@ int main(void)
 		cmocka_unit_test(test_shrink_strings),
 		cmocka_unit_test(test_fuzz_finding_long_escaped_string_deep),
 		cmocka_unit_test(test_memory_error_leaks_nothing),
+		cmocka_unit_test(test_lazy_index_decodes_once),
+		cmocka_unit_test(test_lazy_pairs_sees_every_member),
+		cmocka_unit_test(test_lazy_assignment_replaces_a_pending_member),
+		cmocka_unit_test(test_lazy_encode_writes_pending_members_raw_on_one_line),
+		cmocka_unit_test(test_lazy_covered_items_become_false),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
