@@ -34,6 +34,11 @@ struct decoder {
 	uint64_t spans[128];
 	int nspans;
 	bool spans_full;
+	/* json.decode_lazy: a key twice in one object, or a key with an
+	 * escape, in what is kept as text (then nothing is: json_lazy_plain) */
+	bool odd;
+	struct { uint32_t off, len; } keys_seen[128];
+	int nkeys_seen;
 };
 
 /* What a container is, for json.decode_lazy (json_impl.h). */
@@ -366,7 +371,8 @@ static bool is_key(const struct json_member *m, const char *name, size_t len)
  * unchanged) when it must be decoded, -1 when it is malformed. */
 static int covered_item(struct decoder *d, int depth)
 {
-	const char *at = d->p, *end = json_skip_value(at, d->end, depth);
+	bool odd = false;  /* a skipped item's keys do not matter */
+	const char *at = d->p, *end = json_skip_value(at, d->end, depth, &odd);
 	if (!end)
 		return 0;  /* malformed: decoding it says why */
 	struct json_member m, id;
@@ -413,7 +419,7 @@ static int covered_item(struct decoder *d, int depth)
 static int defer_member(struct decoder *d, int depth, int t, int *pending)
 {
 	lua_State *L = d->L;
-	const char *v = d->p, *end = json_skip_value(v, d->end, depth + 1);
+	const char *v = d->p, *end = json_skip_value(v, d->end, depth + 1, &d->odd);
 	if (end) {
 		d->p = end;
 	} else {  /* malformed: the decoder's own walk says where and why */
@@ -491,6 +497,24 @@ static void set_object_mt(struct decoder *d, const char *open, int base)
 	lua_setmetatable(L, -2);                                        /* t */
 }
 
+/* A key of an object decoded lazily (from its opening quote to one past
+ * its closing one): a second one of that name, or one with an escape,
+ * makes the record odd. */
+static void note_key(struct decoder *d, int base, const char *member, const char *end)
+{
+	uint32_t off = (uint32_t)(member + 1 - d->start), len = (uint32_t)(end - member - 2);
+	if (memchr(member + 1, '\\', len) ||
+	    d->nkeys_seen == (int)(sizeof(d->keys_seen) / sizeof(*d->keys_seen))) {
+		d->odd = true;
+		return;
+	}
+	for (int i = base; i < d->nkeys_seen; i++)
+		if (d->keys_seen[i].len == len && memcmp(d->start + d->keys_seen[i].off, d->start + off, len) == 0)
+			d->odd = true;
+	d->keys_seen[d->nkeys_seen].off = off;
+	d->keys_seen[d->nkeys_seen++].len = len;
+}
+
 /* The mode of an object member's value, by its key (on the stack top). */
 static enum mode child_mode(lua_State *L, enum mode mode, int depth, bool *k8s, const char *value)
 {
@@ -521,8 +545,8 @@ static int dec_container(struct decoder *d, bool object, int depth, enum mode mo
 	/* Lazily decoded Kubernetes objects have about 16 members, their
 	 * metadata about 8 (what is left): sized once, not grown. */
 	lua_createtable(L, 0, mode == M_PLAIN || !object ? 0 : mode == M_META ? 8 : 16); /* t */
-	int t = lua_gettop(L), pending = 0, base = d->nspans;
-	bool spans = object && mode == M_LAZY;
+	int t = lua_gettop(L), pending = 0, base = d->nspans, keys_base = d->nkeys_seen;
+	bool spans = object && mode == M_LAZY, keys = object && mode != M_PLAIN;
 	bool k8s = false;
 	char close = object ? '}' : ']';
 	skip_space(d);
@@ -543,6 +567,8 @@ static int dec_container(struct decoder *d, bool object, int depth, enum mode mo
 			if (dec_key(d) < 0)                             /* t [p] k */
 				goto fail;
 			bool escaped = memchr(member, '\\', (size_t)(d->p - member)) != NULL;
+			if (keys)
+				note_key(d, keys_base, member, d->p);
 			skip_space(d);
 			if (d->p >= d->end || *d->p != ':') {
 				lua_pop(L, 1);
@@ -605,11 +631,13 @@ static int dec_container(struct decoder *d, bool object, int depth, enum mode mo
 	if (k8s)
 		set_object_mt(d, open, base);
 	d->nspans = base;
+	d->nkeys_seen = keys_base;
 	return 0;
 fail_msg_key:
 	dec_fail(d, "expected a string key");
 fail:
 	d->nspans = base;
+	d->nkeys_seen = keys_base;
 	lua_settop(L, t - 1);                                           /* */
 	return -1;
 }
@@ -720,6 +748,8 @@ static int l_decode_lazy(lua_State *L)
 		lua_pushstring(L, err);
 		return 2;
 	}
+	if (d.odd)  /* its text would not read as the table does: no splice, no raw members */
+		json_lazy_plain(L, -1, 0);
 	return 1;
 }
 

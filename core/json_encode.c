@@ -7,6 +7,7 @@
 
 #include <lauxlib.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,9 +35,34 @@ int json_shrink_strings(const char *s, size_t len, size_t max, struct buf *out)
 	return buf_append(out, s + copied, len - copied);
 }
 
-int json_append_string(struct buf *out, const char *s, size_t len)
+/* The escape of one byte a JSON string cannot hold as it is. */
+static size_t escape_of(unsigned char c, char esc[7])
 {
 	static const char hex[] = "0123456789abcdef";
+	esc[0] = '\\';
+	switch (c) {
+	case '"': esc[1] = '"'; return 2;
+	case '\\': esc[1] = '\\'; return 2;
+	case '\n': esc[1] = 'n'; return 2;
+	case '\r': esc[1] = 'r'; return 2;
+	case '\t': esc[1] = 't'; return 2;
+	case '\b': esc[1] = 'b'; return 2;
+	case '\f': esc[1] = 'f'; return 2;
+	default:
+		esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+		esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+		return 6;
+	}
+}
+
+int json_append_control(struct buf *out, unsigned char c)
+{
+	char esc[7];
+	return buf_append(out, esc, escape_of(c, esc));
+}
+
+int json_append_string(struct buf *out, const char *s, size_t len)
+{
 	const char *p = s, *end = s + len;
 	if (buf_reserve(out, len + 2) < 0)
 		return -1;
@@ -47,22 +73,8 @@ int json_append_string(struct buf *out, const char *s, size_t len)
 		out->len += (size_t)(q - p);
 		if (q == end)
 			break;
-		unsigned char c = (unsigned char)*q;
-		char esc[7] = { '\\', 0 };
-		size_t n = 2;
-		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		default:
-			esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-			esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
-			n = 6;
-		}
+		char esc[7];
+		size_t n = escape_of((unsigned char)*q, esc);
 		p = q + 1;
 		if (buf_reserve(out, n + (size_t)(end - p) + 1) < 0)
 			return -1;
@@ -97,9 +109,16 @@ static int encode_number(struct encoder *e, int idx)
 	double d = lua_tonumber(L, idx);
 	if (!isfinite(d))
 		return fail(e, isnan(d) ? "cannot encode NaN" : "cannot encode an infinite number");
-	if (d == floor(d) && fabs(d) < 1e15)
+	if (d == floor(d) && fabs(d) < 9.2e18)   /* a whole number: its digits, exactly */
 		return buf_printf(e->out, "%.0f", d);
-	return buf_printf(e->out, "%.14g", d);
+	/* the shortest of 14 to 17 significant digits that reads back as d */
+	char text[32];
+	for (int digits = 14; digits < 17; digits++) {
+		snprintf(text, sizeof(text), "%.*g", digits, d);
+		if (strtod(text, NULL) == d)
+			return buf_append(e->out, text, strlen(text));
+	}
+	return buf_printf(e->out, "%.17g", d);
 }
 
 /* Is the table at idx an array? Marked tables are; unmarked ones are when

@@ -43,8 +43,10 @@ struct json_member {
 
 /* json_skip.c: one past the value at p, validated as the decoder would
  * (depth: the value's nesting level), or NULL when the decoder would
- * refuse it. Leading space is skipped. */
-const char *json_skip_value(const char *p, const char *end, int depth);
+ * refuse it. Leading space is skipped. *odd is set (never cleared) when an
+ * object in it has a key twice, or a key with an escape: its text would
+ * then not read as the decoded value does (one key, the last value). */
+const char *json_skip_value(const char *p, const char *end, int depth, bool *odd);
 
 /* Walks the members of an object already validated (json_skip_value). */
 struct json_walk {
@@ -66,7 +68,12 @@ void json_lazy_push_mt(lua_State *L, int text, int pending);
 /* Appends the lazy table's undecoded members at idx as ,"key":value
  * (first: no comma before the first one written; updated). */
 int json_lazy_write_pending(lua_State *L, int idx, struct buf *out, bool *first);
+/* Makes the lazy tables in the value at idx plain: members decoded,
+ * herald's metatables removed (depth: of idx, for the nesting bound). */
+void json_lazy_plain(lua_State *L, int idx, int depth);
 int json_l_splice(lua_State *L);
+/* json_encode.c: appends the escape of a control character (< 0x20). */
+int json_append_control(struct buf *out, unsigned char c);
 int json_l_encode(lua_State *L);
 
 #endif

@@ -5,6 +5,7 @@
  * the two metatables' behaviour; json.c decides which tables get them. */
 #include "json.h"
 #include "json_impl.h"
+#include "scan.h"
 
 #include <lauxlib.h>
 #include <stdint.h>
@@ -138,6 +139,25 @@ static int l_newindex(lua_State *L)
 	return 0;
 }
 
+void json_lazy_plain(lua_State *L, int idx, int depth)
+{
+	idx = lua_absindex(L, idx);
+	if (lua_type(L, idx) != LUA_TTABLE || depth > JSON_MAX_DEPTH || !lua_checkstack(L, 4))
+		return;
+	enum json_mt kind = json_mt_of(L, idx);
+	if (kind == JSON_MT_LAZY)
+		resolve_all(L, idx);
+	if (kind != JSON_MT_NONE) {
+		lua_pushnil(L);
+		lua_setmetatable(L, idx);
+	}
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {                                      /* k v */
+		json_lazy_plain(L, -1, depth + 1);
+		lua_pop(L, 1);
+	}
+}
+
 void json_lazy_push_mt(lua_State *L, int text, int pending)
 {
 	lua_createtable(L, 2, 4);                                       /* mt */
@@ -155,24 +175,30 @@ void json_lazy_push_mt(lua_State *L, int text, int pending)
 	lua_rawseti(L, -2, 2);
 }
 
-/* Appends a validated JSON value as it came, but on one line: a value
- * from a pretty-printed file loses the space between its tokens (a raw
- * newline can only be such space). */
+/* Appends a validated JSON value as it came, but as the encoder would put
+ * it on a line: the space between tokens of a pretty-printed file goes,
+ * and a control character inside a string (the decoder takes them raw) is
+ * escaped. */
 static int append_value(struct buf *out, const char *v, size_t len)
 {
-	if (!memchr(v, '\n', len))
+	if (!scan_has_control(v, v + len))
 		return buf_append(out, v, len);
 	bool in_string = false, escape = false;
 	size_t run = 0;
 	for (size_t i = 0; i < len; i++) {
-		char c = v[i];
+		unsigned char c = (unsigned char)v[i];
 		if (in_string) {
-			if (escape)
+			if (escape) {
 				escape = false;
-			else if (c == '\\')
+			} else if (c == '\\') {
 				escape = true;
-			else if (c == '"')
+			} else if (c == '"') {
 				in_string = false;
+			} else if (c < 0x20) {
+				if (buf_append(out, v + run, i - run) < 0 || json_append_control(out, c) < 0)
+					return -1;
+				run = i + 1;
+			}
 		} else if (c == '"') {
 			in_string = true;
 		} else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
@@ -282,7 +308,7 @@ int json_splice(lua_State *L, int ev, int keys_idx, const struct buf **result)
 	struct buf *out = scratch(L);
 	if (buf_reserve(out, to - from + 256) < 0 || buf_putc(out, '{') < 0)
 		goto oom;
-	bool first = true;
+	bool first = true, clean = !scan_has_control(text + from, text + to);
 	size_t nspans = lua_rawlen(L, mt) - 3;  /* the members' places, when the decoder kept them */
 	struct json_walk w;
 	json_walk_init(&w, text + from, to - from);
@@ -313,7 +339,9 @@ int json_splice(lua_State *L, int ev, int keys_idx, const struct buf **result)
 			replaced = keys[k].len == m.key_len && memcmp(keys[k].s, m.key, m.key_len) == 0;
 		if (replaced)
 			continue;
-		if ((!first && buf_putc(out, ',') < 0) || append_value(out, m.start, (size_t)(m.end - m.start)) < 0)
+		if ((!first && buf_putc(out, ',') < 0) ||
+		    (clean ? buf_append(out, m.start, (size_t)(m.end - m.start)) :
+			     append_value(out, m.start, (size_t)(m.end - m.start))) < 0)
 			goto oom;
 		first = false;
 	}

@@ -115,10 +115,35 @@ static const char *word_end(const char *p, const char *end, const char *word, si
 	return (size_t)(end - p) >= len && memcmp(p, word, len) == 0 ? p + len : NULL;
 }
 
-const char *json_skip_value(const char *p, const char *end, int depth)
+/* The keys of the objects open in json_skip_value, to notice a key
+ * written twice in one object. */
+struct keys {
+	struct { const char *s; size_t len; } at[256];
+	int n, base[JSON_MAX_DEPTH];
+	bool *odd;
+};
+
+/* A key (its text between the quotes) of the innermost object. */
+static void note_key(struct keys *k, int top, const char *s, size_t len)
+{
+	if (memchr(s, '\\', len) || k->n == (int)(sizeof(k->at) / sizeof(*k->at))) {
+		*k->odd = true;   /* escaped (could equal another once decoded), or too many to tell */
+		return;
+	}
+	for (int i = k->base[top]; i < k->n; i++)
+		if (k->at[i].len == len && memcmp(k->at[i].s, s, len) == 0)
+			*k->odd = true;
+	k->at[k->n].s = s;
+	k->at[k->n++].len = len;
+}
+
+const char *json_skip_value(const char *p, const char *end, int depth, bool *odd)
 {
 	char open[JSON_MAX_DEPTH];
 	int top = 0;
+	struct keys keys;
+	keys.n = 0;
+	keys.odd = odd;
 	for (;;) {
 		p = space(p, end);                      /* a value */
 		if (p >= end)
@@ -128,6 +153,7 @@ const char *json_skip_value(const char *p, const char *end, int depth)
 		case '[':
 			if (depth + top >= JSON_MAX_DEPTH)
 				return NULL;
+			keys.base[top] = keys.n;
 			open[top++] = *p;
 			p = space(p + 1, end);
 			if (p < end && *p == (open[top - 1] == '{' ? '}' : ']')) {
@@ -163,7 +189,7 @@ const char *json_skip_value(const char *p, const char *end, int depth)
 				return NULL;
 			char close = open[top - 1] == '{' ? '}' : ']';
 			if (*p == close) {
-				top--;
+				keys.n = keys.base[--top];
 				p++;
 				continue;
 			}
@@ -176,8 +202,12 @@ const char *json_skip_value(const char *p, const char *end, int depth)
 		}
 		continue;
 key:
-		if (p >= end || *p != '"' || !(p = string_end(p + 1, end)))
+		if (p >= end || *p != '"')
 			return NULL;
+		const char *k = p + 1;
+		if (!(p = string_end(k, end)))
+			return NULL;
+		note_key(&keys, top - 1, k, (size_t)(p - 1 - k));
 		p = space(p, end);
 		if (p >= end || *p != ':')
 			return NULL;
@@ -221,7 +251,8 @@ int json_walk_next(struct json_walk *w, struct json_member *m)
 	if (p >= w->end || *p != ':')
 		return -1;
 	m->value = p = space(p + 1, w->end);
-	if (!(p = json_skip_value(p, w->end, 1)))
+	bool odd = false;
+	if (!(p = json_skip_value(p, w->end, 1, &odd)))
 		return -1;
 	m->end = w->p = p;
 	return 1;

@@ -67,4 +67,22 @@ static inline const char *scan_escape(const char *p, const char *end)
 }
 
 
+/* Is there a control character (< 0x20) in [p, end)? */
+static inline bool scan_has_control(const char *p, const char *end)
+{
+#if defined(__SSE2__)
+	const __m128i control = _mm_set1_epi8(0x1F);
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(v, control), control)))
+			return true;
+		p += 16;
+	}
+#endif
+	for (; p < end; p++)
+		if ((unsigned char)*p < 0x20)
+			return true;
+	return false;
+}
+
 #endif

@@ -75,7 +75,8 @@ local function deliver(cfg, ev, cluster, item)
   -- The source decides whether this (uid, resourceVersion) was delivered
   -- before (0: skip) and whether it is too old for alert sinks (2).
   local obj = type(ev.involvedObject) == "table" and ev.involvedObject or {}
-  local admit = core.admit(event.uid(ev), ev.metadata and ev.metadata.resourceVersion, ev.lastTimestamp, ev.type,
+  local meta = type(ev.metadata) == "table" and ev.metadata or nil   -- "metadata": null is allowed
+  local admit = core.admit(event.uid(ev), meta and meta.resourceVersion, ev.lastTimestamp, ev.type,
     ev.reason, event.namespace(ev), obj.kind)
   if admit == 0 then return 0 end
   if wants_enrichment(cfg, ev) then

@@ -108,7 +108,10 @@ end
 -- What replay shows of an event.
 function R.describe(ev)
   local o = type(ev.involvedObject) == "table" and ev.involvedObject or {}
-  local function s(x) if x == nil or x == json.null then return "" end return tostring(x) end
+  local function s(x)   -- a field that is not text (an object, null) shows as nothing
+    if type(x) == "string" then return x elseif type(x) == "number" then return tostring(x) end
+    return ""
+  end
   return s(event.uid(ev)), s(event.namespace(ev)), s(ev.reason), s(ev.type), s(o.kind), s(o.name)
 end
 

@@ -299,8 +299,8 @@ def test_fuzzed_corpus_gives_the_same_on_both_paths(kind, corpus, tmp_path):
         pytest.fail(f"{str(e)[:3000]}\n\nrecords that fail alone:\n" + "\n".join(found))
 
 
-# The two tests below FAIL on q18core (88c10fc): differences the corpus
-# above leaves out so that it can find others. Reported to the lead.
+# Differences the corpus above leaves out so that it can find others;
+# each failed on the first fast path (88c10fc) and was fixed.
 
 def one_event(**extra):
     ev = json.loads(lines((FIXTURES / "events.jsonl").read_text())[4])
@@ -320,8 +320,8 @@ def run_both(text, tmp_path):
 def test_raw_control_characters_come_out_escaped_on_both_paths(raw, where, tmp_path):
     """herald's decoder takes a raw control character inside a string (JSON
     forbids it); the full path writes it escaped (\\t, \\u0001), the fast
-    path copies the bytes it did not decode as they came: a line of
-    invalid JSON. FAILS on q18core."""
+    path copied the bytes it did not decode as they came (a line of
+    invalid JSON); it escapes them now."""
     ev = one_event()
     if where == "message":
         ev["message"] = "@@RAW@@"
@@ -336,9 +336,10 @@ def test_raw_control_characters_come_out_escaped_on_both_paths(raw, where, tmp_p
 @pytest.mark.parametrize("number", ["12345678901234567890", "9007199254740993", "0.1234567890123456"])
 def test_long_numbers_are_the_same_number_on_both_paths(number, tmp_path):
     """The full path writes every number with 14 significant digits (as
-    lua-cjson did), so 9007199254740993 becomes 9007199254741000; the fast
-    path copies members it did not change as they came. Compared as floats
-    (not rounded, unlike the tests above) they differ. FAILS on q18core."""
+    lua-cjson did), so 9007199254740993 became 9007199254741000, while the fast
+    path copies members it did not change as they came. The encoder now
+    writes the shortest text that reads back as the same double: compared
+    as floats (not rounded, unlike the tests above) they are the same."""
     text = json.dumps(one_event(extra="@@N@@")).replace('"@@N@@"', number) + "\n"
     r = run_both(text, tmp_path)
     compare_common(r, number)
@@ -384,7 +385,8 @@ def test_output_has_each_key_once_on_both_paths(record, tmp_path):
     last value, as a table keeps it); the fast path copies both members as
     they came. Same meaning to a parser that keeps the last (Python, Go,
     jq), but Elasticsearch refuses a document with a duplicate field, and
-    the file sink feeds log shippers. FAILS on q18core (fast path)."""
+    the file sink feeds log shippers. A record with a key twice (or an
+    escaped key) anywhere herald would copy as text is now decoded plainly."""
     r = run_both(record + "\n", tmp_path)
     compare_run(r, "duplicate keys")
     for path in ("full", "fast"):
@@ -392,3 +394,17 @@ def test_output_has_each_key_once_on_both_paths(record, tmp_path):
         assert out, r[path][0]
         for line in out:
             json.loads(line, object_pairs_hook=no_duplicates)
+
+
+def test_metadata_null_and_fields_that_are_not_text(tmp_path):
+    """"metadata": null is an Event without metadata (it stopped the runtime
+    with a Lua error before); a field that is an object shows as nothing in
+    replay's line, not as a table address."""
+    ev = one_event()
+    ev["metadata"] = None
+    ev["involvedObject"]["namespace"] = {"x": 1}
+    r = run_both(json.dumps(ev) + "\n", tmp_path)
+    compare_run(r, "metadata null")
+    assert r["fast"][0].code == 0 and len(lines(r["fast"][0].out)) == 2, r["fast"][0]
+    rep = herald("replay", "--config", SOURCE, tmp_path / "in.jsonl")
+    assert rep.code == 0 and "table: 0x" not in rep.out, rep
