@@ -21,6 +21,7 @@ import http.client
 import json
 import os
 import pathlib
+import shutil
 import ssl
 import struct
 import sys
@@ -103,6 +104,8 @@ def watch(api, accept, rv, want, sink=None):
         else:
             got += chunk.count(b"\n")
     conn.close()
+    if got < want:
+        raise RuntimeError(f"watch {accept} from {rv}: {got} events, want {want}")
     if accept == PB:
         body = body[:pb_frames(body)[1]]
     else:
@@ -198,9 +201,9 @@ def main():
         load(api, bodies)
         load_s = time.monotonic() - t0
         for t in watchers:
-            t.join(timeout=120)
+            t.join(timeout=130)
         if len(got) != 2:
-            raise RuntimeError("a live watch did not see every event")
+            raise RuntimeError("a live watch did not see every event (its error is above)")
         (out / "watch.json").write_bytes(got[JSON])
         with open(out / "watch.lean.json", "w", encoding="utf-8") as lean:
             for line in got[JSON].decode().splitlines():
@@ -257,6 +260,7 @@ def main():
         if api:
             api.stop()
         etcd.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
