@@ -99,7 +99,7 @@ def main():
       f"over the same events: each step over all events, pass after pass, {probe['seconds_per_run']} s of CPU "
       f"a run, the steps taking turns for {probe['rounds']} rounds; the median is shown (min-max in the last "
       "column).")
-    w(f"- Checked, not assumed: {verify}")
+    w(f"- Checked, not assumed (`bench/protobuf/verify.py`): {verify.removeprefix('verify: ')}.")
     w("")
     w("## Bytes on the wire")
     w("")
