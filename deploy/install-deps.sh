@@ -23,8 +23,9 @@ build=(build-essential cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
        libssl-dev libyaml-dev zlib1g-dev)
 build+=(librdkafka-dev)
 test=(libcmocka-dev python3 openssl curl lua5.4 debootstrap debian-archive-keyring buildah)
-# lua-cjson: bench/bench.py's baseline; clang: the libFuzzer targets (tests/fuzz).
-test+=(lua-cjson clang)
+# lua-cjson: bench/bench.py's baseline; clang: the libFuzzer targets (tests/fuzz);
+# valgrind: bench/bench.py's instructions per event (callgrind).
+test+=(lua-cjson clang valgrind)
 # Test servers: Go builds kube-apiserver and etcd, Java 17 + Maven run
 # OpenSearch (tests/servers/). COMMAND:PACKAGE, installed where the machine
 # has no such command (a toolchain installed another way is kept).
