@@ -72,6 +72,11 @@ int json_lazy_write_pending(lua_State *L, int idx, struct buf *out, bool *first)
  * herald's metatables removed (depth: of idx, for the nesting bound). */
 void json_lazy_plain(lua_State *L, int idx, int depth);
 int json_l_splice(lua_State *L);
+/* A buffer the state owns (a userdata in the registry under key), so a
+ * memory error half-way leaks nothing; emptied for each use. */
+struct buf *json_scratch(lua_State *L, const char *key);
+/* json_docs.c */
+int json_l_document_herald(lua_State *L);
 /* json_encode.c: appends the escape of a control character (< 0x20). */
 int json_append_control(struct buf *out, unsigned char c);
 int json_l_encode(lua_State *L);

@@ -250,11 +250,9 @@ static int scratch_gc(lua_State *L)
 	return 0;
 }
 
-/* The state's splice buffer: owned by a userdata in the registry, so a
- * memory error half-way leaks nothing; emptied for each use. */
-static struct buf *scratch(lua_State *L)
+struct buf *json_scratch(lua_State *L, const char *key)
 {
-	if (lua_getfield(L, LUA_REGISTRYINDEX, KEY_SCRATCH) != LUA_TUSERDATA) { /* nil */
+	if (lua_getfield(L, LUA_REGISTRYINDEX, key) != LUA_TUSERDATA) { /* nil */
 		lua_pop(L, 1);
 		struct buf *b = lua_newuserdatauv(L, sizeof(*b), 0);    /* b */
 		*b = (struct buf)BUF_INIT;
@@ -263,7 +261,7 @@ static struct buf *scratch(lua_State *L)
 		lua_setfield(L, -2, "__gc");
 		lua_setmetatable(L, -2);
 		lua_pushvalue(L, -1);
-		lua_setfield(L, LUA_REGISTRYINDEX, KEY_SCRATCH);        /* b */
+		lua_setfield(L, LUA_REGISTRYINDEX, key);                /* b */
 	}
 	struct buf *b = lua_touserdata(L, -1);
 	lua_pop(L, 1);
@@ -305,7 +303,7 @@ int json_splice(lua_State *L, int ev, int keys_idx, const struct buf **result)
 	size_t from = (size_t)lua_tointeger(L, -2), to = (size_t)lua_tointeger(L, -1);
 	if (!text || from >= to || to > tlen || text[from] != '{')
 		goto done;
-	struct buf *out = scratch(L);
+	struct buf *out = json_scratch(L, KEY_SCRATCH);
 	if (buf_reserve(out, to - from + 256) < 0 || buf_putc(out, '{') < 0)
 		goto oom;
 	bool first = true, clean = !scan_has_control(text + from, text + to);

@@ -9,9 +9,14 @@
 --   firstTimestamp = firstTimestamp, else eventTime, else creationTimestamp
 --   count          = series.count, else count, else 1
 local json = require "herald.json"
+local core = require "herald.core"
 local null = json.null
 
 local M = {}
+
+-- The fast path (see herald.route and docs/hacking.md); HERALD_FAST_PATH=0
+-- turns it off, for the tests that compare the two.
+M.FAST = core.getenv("HERALD_FAST_PATH") ~= "0"
 
 -- A field's value, with JSON null and "" read as absent.
 local function value(v)

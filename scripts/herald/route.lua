@@ -17,7 +17,7 @@ local M = {}
 -- the members normalize changed written anew (json.splice).
 -- HERALD_FAST_PATH=0 decodes and encodes everything (the tests compare
 -- the two, byte for byte in meaning).
-local FAST = core.getenv("HERALD_FAST_PATH") ~= "0"
+local FAST = event.FAST
 local decode = FAST and json.decode_lazy or json.decode
 local encode_json = json.encode
 M.fast = FAST

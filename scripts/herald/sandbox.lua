@@ -75,7 +75,8 @@ end
 
 -- json for operator code: encoding a read-only view encodes its table.
 local operator_json = copy(json)
-operator_json.decode_lazy, operator_json.splice = nil, nil   -- herald's own event paths
+-- herald's own event paths
+operator_json.decode_lazy, operator_json.splice, operator_json.document_herald = nil, nil, nil
 function operator_json.encode(v, ...) return json.encode(target[v] or v, ...) end
 function operator_json.is_array(v, ...) return json.is_array(target[v] or v, ...) end
 

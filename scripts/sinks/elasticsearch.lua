@@ -114,10 +114,15 @@ end
 
 -- The event's index and id, and its document: "index\nid\ndocument".
 function M.encode(ev, conf)
-  local shape = conf.document or SHAPES[conf.shape]
-  local doc = shape(ev)
-  if type(doc) ~= "table" then return nil, "document() must return a table" end
-  if conf.cluster_name and type(doc.EventTags) == "table" then doc.EventTags.cluster_name = conf.cluster_name end
+  -- herald's shape is written from the event's fields by C (the fast path;
+  -- json.document_herald), other shapes and document functions from a table.
+  local fields = event.FAST and conf.shape == "herald" and not conf.document
+  local doc
+  if not fields then
+    doc = (conf.document or SHAPES[conf.shape])(ev)
+    if type(doc) ~= "table" then return nil, "document() must return a table" end
+    if conf.cluster_name and type(doc.EventTags) == "table" then doc.EventTags.cluster_name = conf.cluster_name end
+  end
   local t = time.parse(ev.lastTimestamp) or time.parse(ev.firstTimestamp) or os.time()
   -- The index with its placeholders filled, per cluster (and namespace).
   local place = conf.index_names
@@ -133,6 +138,10 @@ function M.encode(ev, conf)
   local name = time.format_utc(pattern, t)
   local m = type(ev.metadata) == "table" and ev.metadata or {}
   local id = ("%s/%s/%s"):format(ev.cluster, m.uid or "", m.resourceVersion or "")
+  if fields then
+    local last = time.parse(ev.lastTimestamp)
+    return json.document_herald(ev, last and time.iso_utc(last) or nil, name .. "\n" .. id .. "\n")
+  end
   local body, err = json.encode(doc)
   if not body then return nil, err end
   return name .. "\n" .. id .. "\n" .. body
