@@ -785,7 +785,7 @@ int json_open(lua_State *L)
 	static const luaL_Reg fns[] = {
 		{ "decode", l_decode }, { "encode", json_l_encode },
 		{ "decode_lazy", l_decode_lazy }, { "splice", json_l_splice },
-		{ "document_herald", json_l_document_herald },
+		{ "document_herald", json_l_document_herald }, { "es_bulk", json_l_es_bulk },
 		{ "array", l_array }, { "is_array", l_is_array }, { NULL, NULL },
 	};
 	luaL_newlib(L, fns);                                            /* json */

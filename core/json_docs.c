@@ -114,3 +114,37 @@ failed:                                                                 /* ... e
 	lua_insert(L, -2);
 	return 2;
 }
+
+/* json.es_bulk(items[, type_name]) -> body: the bulk body of the
+ * elasticsearch sink's items ("index\nid\ndocument", M.encode): a create
+ * action line and the document for each, one pass into one string. */
+int json_l_es_bulk(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	size_t tlen = 0;
+	const char *type_name = luaL_optlstring(L, 2, NULL, &tlen);
+	struct buf *out = json_scratch(L, "herald.json.bulk");
+	size_t n = lua_rawlen(L, 1);
+	for (size_t i = 1; i <= n; i++) {
+		size_t len;
+		lua_rawgeti(L, 1, (lua_Integer)i);
+		const char *item = lua_tolstring(L, -1, &len);
+		const char *a = item ? memchr(item, '\n', len) : NULL;
+		const char *b = a ? memchr(a + 1, '\n', len - (size_t)(a + 1 - item)) : NULL;
+		if (!b)
+			return luaL_error(L, "json.es_bulk: item %d is not \"index\\nid\\ndocument\"", (int)i);
+		const char *doc = b + 1;
+		if (buf_append(out, "{\"create\":{\"_index\":", 20) < 0 ||
+		    json_append_string(out, item, (size_t)(a - item)) < 0 ||
+		    buf_append(out, ",\"_id\":", 7) < 0 ||
+		    json_append_string(out, a + 1, (size_t)(b - a - 1)) < 0 ||
+		    (type_name && (buf_append(out, ",\"_type\":", 9) < 0 ||
+				   json_append_string(out, type_name, tlen) < 0)) ||
+		    buf_append(out, "}}\n", 3) < 0 || buf_append(out, doc, len - (size_t)(doc - item)) < 0 ||
+		    buf_putc(out, '\n') < 0)
+			return luaL_error(L, "not enough memory");
+		lua_pop(L, 1);
+	}
+	lua_pushlstring(L, out->data ? out->data : "", out->len);
+	return 1;
+}

@@ -77,6 +77,7 @@ int json_l_splice(lua_State *L);
 struct buf *json_scratch(lua_State *L, const char *key);
 /* json_docs.c */
 int json_l_document_herald(lua_State *L);
+int json_l_es_bulk(lua_State *L);
 /* json_encode.c: appends the escape of a control character (< 0x20). */
 int json_append_control(struct buf *out, unsigned char c);
 int json_l_encode(lua_State *L);

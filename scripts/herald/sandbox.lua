@@ -76,7 +76,7 @@ end
 -- json for operator code: encoding a read-only view encodes its table.
 local operator_json = copy(json)
 -- herald's own event paths
-operator_json.decode_lazy, operator_json.splice, operator_json.document_herald = nil, nil, nil
+for _, k in ipairs({ "decode_lazy", "splice", "document_herald", "es_bulk" }) do operator_json[k] = nil end
 function operator_json.encode(v, ...) return json.encode(target[v] or v, ...) end
 function operator_json.is_array(v, ...) return json.is_array(target[v] or v, ...) end
 

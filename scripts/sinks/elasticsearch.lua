@@ -242,22 +242,10 @@ function M.request(items, conf, state)
   -- _type only where the server requires one: Elasticsearch 5 and 6.
   local type_name = s.dist == "elasticsearch" and s.major < 7
     and (conf.type_name or (s.major == 6 and "_doc" or "event")) or nil
-  local parts, n = {}, 0
-  local typed = type_name and (',"_type":' .. json.encode(type_name)) or ""
-  local encode, find, sub = json.encode, string.find, string.sub
-  for i = 1, #items do
-    local item = items[i]             -- "index\nid\ndocument" (M.encode)
-    local a = find(item, "\n", 1, true)
-    local b = find(item, "\n", a + 1, true)
-    parts[n + 1] = '{"create":{"_index":' .. encode(sub(item, 1, a - 1)) .. ',"_id":'
-      .. encode(sub(item, a + 1, b - 1)) .. typed .. "}}"
-    parts[n + 2] = sub(item, b + 1)
-    n = n + 2
-  end
-  parts[#parts + 1] = ""
   local url = node(state, conf) .. "/_bulk?filter_path=errors,items.*.error,items.*.status"
   if conf.pipeline then url = url .. "&pipeline=" .. conf.pipeline:gsub("[^%w%-_%.]", "") end
-  local req = request(conf, "POST", url, "application/x-ndjson", table.concat(parts, "\n"))
+  -- each item is "index\nid\ndocument" (M.encode): a create line and the document
+  local req = request(conf, "POST", url, "application/x-ndjson", json.es_bulk(items, type_name))
   req.kind = "bulk"
   if conf.gzip then
     -- Only bulk bodies: the header on every request breaks uncompressed ones.
