@@ -1,5 +1,6 @@
-/* json: JSON text <-> Lua values, both ways here. Owns the registry entry
- * herald.json.array_mt. Never logs; callers report errors.
+/* json: the decoder, JSON text -> Lua values (encoding is json_encode.c,
+ * the library table json_lib.c, the lazy decode's parts json_lazydec.c).
+ * Never logs; callers report errors.
  *
  * The decoder keeps everything it builds on the Lua stack (strings with
  * escapes in a scratch userdata), so a memory budget that stops it mid-way
@@ -7,6 +8,7 @@
  * (the size of the text) whenever that happened. */
 #include "json.h"
 #include "json_impl.h"
+#include "json_decoder.h"
 #include "scan.h"
 
 #include <lauxlib.h>
@@ -19,35 +21,6 @@
 
 #define KEY_ARRAY_MT JSON_KEY_ARRAY_MT
 #define MAX_DEPTH JSON_MAX_DEPTH
-
-struct decoder {
-	lua_State *L;
-	const char *start, *p, *end;
-	char *err;
-	size_t errlen;
-	bool skip;        /* validate only: push nothing */
-	int keys;         /* stack index of the known keys' strings (known_key) */
-	int text;         /* json.decode_lazy: stack index of the text */
-	int covered;      /* json.decode_lazy: stack index of covered(uid, rv), or 0 */
-	/* json.decode_lazy: the members of the objects being decoded, for the
-	 * Kubernetes objects among them (JSON_SPAN); full: no room, none kept. */
-	uint64_t spans[128];
-	int nspans;
-	bool spans_full;
-	/* json.decode_lazy: a key twice in one object, or a key with an
-	 * escape, in what is kept as text (then nothing is: json_lazy_plain) */
-	bool odd;
-	struct { uint32_t off, len; } keys_seen[128];
-	int nkeys_seen;
-};
-
-/* What a container is, for json.decode_lazy (json_impl.h). */
-enum mode {
-	M_PLAIN,          /* decode everything */
-	M_LAZY,           /* look for Kubernetes objects */
-	M_META,           /* an object's metadata: defer object and array members */
-	M_ITEMS,          /* a List's items: skip what the source already delivered */
-};
 
 __attribute__((format(printf, 2, 3)))
 static int dec_fail(struct decoder *d, const char *fmt, ...)
@@ -236,72 +209,6 @@ static int dec_number(struct decoder *d)
 
 static int dec_value(struct decoder *d, int depth, enum mode mode);
 
-/* The keys of Kubernetes Events, watch events, Lists and Statuses. Their
- * Lua strings are made once and kept (KEY_KEYS), so decoding an event
- * pushes them from a table instead of hashing each key again. */
-#define KEY_KEYS "herald.json.keys"
-static const char *const known_keys[] = {
-	"kind", "apiVersion", "metadata", "name", "namespace", "uid", "resourceVersion",
-	"creationTimestamp", "managedFields", "annotations", "labels", "ownerReferences",
-	"generateName", "involvedObject", "fieldPath", "reason", "message", "source", "component",
-	"host", "firstTimestamp", "lastTimestamp", "count", "type", "eventTime", "series",
-	"lastObservedTime", "action", "related", "reportingComponent", "reportingInstance", "object",
-	"items", "continue", "remainingItemCount", "code", "status", "details", "causes", "regarding",
-	"note", "reportingController", "deprecatedSource", "deprecatedFirstTimestamp",
-	"deprecatedLastTimestamp", "deprecatedCount", "cluster",
-};
-#define NKNOWN (sizeof(known_keys) / sizeof(*known_keys))
-static unsigned char known_slot[256];   /* hash -> index + 1, 0 empty */
-
-static unsigned key_hash(const char *s, size_t len)
-{
-	return ((unsigned)len * 31u + (unsigned char)s[0] * 7u + (unsigned char)s[len - 1] * 3u +
-		(unsigned char)s[len / 2]) & 255u;
-}
-
-static void known_init(void)
-{
-	if (known_slot[key_hash(known_keys[0], strlen(known_keys[0]))])
-		return;
-	for (size_t i = 0; i < NKNOWN; i++) {
-		unsigned h = key_hash(known_keys[i], strlen(known_keys[i]));
-		while (known_slot[h])
-			h = (h + 1) & 255u;
-		known_slot[h] = (unsigned char)(i + 1);
-	}
-}
-
-/* The index (1-based) of a known key, 0 for any other. */
-static int known_key(const char *s, size_t len)
-{
-	if (len == 0)
-		return 0;
-	for (unsigned h = key_hash(s, len);; h = (h + 1) & 255u) {
-		int i = known_slot[h];
-		if (!i)
-			return 0;
-		const char *k = known_keys[i - 1];
-		if (strncmp(k, s, len) == 0 && k[len] == '\0')
-			return i;
-	}
-}
-
-/* Pushes the table of the known keys' strings. */
-static void push_known_keys(lua_State *L)
-{
-	if (lua_getfield(L, LUA_REGISTRYINDEX, KEY_KEYS) == LUA_TTABLE)
-		return;
-	lua_pop(L, 1);
-	known_init();
-	lua_createtable(L, (int)NKNOWN, 0);
-	for (size_t i = 0; i < NKNOWN; i++) {
-		lua_pushstring(L, known_keys[i]);
-		lua_rawseti(L, -2, (lua_Integer)i + 1);
-	}
-	lua_pushvalue(L, -1);
-	lua_setfield(L, LUA_REGISTRYINDEX, KEY_KEYS);
-}
-
 /* d->p is past a key's opening quote: pushes the key, its kept string
  * when it is a known one. */
 static int dec_key(struct decoder *d)
@@ -309,7 +216,7 @@ static int dec_key(struct decoder *d)
 	if (d->keys) {
 		const char *q = memchr(d->p, '"', (size_t)(d->end - d->p));
 		int i = q && q - d->p < 32 && !memchr(d->p, '\\', (size_t)(q - d->p)) ?
-			known_key(d->p, (size_t)(q - d->p)) : 0;
+			json_known_key(d->p, (size_t)(q - d->p)) : 0;
 		if (i) {
 			lua_rawgeti(d->L, d->keys, i);
 			d->p = q + 1;
@@ -360,90 +267,6 @@ static int skip_member(struct decoder *d, int depth, bool *first, struct json_me
 	return 1;
 }
 
-static bool is_key(const struct json_member *m, const char *name, size_t len)
-{
-	return m->key_len == len && memcmp(m->key, name, len) == 0;
-}
-
-/* A List item (d->p at its '{') the source already delivered: its
- * metadata's uid and resourceVersion are covered by the checkpoint. Such
- * an item is validated (d->p past it) and not decoded: 1. 0 (d->p
- * unchanged) when it must be decoded, -1 when it is malformed. */
-static int covered_item(struct decoder *d, int depth)
-{
-	bool odd = false;  /* a skipped item's keys do not matter */
-	const char *at = d->p, *end = json_skip_value(at, d->end, depth, &odd);
-	if (!end)
-		return 0;  /* malformed: decoding it says why */
-	struct json_member m, id;
-	struct json_walk item, meta;
-	const char *uid = NULL, *rv = NULL;
-	size_t uid_len = 0, rv_len = 0;
-	bool event = false;
-	json_walk_init(&item, at, (size_t)(end - at));
-	while (json_walk_next(&item, &m) == 1) {
-		if (is_key(&m, "involvedObject", 14)) {
-			event = *m.value == '{';
-		} else if (is_key(&m, "metadata", 8)) {
-			uid = rv = NULL;
-			if (*m.value != '{')
-				continue;
-			json_walk_init(&meta, m.value, (size_t)(m.end - m.value));
-			while (json_walk_next(&meta, &id) == 1) {
-				size_t len = (size_t)(id.end - id.value);
-				bool plain = *id.value == '"' && len > 2 && !memchr(id.value, '\\', len);
-				if (is_key(&id, "uid", 3))
-					uid = plain ? id.value + 1 : NULL, uid_len = len - 2;
-				else if (is_key(&id, "resourceVersion", 15))
-					rv = plain ? id.value + 1 : NULL, rv_len = len - 2;
-			}
-		}
-	}
-	if (!event || !uid || !rv)
-		return 0;
-	lua_State *L = d->L;
-	lua_pushvalue(L, d->covered);                                   /* covered */
-	lua_pushlstring(L, uid, uid_len);
-	lua_pushlstring(L, rv, rv_len);
-	lua_call(L, 2, 1);                                              /* yes */
-	bool yes = lua_toboolean(L, -1);
-	lua_pop(L, 1);
-	if (yes)
-		d->p = end;
-	return yes;
-}
-
-/* A metadata member that is an object or an array: validated, not
- * decoded; its place goes into the pending table (made on first use,
- * just above t). Stack: t [p] k -> t p */
-static int defer_member(struct decoder *d, int depth, int t, int *pending)
-{
-	lua_State *L = d->L;
-	const char *v = d->p, *end = json_skip_value(v, d->end, depth + 1, &d->odd);
-	if (end) {
-		d->p = end;
-	} else {  /* malformed: the decoder's own walk says where and why */
-		d->skip = true;
-		int rc = dec_value(d, depth + 1, M_PLAIN);
-		d->skip = false;
-		if (rc < 0) {
-			lua_pop(L, 1);
-			return -1;
-		}
-	}
-	if (!*pending) {
-		lua_createtable(L, 0, 4);                               /* t k p */
-		lua_insert(L, -2);                                      /* t p k */
-		*pending = t + 1;
-	}
-	lua_pushvalue(L, -1);
-	lua_pushnil(L);
-	lua_rawset(L, t);                       /* t p k: an earlier member of that name is gone */
-	lua_pushinteger(L, (lua_Integer)(((uint64_t)(v - d->start) << 32) | (uint64_t)(d->p - v)));
-	lua_rawset(L, *pending);                                        /* t p */
-	return 0;
-}
-
 /* Validates a container without pushing anything. */
 static int skip_container(struct decoder *d, bool object, int depth)
 {
@@ -474,61 +297,6 @@ static int skip_container(struct decoder *d, bool object, int depth)
 		}
 		return dec_fail(d, "expected ',' or ']'");
 	}
-}
-
-/* The metatable of a Kubernetes object: its text and span. Stack: t -> t */
-static void set_object_mt(struct decoder *d, const char *open, int base)
-{
-	lua_State *L = d->L;
-	int n = d->spans_full ? 0 : d->nspans - base;
-	lua_createtable(L, 3 + n, 1);                                   /* t mt */
-	for (int i = 0; i < n; i++) {
-		lua_pushinteger(L, (lua_Integer)d->spans[base + i]);
-		lua_rawseti(L, -2, 4 + i);
-	}
-	lua_pushliteral(L, JSON_OBJECT_MT);
-	lua_setfield(L, -2, "__name");
-	lua_pushvalue(L, d->text);
-	lua_rawseti(L, -2, 1);
-	lua_pushinteger(L, (lua_Integer)(open - d->start));
-	lua_rawseti(L, -2, 2);
-	lua_pushinteger(L, (lua_Integer)(d->p - d->start));
-	lua_rawseti(L, -2, 3);
-	lua_setmetatable(L, -2);                                        /* t */
-}
-
-/* A key of an object decoded lazily (from its opening quote to one past
- * its closing one): a second one of that name, or one with an escape,
- * makes the record odd. */
-static void note_key(struct decoder *d, int base, const char *member, const char *end)
-{
-	uint32_t off = (uint32_t)(member + 1 - d->start), len = (uint32_t)(end - member - 2);
-	if (memchr(member + 1, '\\', len) ||
-	    d->nkeys_seen == (int)(sizeof(d->keys_seen) / sizeof(*d->keys_seen))) {
-		d->odd = true;
-		return;
-	}
-	for (int i = base; i < d->nkeys_seen; i++)
-		if (d->keys_seen[i].len == len && memcmp(d->start + d->keys_seen[i].off, d->start + off, len) == 0)
-			d->odd = true;
-	d->keys_seen[d->nkeys_seen].off = off;
-	d->keys_seen[d->nkeys_seen++].len = len;
-}
-
-/* The mode of an object member's value, by its key (on the stack top). */
-static enum mode child_mode(lua_State *L, enum mode mode, int depth, bool *k8s, const char *value)
-{
-	if (mode == M_PLAIN || mode == M_META)
-		return M_PLAIN;
-	size_t len;
-	const char *k = lua_tolstring(L, -1, &len);
-	if (len == 8 && memcmp(k, "metadata", 8) == 0 && *value == '{') {
-		*k8s = true;
-		return M_META;
-	}
-	if (depth == 0 && len == 5 && memcmp(k, "items", 5) == 0)
-		return M_ITEMS;
-	return M_LAZY;
 }
 
 /* d->p is past the '[' or '{'. Pushes the table. */
@@ -568,7 +336,7 @@ static int dec_container(struct decoder *d, bool object, int depth, enum mode mo
 				goto fail;
 			bool escaped = memchr(member, '\\', (size_t)(d->p - member)) != NULL;
 			if (keys)
-				note_key(d, keys_base, member, d->p);
+				json_dec_note_key(d, keys_base, member, d->p);
 			skip_space(d);
 			if (d->p >= d->end || *d->p != ':') {
 				lua_pop(L, 1);
@@ -578,10 +346,10 @@ static int dec_container(struct decoder *d, bool object, int depth, enum mode mo
 			d->p++;
 			skip_space(d);
 			if (mode == M_META && d->p < d->end && (*d->p == '{' || *d->p == '[')) {
-				if (defer_member(d, depth, t, &pending) < 0)
+				if (json_dec_defer_member(d, depth, t, &pending) < 0)
 					goto fail;
 			} else {
-				enum mode child = child_mode(L, mode, depth, &k8s, d->p < d->end ? d->p : "");
+				enum mode child = json_dec_child_mode(L, mode, depth, &k8s, d->p < d->end ? d->p : "");
 				if (dec_value(d, depth + 1, child) < 0) { /* t [p] k v */
 					lua_pop(L, 1);
 					goto fail;
@@ -598,7 +366,7 @@ static int dec_container(struct decoder *d, bool object, int depth, enum mode mo
 			else if (spans)
 				d->spans_full = true;
 		} else if (mode == M_ITEMS && d->covered && (skip_space(d), d->p < d->end) && *d->p == '{') {
-			int c = covered_item(d, depth + 1);
+			int c = json_dec_covered_item(d, depth + 1);
 			if (c < 0)
 				goto fail;
 			if (c)
@@ -629,7 +397,7 @@ static int dec_container(struct decoder *d, bool object, int depth, enum mode mo
 		lua_pop(L, 1);                                          /* t */
 	}
 	if (k8s)
-		set_object_mt(d, open, base);
+		json_dec_object_mt(d, open, base);
 	d->nspans = base;
 	d->nkeys_seen = keys_base;
 	return 0;
@@ -691,7 +459,7 @@ static int dec_value(struct decoder *d, int depth, enum mode mode)
 }
 
 /* Decodes the whole text as one value (d set up by the caller). */
-static int decode_all(struct decoder *d, enum mode mode)
+int json_decode_all(struct decoder *d, enum mode mode)
 {
 	if (!lua_checkstack(d->L, 4)) {
 		snprintf(d->err, d->errlen, "out of stack");
@@ -712,86 +480,10 @@ int json_decode(lua_State *L, const char *text, size_t len, bool has_empty_array
 {
 	(void)has_empty_array; /* a hint lua-cjson needed; every [] is known now */
 	struct decoder d = { .L = L, .start = text, .p = text, .end = text + len, .err = err, .errlen = errlen };
-	return decode_all(&d, M_PLAIN);
+	return json_decode_all(&d, M_PLAIN);
 }
 
-static int l_decode(lua_State *L)
+int json_dec_value(struct decoder *d, int depth, enum mode mode)
 {
-	size_t len;
-	const char *s = luaL_checklstring(L, 1, &len);
-	char err[256];
-	lua_settop(L, 1); /* a second argument (lua-cjson's [] hint) is ignored */
-	if (json_decode(L, s, len, true, err, sizeof(err)) < 0) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
-	return 1;
-}
-
-/* json.decode_lazy(text[, covered]) -> value | nil, err: as json.decode,
- * with Kubernetes objects decoded lazily (json_impl.h). covered(uid, rv),
- * when given, is asked about each item of a List ({"items": [...]}); an
- * item it says yes to becomes false, validated but not decoded. */
-static int l_decode_lazy(lua_State *L)
-{
-	size_t len;
-	const char *s = luaL_checklstring(L, 1, &len);
-	bool covered = lua_isfunction(L, 2);
-	lua_settop(L, 2);
-	char err[256];
-	push_known_keys(L);                                             /* text covered keys */
-	struct decoder d = { .L = L, .start = s, .p = s, .end = s + len, .err = err, .errlen = sizeof(err),
-			     .text = 1, .covered = covered ? 2 : 0, .keys = 3 };
-	if (decode_all(&d, M_LAZY) < 0) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		return 2;
-	}
-	if (d.odd)  /* its text would not read as the table does: no splice, no raw members */
-		json_lazy_plain(L, -1, 0);
-	return 1;
-}
-
-static int l_array(lua_State *L)
-{
-	if (lua_isnoneornil(L, 1))
-		lua_newtable(L);
-	luaL_checktype(L, 1, LUA_TTABLE);
-	lua_settop(L, 1);
-	lua_getfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);
-	lua_setmetatable(L, 1);
-	return 1;
-}
-
-static int l_is_array(lua_State *L)
-{
-	bool marked = false;
-	if (lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1)) {
-		lua_getfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);
-		marked = lua_rawequal(L, -1, -2);
-	}
-	lua_pushboolean(L, marked);
-	return 1;
-}
-
-int json_open(lua_State *L)
-{
-	lua_newtable(L);                                                /* array_mt */
-	lua_pushliteral(L, "array");
-	lua_setfield(L, -2, "__name");
-	lua_setfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);               /* */
-
-	static const luaL_Reg fns[] = {
-		{ "decode", l_decode }, { "encode", json_l_encode },
-		{ "decode_lazy", l_decode_lazy }, { "splice", json_l_splice },
-		{ "document_herald", json_l_document_herald }, { "es_bulk", json_l_es_bulk },
-		{ "array", l_array }, { "is_array", l_is_array }, { NULL, NULL },
-	};
-	luaL_newlib(L, fns);                                            /* json */
-	lua_pushlightuserdata(L, NULL);
-	lua_setfield(L, -2, "null");
-	lua_getfield(L, LUA_REGISTRYINDEX, KEY_ARRAY_MT);
-	lua_setfield(L, -2, "array_mt");
-	return 1;
+	return dec_value(d, depth, mode);
 }
