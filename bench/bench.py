@@ -706,15 +706,23 @@ def main():
         *callgrind.lines(prof and prof["shares"], args.base_rev, CALLGRIND_EVENTS),
         "What herald does with one event, in order:",
         "",
-        "1. **Framing** (`core/framer.c`): one pass over the bytes. It splits records, validates UTF-8, "
-        "measures strings (1 MiB field limit) and notices `[]`. Plain runs inside strings are skipped in bulk.",
-        "2. **Decoding** (`core/json.c`, herald's own decoder): JSON to a Lua table.",
-        "3. **Normalising and routing** (the Lua VM). This fills in count and last-seen and runs the "
-        "compiled matchers. Each rule is a closure over precompiled tests (sets for lists of exact strings, C "
-        f"globs): about {per_rule_us * 1000:.0f} ns a rule.",
-        "4. **Encoding** for each sink that needs the event (`core/json.c`). The event is encoded once per sink "
-        "as a string. That string is what the queue holds, so a queued event costs its bytes, not a Lua table.",
+        "1. **Framing** (`core/framer.c`): one pass over the bytes. It splits records, validates UTF-8 and "
+        "measures strings (1 MiB field limit). Plain runs inside strings are skipped sixteen bytes at a time "
+        "(SSE2, `core/scan.h`).",
+        "2. **Decoding** (`json.decode_lazy`, `core/json.c` and `core/json_lazydec.c`): the fields rules and "
+        "sinks read become a Lua table; the object and array members of `metadata` (`managedFields`, "
+        "`annotations`, `labels`, ...) are only validated (`core/json_skip.c`) and decoded when something "
+        "reads them. List items the checkpoint covers are skipped here, undecoded.",
+        "3. **Normalising and routing** (the Lua VM, without the count hook: herald's own code). This fills in "
+        "count and last-seen and runs the compiled matchers. Each rule is a closure over precompiled tests "
+        f"(sets for lists of exact strings, C globs): about {per_rule_us * 1000:.0f} ns a rule.",
+        "4. **Writing each sink's item**. stdout and file get the event's own bytes with the members "
+        "normalisation changed written anew (`json_splice`), once for all of them and without a Lua string; "
+        "Elasticsearch's default document is written from the fields by C (`core/json_docs.c`) and its bulk "
+        "body in one pass. A sink's item is what its queue holds: a queued event costs its bytes, not a table.",
         "5. **Queueing and writing**.",
+        "",
+        "`HERALD_FAST_PATH=0` turns 2 and 4 back into the full decode and encode (the tests compare the two).",
         "",
         *compare.embedded(ROOT / "bench" / "PEERS.md", run_started, "Beside kube-eventer and kubernetes-event-exporter",
                           "`bench/peers/run.sh`", " (`BENCH_PEERS=1 bench/run.sh` runs it first)"),

@@ -27,6 +27,7 @@ static const char *const known_keys[] = {
 };
 #define NKNOWN (sizeof(known_keys) / sizeof(*known_keys))
 static unsigned char known_slot[256];   /* hash -> index + 1, 0 empty */
+static size_t known_len[NKNOWN];
 
 static unsigned key_hash(const char *s, size_t len)
 {
@@ -39,7 +40,8 @@ static void known_init(void)
 	if (known_slot[key_hash(known_keys[0], strlen(known_keys[0]))])
 		return;
 	for (size_t i = 0; i < NKNOWN; i++) {
-		unsigned h = key_hash(known_keys[i], strlen(known_keys[i]));
+		known_len[i] = strlen(known_keys[i]);
+		unsigned h = key_hash(known_keys[i], known_len[i]);
 		while (known_slot[h])
 			h = (h + 1) & 255u;
 		known_slot[h] = (unsigned char)(i + 1);
@@ -55,8 +57,8 @@ int json_known_key(const char *s, size_t len)
 		int i = known_slot[h];
 		if (!i)
 			return 0;
-		const char *k = known_keys[i - 1];
-		if (strncmp(k, s, len) == 0 && k[len] == '\0')
+		/* lengths first: a key may hold a NUL byte */
+		if (known_len[i - 1] == len && memcmp(known_keys[i - 1], s, len) == 0)
 			return i;
 	}
 }
