@@ -354,7 +354,7 @@ static void *serve_bulk(void *arg)
 		path[strcspn(path, "?")] = '\0';
 		if (header(buf, head, "Content-Length", v, sizeof(v)))
 			body = (size_t)atol(v);
-		if (verbose)
+		if (verbose && strncmp(path, "/_watchgen/", 11) != 0)
 			fprintf(stderr, "watchgen bulk: %s %s (%zu bytes)\n", method, path, body);
 		if (header(buf, head, "Expect", v, sizeof(v)) && strcasecmp(v, "100-continue") == 0 &&
 		    write_all(fd, "HTTP/1.1 100 Continue\r\n\r\n", 25))
