@@ -69,9 +69,18 @@ class Counter(threading.Thread):
             if self.pattern in line:
                 self.count += 1
             elif self.save and re.match(self.save, line) and len(self.notes) < 50:
-                text = re.sub(rb"^[IWEF]\d{4} [\d:.]+\s+\d+ ", b"", line).strip()[:160]
-                if text:
-                    self.notes[text.decode(errors="replace")] += 1
+                self.notes[note(line)] += 1
+
+
+def note(line):
+    """A log line without its time and pid, numbers and paths, so that
+    repeated lines add up: klog's "W1126 05:42:25.1 123 file.go:9] text",
+    zerolog's {"level":..,"time":..,"message":..}."""
+    text = line.decode(errors="replace").strip()
+    text = re.sub(r'^([IWEF])\d{4} [\d:.]+\s+\d+ ', r"\1 ", text)
+    text = re.sub(r'"time":"[^"]*",?', "", text)
+    text = re.sub(r"/tmp/\S+|127\.0\.0\.1:\d+", "...", text)
+    return text[:200]
 
 
 def documents(url):
@@ -85,9 +94,12 @@ def measure(cmd, n, delivered, idle, env=None, stdout_pattern=None, stderr_patte
     """Runs cmd until delivered() >= n or `idle` seconds pass without
     progress. Returns a dict of figures."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    klog = rb"[IWEF]\d{4} "   # kube-eventer logs with klog; its event lines are counted, not kept
+    # Warnings and errors are kept: kube-eventer's (klog; its event lines are
+    # counted, not kept), kubernetes-event-exporter's (zerolog), herald's.
+    klog = rb"[WEF]\d{4} "
     out = Counter(proc.stdout, stdout_pattern, save=klog if stdout_pattern else None)
-    err = Counter(proc.stderr, stderr_pattern or b"\0never\0", save=klog if stderr_pattern else rb".")
+    err = Counter(proc.stderr, stderr_pattern or b"\0never\0",
+                  save=klog if stderr_pattern else rb'(?!.*"level":"(info|debug)")(?!.*metricsNamePrefix)')
     t0 = time.monotonic()
     last, last_t, cpu, hwm = 0, t0, 0.0, 0
     try:
@@ -192,6 +204,7 @@ def requests_seen(logdir):
             for line in f.read_text().splitlines():
                 line = re.sub(r"resourceVersion=\d+", "resourceVersion=V", line)
                 line = re.sub(r"timeoutSeconds=\d+", "timeoutSeconds=T", line)
+                line = re.sub(r"timeout=[\dhms]+", "timeout=T", line)
                 kinds[line.removeprefix("watchgen: ")] += 1
         seen[prog] = sorted(kinds)
     return seen
@@ -280,8 +293,8 @@ def report(args, results, seen, took):
             lines.append(f"| {label} | {prog} | {h['rate'] / s['rate']:.2f}x | {s['rss'] / h['rss']:.1f}x |"
                          if s["rate"] else f"| {label} | {prog} | (nothing delivered) | |")
     lines += ["", "### How each program was run", "",
-              "- **herald**: `herald --config <repository root> --cluster c0=<kubeconfig>` (as bench/run.sh runs it) (the "
-              "default rules, every event to stdout as one JSON line); to Elasticsearch, one rule routing every "
+              "- **herald**: `herald --config <repository root> --cluster c0=<kubeconfig>`, as bench/run.sh runs it: the "
+              "default rules, every event to stdout as one JSON line; to Elasticsearch, one rule routing every "
               "event to the `elasticsearch` sink (`batch = { wait = \"200ms\" }`, bulk bodies).",
               "- **kube-eventer**: `--source=kubernetes:<url>?inClusterConfig=false&useServiceAccount=false "
               "--sink=log` (klog, one line per event, counted on stderr) or `--sink=elasticsearch:<url>?sniff=false&ver=7` "
@@ -293,7 +306,7 @@ def report(args, results, seen, took):
               "", "What each program asked the API stand-in (every request is logged by `WATCHGEN_LOG=1`):", ""]
     for prog in PROGRAMS:
         lines.append(f"- {prog}: " + "; ".join(f"`{k}`" for k in seen[prog]))
-    lines += ["", "What the peers said while running (most frequent lines of their own logs, each run's counts added):", ""]
+    lines += ["", "What the peers logged at warning level or above (most frequent lines, each run's counts added):", ""]
     for prog in PROGRAMS[1:]:
         for mode in ("stdout", "es"):
             notes = collections.Counter()
@@ -317,8 +330,8 @@ def report(args, results, seen, took):
               "- kubernetes-event-exporter's Elasticsearch receiver indexes one event per request "
               "(`POST /kube-events/_doc`), and hands each event to its receiver in a goroutine of its own, so "
               "events waiting for a slow receiver cost memory.",
-              "- kube-eventer's wall time is at least one `--frequency` (5 s): it writes in batches at that "
-              "interval. Wall times are to the last delivery seen (polled every 50 ms).",
+              "- kube-eventer writes in batches, once per `--frequency` (5 s), so its wall time moves in steps of "
+              "that. Wall times run from the program's start to the last delivery seen (polled every 50 ms).",
               ""]
     return "\n".join(lines)
 
