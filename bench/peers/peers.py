@@ -322,7 +322,7 @@ def report(args, results, seen, took):
               "", "What each program asked the API stand-in (every request is logged by `WATCHGEN_LOG=1`):", ""]
     for prog in PROGRAMS:
         lines.append(f"- {prog}: " + "; ".join(f"`{k}`" for k in seen[prog]))
-    lines += ["", "What the peers logged at warning level or above (most frequent lines, each run's counts added):", ""]
+    lines += ["", "What the peers logged: warnings and errors, and client-go's own klog lines (most frequent lines, each run's counts added):", ""]
     for prog in PROGRAMS[1:]:
         for mode in ("stdout", "stdout-30s", "es") if prog == "kube-eventer" else ("stdout", "es"):
             notes = collections.Counter()
@@ -336,9 +336,9 @@ def report(args, results, seen, took):
               "herald and kubernetes-event-exporter ask for JSON, as they get from a real server.",
               "- Where kube-eventer delivers fewer than all: its watch puts each event in a channel of 100,000 "
               "(`LocalEventsBufferSize`) and drops it when the channel is full (`Event buffer full, dropping event`); "
-              "the channel is emptied only once per `--frequency` (5 s here). A stream faster than 100,000 events per "
+              "the channel is emptied only once per `--frequency` (5 s here; 30 s, its default, in the row that says so). A stream faster than 100,000 events per "
               "frequency loses the rest. Its sink manager also gives each sink 20 s per batch and drops the batch "
-              "for a sink still busy with the previous one (`Failed to events data to sink`).",
+              "for a sink still busy with the previous one (`Failed to events data to sink`; the batch dropped may be empty).",
               "- kube-eventer's Elasticsearch sink asks, for every event, whether the event's daily index exists "
               "(`HEAD /heapster-<date>`) and whether it has its alias (`GET /heapster-<date>/_alias`) before adding "
               "the event to its bulk processor: two requests per event besides the bulk bodies. The stand-in answers "
@@ -349,7 +349,7 @@ def report(args, results, seen, took):
               "- kubernetes-event-exporter's Elasticsearch receiver indexes one event per request "
               "(`POST /kube-events/_doc`), and hands each event to its receiver in a goroutine of its own, so "
               "events waiting for a slow receiver cost memory.",
-              "- kube-eventer writes in batches, once per `--frequency` (5 s), so its wall time moves in steps of "
+              "- kube-eventer writes in batches, once per `--frequency`, so its wall time moves in steps of "
               "that. Wall times run from the program's start to the last delivery seen (polled every 50 ms).",
               ""]
     return "\n".join(lines)
