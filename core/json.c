@@ -43,24 +43,6 @@ static void skip_space(struct decoder *d)
 		d->p++;
 }
 
-static int hex4(const char *p)
-{
-	int v = 0;
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
-			return -1;
-	}
-	return v;
-}
-
 static void scratch_pop(struct decoder *d)
 {
 	if (!d->skip)
@@ -137,7 +119,7 @@ static int dec_string(struct decoder *d)
 		}
 		if (c != 'u')
 			return scratch_fail(d, "invalid escape in a string");
-		int cp = end - d->p >= 6 ? hex4(d->p + 2) : -1;
+		int cp = end - d->p >= 6 ? json_hex4(d->p + 2) : -1;
 		if (cp < 0)
 			return scratch_fail(d, "invalid \\u escape");
 		d->p += 6;
@@ -145,7 +127,7 @@ static int dec_string(struct decoder *d)
 		if (cp >= 0xDC00 && cp <= 0xDFFF)
 			return scratch_fail(d, "lone low surrogate in a \\u escape");
 		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			int lo = end - d->p >= 6 && d->p[0] == '\\' && d->p[1] == 'u' ? hex4(d->p + 2) : -1;
+			int lo = end - d->p >= 6 && d->p[0] == '\\' && d->p[1] == 'u' ? json_hex4(d->p + 2) : -1;
 			if (lo < 0xDC00 || lo > 0xDFFF)
 				return scratch_fail(d, "lone high surrogate in a \\u escape");
 			code = 0x10000 + (((unsigned long)cp - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);

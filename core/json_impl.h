@@ -41,6 +41,25 @@ struct json_member {
 	const char *start, *value, *end;
 };
 
+/* The value of four hex digits at p (a \u escape), -1 if they are not. */
+static inline int json_hex4(const char *p)
+{
+	int v = 0;
+	for (int i = 0; i < 4; i++) {
+		char c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
 /* json_skip.c: one past the value at p, validated as the decoder would
  * (depth: the value's nesting level), or NULL when the decoder would
  * refuse it. Leading space is skipped. *odd is set (never cleared) when an

@@ -16,24 +16,6 @@ static const char *space(const char *p, const char *end)
 	return p;
 }
 
-static int hex4(const char *p)
-{
-	int v = 0;
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
-			return -1;
-	}
-	return v;
-}
-
 /* p is past the opening quote: one past the closing quote, or NULL. */
 static const char *string_end(const char *p, const char *end)
 {
@@ -48,12 +30,12 @@ static const char *string_end(const char *p, const char *end)
 			p += 2;
 			continue;
 		}
-		int cp = c == 'u' && end - p >= 6 ? hex4(p + 2) : -1;
+		int cp = c == 'u' && end - p >= 6 ? json_hex4(p + 2) : -1;
 		if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
 			return NULL;
 		p += 6;
 		if (cp >= 0xD800 && cp <= 0xDBFF) {
-			int lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? hex4(p + 2) : -1;
+			int lo = end - p >= 6 && p[0] == '\\' && p[1] == 'u' ? json_hex4(p + 2) : -1;
 			if (lo < 0xDC00 || lo > 0xDFFF)
 				return NULL;
 			p += 6;

@@ -15,23 +15,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static lua_State *L;
-static size_t held;
 
-static void *capped(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	size_t old = ptr ? osize : 0;
-	if (nsize == 0) {
-		free(ptr);
-		held -= old;
-		return NULL;
-	}
-	if (nsize > old && held + nsize - old > CAP)
-		return NULL;
-	void *p = realloc(ptr, nsize);
-	if (p)
-		held = held - old + nsize;
-	return p;
-}
+#include "capped.h"
 
 /* (text) -> nothing; aborts when the oracle fails. */
 static int round_trip(lua_State *S)

@@ -29,24 +29,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static lua_State *L;
-static size_t held;
 static int oracle_ref;
 
-static void *capped(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	size_t old = ptr ? osize : 0;
-	if (nsize == 0) {
-		free(ptr);
-		held -= old;
-		return NULL;
-	}
-	if (nsize > old && held + nsize - old > CAP)
-		return NULL;
-	void *p = realloc(ptr, nsize);
-	if (p)
-		held = held - old + nsize;
-	return p;
-}
+#include "capped.h"
 
 static const char ORACLE[] =
 	"local json, text = ...\n"
