@@ -2,7 +2,8 @@
  *
  * The state opens only safe libraries; `require` reads scripts/ (embedded
  * in the binary, or --scripts-dir) and nothing else. Every call from C
- * into Lua runs under an instruction budget and a memory budget, and the
+ * into Lua runs under a memory budget and, but for the per-record call into
+ * herald's own scripts (luahost_pcall_own), an instruction budget; the
  * runtime wraps each operator function in a narrower one (core.guard), so
  * a rule that loops or allocates without end is stopped, reported with
  * file:line, and the event goes on. core.guard also gives each function a
