@@ -23,7 +23,7 @@ EVENT_PATH = "framer_feed"
 RECORD_CALLBACK = re.compile(r"^on_record$")
 PARTS = [
     ("JSON decode into Lua tables (core/json.c: json.decode, json.decode_lazy, lazy members read)",
-     re.compile(r"^(json_decode|l_decode|l_decode_lazy)$")),
+     re.compile(r"^(json_decode|l_decode|l_decode_lazy|json_l_decode_lazy)$")),
     ("JSON encode and splice (core/json_encode.c, core/json_lazy.c, core.emit_splice)",
      re.compile(r"^(json_encode|l_encode|json_l_encode)$|splice")),
 ]
