@@ -43,14 +43,8 @@ static void skip_space(struct decoder *d)
 		d->p++;
 }
 
-static void scratch_pop(struct decoder *d)
-{
-	if (!d->skip)
-		lua_pop(d->L, 1);
-}
-
 /* dec_fail for dec_string once its scratch is on the stack: pops it. */
-#define scratch_fail(d, ...) (scratch_pop(d), dec_fail((d), __VA_ARGS__))
+#define scratch_fail(d, ...) (lua_pop((d)->L, 1), dec_fail((d), __VA_ARGS__))
 
 /* Writes cp as UTF-8 at out; returns the bytes written (1..4). */
 static size_t put_utf8(char *out, unsigned long cp)
@@ -93,18 +87,14 @@ static int dec_string(struct decoder *d)
 		return dec_fail(d, "unterminated string");
 	}
 	if (!escapes) {
-		if (!d->skip)
-			lua_pushlstring(d->L, d->p, (size_t)(s - d->p));  /* str */
+		lua_pushlstring(d->L, d->p, (size_t)(s - d->p));        /* str */
 		d->p = s + 1;
 		return 0;
 	}
 	const char *end = s;                                            /* the closing quote */
-	char tmp[8];
-	char *out = d->skip ? tmp : lua_newuserdatauv(d->L, (size_t)(end - d->p), 0); /* scratch */
+	char *out = lua_newuserdatauv(d->L, (size_t)(end - d->p), 0);   /* scratch */
 	size_t n = 0;
 	while (d->p < end) {
-		if (d->skip)
-			n = 0;  /* validating: each character overwrites the last */
 		if (*d->p != '\\') {
 			out[n++] = *d->p++;
 			continue;
@@ -136,8 +126,6 @@ static int dec_string(struct decoder *d)
 		n += put_utf8(out + n, code);
 	}
 	d->p = end + 1;
-	if (d->skip)
-		return 0;
 	lua_pushlstring(d->L, out, n);                                  /* scratch str */
 	lua_remove(d->L, -2);                                           /* str */
 	return 0;
@@ -183,8 +171,7 @@ static int dec_number(struct decoder *d)
 	double v = strtod(text, NULL);
 	if (!isfinite(v))
 		return dec_fail(d, "number out of range");
-	if (!d->skip)
-		lua_pushnumber(d->L, v);                                /* n */
+	lua_pushnumber(d->L, v);                                        /* n */
 	d->p = q;
 	return 0;
 }
@@ -208,87 +195,12 @@ static int dec_key(struct decoder *d)
 	return dec_string(d);
 }
 
-/* In an object, at a member or at the end (first: just past the '{').
- * Validates one member without pushing anything (d->skip): 1 with m
- * filled, 0 past the '}', -1 malformed. */
-static int skip_member(struct decoder *d, int depth, bool *first, struct json_member *m)
-{
-	skip_space(d);
-	if (*first) {
-		*first = false;
-		if (d->p < d->end && *d->p == '}') {
-			d->p++;
-			return 0;
-		}
-	} else if (d->p < d->end && *d->p == ',') {
-		d->p++;
-		skip_space(d);
-	} else if (d->p < d->end && *d->p == '}') {
-		d->p++;
-		return 0;
-	} else {
-		return dec_fail(d, "expected ',' or '}'");
-	}
-	if (d->p >= d->end || *d->p != '"')
-		return dec_fail(d, "expected a string key");
-	m->start = d->p++;
-	m->key = d->p;
-	if (dec_string(d) < 0)
-		return -1;
-	m->key_len = (size_t)(d->p - 1 - m->key);
-	m->key_escaped = memchr(m->key, '\\', m->key_len) != NULL;
-	skip_space(d);
-	if (d->p >= d->end || *d->p != ':')
-		return dec_fail(d, "expected ':' after an object key");
-	d->p++;
-	skip_space(d);
-	m->value = d->p;
-	if (dec_value(d, depth + 1, M_PLAIN) < 0)
-		return -1;
-	m->end = d->p;
-	return 1;
-}
-
-/* Validates a container without pushing anything. */
-static int skip_container(struct decoder *d, bool object, int depth)
-{
-	if (object) {
-		struct json_member m;
-		bool first = true;
-		int rc;
-		while ((rc = skip_member(d, depth, &first, &m)) == 1)
-			;
-		return rc;
-	}
-	skip_space(d);
-	if (d->p < d->end && *d->p == ']') {
-		d->p++;
-		return 0;
-	}
-	for (;;) {
-		if (dec_value(d, depth + 1, M_PLAIN) < 0)
-			return -1;
-		skip_space(d);
-		if (d->p < d->end && *d->p == ',') {
-			d->p++;
-			continue;
-		}
-		if (d->p < d->end && *d->p == ']') {
-			d->p++;
-			return 0;
-		}
-		return dec_fail(d, "expected ',' or ']'");
-	}
-}
-
 /* d->p is past the '[' or '{'. Pushes the table. */
 static int dec_container(struct decoder *d, bool object, int depth, enum mode mode)
 {
 	lua_State *L = d->L;
 	if (depth >= MAX_DEPTH)
 		return dec_fail(d, "nested too deep (over %d levels)", MAX_DEPTH);
-	if (d->skip)
-		return skip_container(d, object, depth);
 	if (!lua_checkstack(L, 8))
 		return dec_fail(d, "out of stack");
 	const char *open = d->p - 1;
@@ -400,8 +312,7 @@ static bool literal(struct decoder *d, const char *word, size_t len)
 	return true;
 }
 
-/* Pushes the value at d->p (nothing when skipping); -1 (nothing pushed)
- * with the error set. */
+/* Pushes the value at d->p; -1 (nothing pushed) with the error set. */
 static int dec_value(struct decoder *d, int depth, enum mode mode)
 {
 	skip_space(d);
@@ -418,20 +329,17 @@ static int dec_value(struct decoder *d, int depth, enum mode mode)
 	case 't':
 		if (!literal(d, "true", 4))
 			break;
-		if (!d->skip)
-			lua_pushboolean(d->L, 1);
+		lua_pushboolean(d->L, 1);
 		return 0;
 	case 'f':
 		if (!literal(d, "false", 5))
 			break;
-		if (!d->skip)
-			lua_pushboolean(d->L, 0);
+		lua_pushboolean(d->L, 0);
 		return 0;
 	case 'n':
 		if (!literal(d, "null", 4))
 			break;
-		if (!d->skip)
-			lua_pushlightuserdata(d->L, NULL);              /* json.null */
+		lua_pushlightuserdata(d->L, NULL);                      /* json.null */
 		return 0;
 	default:
 		if (*d->p == '-' || (*d->p >= '0' && *d->p <= '9'))

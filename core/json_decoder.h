@@ -14,7 +14,6 @@ struct decoder {
 	const char *start, *p, *end;
 	char *err;
 	size_t errlen;
-	bool skip;        /* validate only: push nothing */
 	int keys;         /* stack index of the known keys' strings (known_key) */
 	int text;         /* json.decode_lazy: stack index of the text */
 	int covered;      /* json.decode_lazy: stack index of covered(uid, rv), or 0 */

@@ -23,7 +23,6 @@ static bool present(lua_State *L)
  * message pushed when it cannot be encoded. */
 static int member(lua_State *L, struct buf *out, bool *first, const char *name, bool check)
 {
-	int rc = 0;
 	if (check ? present(L) : !lua_isnil(L, -1)) {
 		char err[256];
 		if ((!*first && buf_putc(out, ',') < 0) || json_append_string(out, name, strlen(name)) < 0 ||
@@ -37,7 +36,7 @@ static int member(lua_State *L, struct buf *out, bool *first, const char *name, 
 		*first = false;
 	}
 	lua_pop(L, 1);
-	return rc;
+	return 0;
 }
 
 /* documents.lua's pick(): the present fields of the table ev[name], as an

@@ -32,6 +32,11 @@
 #define JSON_SPAN_TO(s) ((size_t)(((uint64_t)(s) & 0xFFFFFFFFu) >> 1))
 #define JSON_SPAN_ESCAPED(s) (((uint64_t)(s) & 1u) != 0)
 
+/* A pending (undecoded) member's value in the text: offset and length. */
+#define JSON_PENDING(off, len) ((lua_Integer)(((uint64_t)(off) << 32) | (uint64_t)(len)))
+#define JSON_PENDING_OFF(p) ((size_t)((uint64_t)(p) >> 32))
+#define JSON_PENDING_LEN(p) ((size_t)((uint64_t)(p) & 0xFFFFFFFFu))
+
 /* One member of an object, as written: the key between its quotes, the
  * member from the key's opening quote, its value, and one past the value. */
 struct json_member {

@@ -25,12 +25,6 @@ enum json_mt json_mt_of(lua_State *L, int idx)
 	return kind;
 }
 
-static void span(lua_Integer packed, size_t *off, size_t *len)
-{
-	*off = (size_t)((uint64_t)packed >> 32);
-	*len = (size_t)((uint64_t)packed & 0xFFFFFFFFu);
-}
-
 /* Decodes the pending member whose key is on the stack top into t (an
  * absolute index) and drops it from pending. Stack: mt k -> mt k v */
 static void resolve(lua_State *L, int t, int mt)
@@ -43,8 +37,8 @@ static void resolve(lua_State *L, int t, int mt)
 		lua_pushnil(L);                                         /* mt k nil */
 		return;
 	}
-	size_t off, len, tlen;
-	span(lua_tointeger(L, -1), &off, &len);
+	lua_Integer place = lua_tointeger(L, -1);
+	size_t off = JSON_PENDING_OFF(place), len = JSON_PENDING_LEN(place), tlen;
 	lua_pop(L, 1);                                                  /* mt k p */
 	lua_pushvalue(L, -2);
 	lua_pushnil(L);
@@ -223,8 +217,8 @@ int json_lazy_write_pending(lua_State *L, int idx, struct buf *out, bool *first)
 	int rc = 0;
 	lua_pushnil(L);
 	while (rc == 0 && lua_next(L, -2)) {                            /* mt text p k off */
-		size_t off, len, klen;
-		span(lua_tointeger(L, -1), &off, &len);
+		lua_Integer place = lua_tointeger(L, -1);
+		size_t off = JSON_PENDING_OFF(place), len = JSON_PENDING_LEN(place), klen;
 		lua_pop(L, 1);                                          /* mt text p k */
 		lua_pushvalue(L, -1);
 		bool set = lua_rawget(L, idx) != LUA_TNIL;              /* mt text p k cur */

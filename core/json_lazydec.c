@@ -74,14 +74,12 @@ int json_dec_defer_member(struct decoder *d, int depth, int t, int *pending)
 	const char *v = d->p, *end = json_skip_value(v, d->end, depth + 1, &d->odd);
 	if (end) {
 		d->p = end;
-	} else {  /* malformed: the decoder's own walk says where and why */
-		d->skip = true;
-		int rc = json_dec_value(d, depth + 1, M_PLAIN);
-		d->skip = false;
-		if (rc < 0) {
+	} else {  /* malformed: decoding it says where and why */
+		if (json_dec_value(d, depth + 1, M_PLAIN) < 0) {
 			lua_pop(L, 1);
 			return -1;
 		}
+		lua_pop(L, 1);  /* the two disagree (a bug): the decoder's verdict stands */
 	}
 	if (!*pending) {
 		lua_createtable(L, 0, 4);                               /* t k p */
@@ -91,7 +89,7 @@ int json_dec_defer_member(struct decoder *d, int depth, int t, int *pending)
 	lua_pushvalue(L, -1);
 	lua_pushnil(L);
 	lua_rawset(L, t);                       /* t p k: an earlier member of that name is gone */
-	lua_pushinteger(L, (lua_Integer)(((uint64_t)(v - d->start) << 32) | (uint64_t)(d->p - v)));
+	lua_pushinteger(L, JSON_PENDING(v - d->start, d->p - v));
 	lua_rawset(L, *pending);                                        /* t p */
 	return 0;
 }
