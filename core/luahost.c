@@ -229,22 +229,25 @@ static int budgeted_call(struct luahost *h, int nargs, int nresults, long instru
 	return status;
 }
 
-int luahost_pcall_own(struct luahost *h, int nargs, int nresults)
+/* budgeted_call for C's calls: 0, or -1 with the message kept for
+ * luahost_error. */
+static int host_call(struct luahost *h, int nargs, int nresults, long instructions)
 {
-	if (budgeted_call(h, nargs, nresults, 0, 0) == LUA_OK)
+	if (budgeted_call(h, nargs, nresults, instructions, 0) == LUA_OK)
 		return 0;
 	set_error(h, lua_tostring(h->L, -1));
 	lua_pop(h->L, 1);
 	return -1;
 }
 
+int luahost_pcall_own(struct luahost *h, int nargs, int nresults)
+{
+	return host_call(h, nargs, nresults, 0);
+}
+
 int luahost_pcall(struct luahost *h, int nargs, int nresults)
 {
-	if (budgeted_call(h, nargs, nresults, h->limits.call_instructions, 0) == LUA_OK)
-		return 0;
-	set_error(h, lua_tostring(h->L, -1));
-	lua_pop(h->L, 1);
-	return -1;
+	return host_call(h, nargs, nresults, h->limits.call_instructions);
 }
 
 /* After a guarded call of the function at fn (strikes table at tab): one
@@ -549,7 +552,7 @@ struct luahost *luahost_new(const struct luahost_opts *opts)
 	if (!h->L)
 		goto fail;
 	*(struct luahost **)lua_getextraspace(h->L) = h;
-	lua_sethook(h->L, count_hook, LUA_MASKCOUNT, HOOK_STEP);
+	/* No hook until a budgeted call sets one (budgeted_call). */
 
 	lua_pushcfunction(h->L, setup);
 	if (luahost_pcall(h, 0, 0) < 0) {

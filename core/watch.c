@@ -162,9 +162,8 @@ static void release_guard(struct watch *w)
 
 /* Delivered before? Then it is noted (a watch event still moves F) and
  * counted, and goes no further. */
-static bool covered(void *arg, const char *uid, const char *rv)
+static bool covered(struct watch *w, const char *uid, const char *rv)
 {
-	struct watch *w = arg;
 	struct checkpoint *ck = w->cfg.ckpt;
 	enum checkpoint_answer ans = checkpoint_check(ck, w->cfg.stream, uid, rv);
 	if (ans == CHECKPOINT_NEW && w->cfg.legacy && !w->listed && seen_has(w->cfg.legacy, uid, rv))
