@@ -20,7 +20,6 @@ local M = {}
 local FAST = event.FAST
 local decode = FAST and json.decode_lazy or json.decode
 local encode_json = json.encode
-M.fast = FAST
 
 -- Returns the sinks an event reaches (in rule order, each once) and the
 -- drop rule that ended its journey, if any.

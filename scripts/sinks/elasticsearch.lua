@@ -123,7 +123,8 @@ function M.encode(ev, conf)
     if type(doc) ~= "table" then return nil, "document() must return a table" end
     if conf.cluster_name and type(doc.EventTags) == "table" then doc.EventTags.cluster_name = conf.cluster_name end
   end
-  local t = time.parse(ev.lastTimestamp) or time.parse(ev.firstTimestamp) or os.time()
+  local last = time.parse(ev.lastTimestamp)
+  local t = last or time.parse(ev.firstTimestamp) or os.time()
   -- The index with its placeholders filled, per cluster (and namespace).
   local place = conf.index_names
   if not place or place.n > 1000 then place = { n = 0 }; conf.index_names = place end
@@ -139,7 +140,6 @@ function M.encode(ev, conf)
   local m = type(ev.metadata) == "table" and ev.metadata or {}
   local id = ("%s/%s/%s"):format(ev.cluster, m.uid or "", m.resourceVersion or "")
   if fields then
-    local last = time.parse(ev.lastTimestamp)
     return json.document_herald(ev, last and time.iso_utc(last) or nil, name .. "\n" .. id .. "\n")
   end
   local body, err = json.encode(doc)
