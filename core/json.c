@@ -136,33 +136,10 @@ static int dec_string(struct decoder *d)
  * JSON writer can give it back. */
 static int dec_number(struct decoder *d)
 {
-	const char *s = d->p, *q = s;
-	if (q < d->end && *q == '-')
-		q++;
-	if (q < d->end && *q == '0')
-		q++;
-	else if (q < d->end && *q >= '1' && *q <= '9')
-		while (q < d->end && *q >= '0' && *q <= '9')
-			q++;
-	else
+	bool exponent;
+	const char *s = d->p, *q = json_number_grammar(s, d->end, &exponent);
+	if (!q)
 		return dec_fail(d, "invalid number");
-	if (q < d->end && *q == '.') {
-		const char *digits = ++q;
-		while (q < d->end && *q >= '0' && *q <= '9')
-			q++;
-		if (q == digits)
-			return dec_fail(d, "invalid number");
-	}
-	if (q < d->end && (*q == 'e' || *q == 'E')) {
-		q++;
-		if (q < d->end && (*q == '+' || *q == '-'))
-			q++;
-		const char *digits = q;
-		while (q < d->end && *q >= '0' && *q <= '9')
-			q++;
-		if (q == digits)
-			return dec_fail(d, "invalid number");
-	}
 	char text[128];
 	if ((size_t)(q - s) >= sizeof(text))
 		return dec_fail(d, "number too long");

@@ -65,6 +65,10 @@ static inline int json_hex4(const char *p)
 	return v;
 }
 
+/* json_skip.c: one past the number at p by JSON's grammar, or NULL when
+ * none starts there; *exponent: it has one. */
+const char *json_number_grammar(const char *p, const char *end, bool *exponent);
+
 /* json_skip.c: one past the value at p, validated as the decoder would
  * (depth: the value's nesting level), or NULL when the decoder would
  * refuse it. Leading space is skipped. *odd is set (never cleared) when an

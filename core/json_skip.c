@@ -51,10 +51,10 @@ static const char *digits(const char *p, const char *end)
 	return p;
 }
 
-/* The decoder's number grammar; under 128 bytes; finite as a double. */
-static const char *number_end(const char *p, const char *end)
+/* JSON's number grammar (json_impl.h). */
+const char *json_number_grammar(const char *p, const char *end, bool *exponent)
 {
-	const char *s = p, *q;
+	const char *q;
 	if (p < end && *p == '-')
 		p++;
 	if (p < end && *p == '0')
@@ -69,8 +69,8 @@ static const char *number_end(const char *p, const char *end)
 			return NULL;
 		p = q;
 	}
-	bool exponent = p < end && (*p == 'e' || *p == 'E');
-	if (exponent) {
+	*exponent = p < end && (*p == 'e' || *p == 'E');
+	if (*exponent) {
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
 			p++;
@@ -79,7 +79,15 @@ static const char *number_end(const char *p, const char *end)
 			return NULL;
 		p = q;
 	}
-	if (p - s >= 128)
+	return p;
+}
+
+/* The decoder's number: its grammar, under 128 bytes, finite as a double. */
+static const char *number_end(const char *s, const char *end)
+{
+	bool exponent;
+	const char *p = json_number_grammar(s, end, &exponent);
+	if (!p || p - s >= 128)
 		return NULL;
 	if (exponent) {  /* only an exponent takes a number this short out of range */
 		char text[128];
