@@ -184,7 +184,7 @@ static int dec_container(struct decoder *d, bool object, int depth, enum mode mo
 	/* Lazily decoded Kubernetes objects have about 16 members, their
 	 * metadata about 8 (what is left): sized once, not grown. */
 	lua_createtable(L, 0, mode == M_PLAIN || !object ? 0 : mode == M_META ? 8 : 16); /* t */
-	int t = lua_gettop(L), pending = 0, base = d->nspans, keys_base = d->nkeys_seen;
+	int t = lua_gettop(L), pending = 0, base = d->nspans, keys_base = d->keys_seen.n;
 	bool spans = object && mode == M_LAZY, keys = object && mode != M_PLAIN;
 	bool k8s = false;
 	char close = object ? '}' : ']';
@@ -206,8 +206,9 @@ static int dec_container(struct decoder *d, bool object, int depth, enum mode mo
 			if (dec_key(d) < 0)                             /* t [p] k */
 				goto fail;
 			bool escaped = memchr(member, '\\', (size_t)(d->p - member)) != NULL;
-			if (keys)
-				json_dec_note_key(d, keys_base, member, d->p);
+			/* a key twice, or escaped: its text would not read as the table does */
+			if (keys && !json_keys_note(&d->keys_seen, keys_base, member + 1, (size_t)(d->p - member - 2)))
+				d->odd = true;
 			skip_space(d);
 			if (d->p >= d->end || *d->p != ':') {
 				lua_pop(L, 1);
@@ -270,13 +271,13 @@ static int dec_container(struct decoder *d, bool object, int depth, enum mode mo
 	if (k8s)
 		json_dec_object_mt(d, open, base);
 	d->nspans = base;
-	d->nkeys_seen = keys_base;
+	d->keys_seen.n = keys_base;
 	return 0;
 fail_msg_key:
 	dec_fail(d, "expected a string key");
 fail:
 	d->nspans = base;
-	d->nkeys_seen = keys_base;
+	d->keys_seen.n = keys_base;
 	lua_settop(L, t - 1);                                           /* */
 	return -1;
 }

@@ -25,8 +25,7 @@ struct decoder {
 	/* json.decode_lazy: a key twice in one object, or a key with an
 	 * escape, in what is kept as text (then nothing is: json_lazy_plain) */
 	bool odd;
-	struct { uint32_t off, len; } keys_seen[128];
-	int nkeys_seen;
+	struct json_keys keys_seen;
 };
 
 /* What a container is, for json.decode_lazy (json_impl.h). */
@@ -45,7 +44,6 @@ int json_decode_all(struct decoder *d, enum mode mode);
 int json_dec_covered_item(struct decoder *d, int depth);
 int json_dec_defer_member(struct decoder *d, int depth, int t, int *pending);
 void json_dec_object_mt(struct decoder *d, const char *open, int base);
-void json_dec_note_key(struct decoder *d, int base, const char *member, const char *end);
 enum mode json_dec_child_mode(lua_State *L, enum mode mode, int depth, bool *k8s, const char *value);
 int json_l_decode_lazy(lua_State *L);
 

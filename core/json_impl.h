@@ -65,6 +65,19 @@ static inline int json_hex4(const char *p)
 	return v;
 }
 
+/* The keys of the objects open while a text is walked, to notice a key
+ * written twice in one object (its text would not read as its table
+ * does: one key, the last value). */
+struct json_keys {
+	struct { const char *s; size_t len; } at[256];
+	int n;
+};
+/* json_skip.c: notes a key (its text between the quotes) of the object
+ * whose keys start at at[base]. false when it is a second one there, has
+ * an escape (it could equal another once decoded), or there is no room
+ * left to tell. */
+bool json_keys_note(struct json_keys *k, int base, const char *s, size_t len);
+
 /* json_skip.c: one past the number at p by JSON's grammar, or NULL when
  * none starts there; *exponent: it has one. */
 const char *json_number_grammar(const char *p, const char *end, bool *exponent);

@@ -115,24 +115,6 @@ void json_dec_object_mt(struct decoder *d, const char *open, int base)
 	lua_setmetatable(L, -2);                                        /* t */
 }
 
-/* A key of an object decoded lazily (from its opening quote to one past
- * its closing one): a second one of that name, or one with an escape,
- * makes the record odd. */
-void json_dec_note_key(struct decoder *d, int base, const char *member, const char *end)
-{
-	uint32_t off = (uint32_t)(member + 1 - d->start), len = (uint32_t)(end - member - 2);
-	if (memchr(member + 1, '\\', len) ||
-	    d->nkeys_seen == (int)(sizeof(d->keys_seen) / sizeof(*d->keys_seen))) {
-		d->odd = true;
-		return;
-	}
-	for (int i = base; i < d->nkeys_seen; i++)
-		if (d->keys_seen[i].len == len && memcmp(d->start + d->keys_seen[i].off, d->start + off, len) == 0)
-			d->odd = true;
-	d->keys_seen[d->nkeys_seen].off = off;
-	d->keys_seen[d->nkeys_seen++].len = len;
-}
-
 /* The mode of an object member's value, by its key (on the stack top). */
 enum mode json_dec_child_mode(lua_State *L, enum mode mode, int depth, bool *k8s, const char *value)
 {

@@ -105,35 +105,27 @@ static const char *word_end(const char *p, const char *end, const char *word, si
 	return (size_t)(end - p) >= len && memcmp(p, word, len) == 0 ? p + len : NULL;
 }
 
-/* The keys of the objects open in json_skip_value, to notice a key
- * written twice in one object. */
-struct keys {
-	struct { const char *s; size_t len; } at[256];
-	int n, base[JSON_MAX_DEPTH];
-	bool *odd;
-};
-
-/* A key (its text between the quotes) of the innermost object. */
-static void note_key(struct keys *k, int top, const char *s, size_t len)
+/* (json_impl.h) */
+bool json_keys_note(struct json_keys *k, int base, const char *s, size_t len)
 {
-	if (memchr(s, '\\', len) || k->n == (int)(sizeof(k->at) / sizeof(*k->at))) {
-		*k->odd = true;   /* escaped (could equal another once decoded), or too many to tell */
-		return;
-	}
-	for (int i = k->base[top]; i < k->n; i++)
+	if (memchr(s, '\\', len) || k->n == (int)(sizeof(k->at) / sizeof(*k->at)))
+		return false;
+	bool once = true;
+	for (int i = base; i < k->n; i++)
 		if (k->at[i].len == len && memcmp(k->at[i].s, s, len) == 0)
-			*k->odd = true;
+			once = false;
 	k->at[k->n].s = s;
 	k->at[k->n++].len = len;
+	return once;
 }
 
 const char *json_skip_value(const char *p, const char *end, int depth, bool *odd)
 {
 	char open[JSON_MAX_DEPTH];
 	int top = 0;
-	struct keys keys;
+	struct json_keys keys;
+	int base[JSON_MAX_DEPTH];   /* where each open container's keys start */
 	keys.n = 0;
-	keys.odd = odd;
 	for (;;) {
 		p = space(p, end);                      /* a value */
 		if (p >= end)
@@ -143,7 +135,7 @@ const char *json_skip_value(const char *p, const char *end, int depth, bool *odd
 		case '[':
 			if (depth + top >= JSON_MAX_DEPTH)
 				return NULL;
-			keys.base[top] = keys.n;
+			base[top] = keys.n;
 			open[top++] = *p;
 			p = space(p + 1, end);
 			if (p < end && *p == (open[top - 1] == '{' ? '}' : ']')) {
@@ -179,7 +171,7 @@ const char *json_skip_value(const char *p, const char *end, int depth, bool *odd
 				return NULL;
 			char close = open[top - 1] == '{' ? '}' : ']';
 			if (*p == close) {
-				keys.n = keys.base[--top];
+				keys.n = base[--top];
 				p++;
 				continue;
 			}
@@ -197,7 +189,8 @@ key:
 		const char *k = p + 1;
 		if (!(p = string_end(k, end)))
 			return NULL;
-		note_key(&keys, top - 1, k, (size_t)(p - 1 - k));
+		if (!json_keys_note(&keys, base[top - 1], k, (size_t)(p - 1 - k)))
+			*odd = true;
 		p = space(p, end);
 		if (p >= end || *p != ':')
 			return NULL;
