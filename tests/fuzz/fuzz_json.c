@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static lua_State *L;
 
-#include "capped.h"
+#include "../capped.h"
 
 /* (text) -> nothing; aborts when the oracle fails. */
 static int round_trip(lua_State *S)

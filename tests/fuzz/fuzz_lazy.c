@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static lua_State *L;
 static int oracle_ref;
 
-#include "capped.h"
+#include "../capped.h"
 
 static const char ORACLE[] =
 	"local json, text = ...\n"

@@ -284,23 +284,9 @@ static void test_fuzz_finding_long_escaped_string_deep(void **state)
 }
 
 /* Bytes a state may hold, for test_memory_error_leaks_nothing. */
-static size_t held, cap;
-
-static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	size_t old = ptr ? osize : 0;
-	if (nsize == 0) {
-		free(ptr);
-		held -= old;
-		return NULL;
-	}
-	if (nsize > old && held + nsize - old > cap)
-		return NULL;
-	void *p = realloc(ptr, nsize);
-	if (p)
-		held = held - old + nsize;
-	return p;
-}
+static size_t cap;
+#define CAP cap
+#include "../capped.h"
 
 /* Regression (issue 12.7): when a memory budget stopped lua-cjson's decode,
  * its scratch buffer (the size of the text) leaked; LeakSanitizer (the
@@ -309,7 +295,7 @@ static void test_memory_error_leaks_nothing(void **state)
 {
 	held = 0;
 	cap = 24u << 20;
-	lua_State *S = lua_newstate(capped_alloc, NULL);
+	lua_State *S = lua_newstate(capped, NULL);
 	luaL_openlibs(S);
 	json_open(S);
 	lua_setglobal(S, "json");

@@ -1,6 +1,7 @@
-/* capped: a Lua allocator with a memory cap, for the fuzz targets, so that
- * memory errors strike in the middle of what is fuzzed too. Define CAP
- * (bytes) before including it; one per target program. */
+/* capped: a Lua allocator with a memory cap (held: what it holds now), so
+ * that memory errors strike in the middle of what a test or fuzz target
+ * runs. Define CAP (bytes: a constant or a variable) before including it;
+ * one per program. */
 #ifndef HERALD_FUZZ_CAPPED_H
 #define HERALD_FUZZ_CAPPED_H
 #include <stddef.h>
