@@ -208,11 +208,13 @@ static void step_pb_json(const struct input *in, size_t i)
 }
 
 /* What a protobuf herald does per event: a table for the rules and a JSON
- * line written from the decoded fields. */
-static void step_pb_table_json(const struct input *in, size_t i)
+ * line written from the decoded fields; full: the line as complete as the
+ * apiserver's JSON (labels, annotations, managedFields decoded and written
+ * too). */
+static void pb_table_json(const struct input *in, size_t i, bool full)
 {
 	struct pbevent ev;
-	pb_decode(in, i, &ev, false);
+	pb_decode(in, i, &ev, full);
 	pbwrite_table(L, &ev);                           /* ev */
 	buf_reset(&out);
 	if (pbwrite_json(&ev, &out) < 0)
@@ -221,18 +223,14 @@ static void step_pb_table_json(const struct input *in, size_t i)
 	lua_settop(L, 0);
 }
 
-/* The same, with the line as complete as the apiserver's JSON (labels,
- * annotations, managedFields decoded and written too). */
+static void step_pb_table_json(const struct input *in, size_t i)
+{
+	pb_table_json(in, i, false);
+}
+
 static void step_pb_table_json_full(const struct input *in, size_t i)
 {
-	struct pbevent ev;
-	pb_decode(in, i, &ev, true);
-	pbwrite_table(L, &ev);                           /* ev */
-	buf_reset(&out);
-	if (pbwrite_json(&ev, &out) < 0)
-		die("out of memory");
-	sink += out.len;
-	lua_settop(L, 0);
+	pb_table_json(in, i, true);
 }
 
 static void step_pb_table_encode(const struct input *in, size_t i)

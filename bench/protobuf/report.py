@@ -93,7 +93,7 @@ def main():
       f"{wire['events_bumped']:,} then bumped (count+1, as a kubelet's recorder does: a MODIFIED).")
     w(f"- One JSON watch and one protobuf watch (`Accept: application/vnd.kubernetes.protobuf`) were open "
       f"during the load and captured the same {nw:,} watch events; then a LIST in each format.")
-    w("- `bench/protobuf/pbprobe` times herald's own JSON code (`core/framer.c`, `core/json.c`, in a bare Lua "
+    w("- `bench/protobuf/pbprobe` times herald's own JSON code (`core/framer.c`, `core/json*.c`, in a bare Lua "
       "state) and a protobuf path (`bench/protobuf/pbevent.c`, a decoder of the fields herald needs, written "
       "from the `generated.proto` field numbers; `pbwrite.c`, the Lua table and the JSON line made from them) "
       f"over the same events: each step over all events, pass after pass, {probe['seconds_per_run']} s of CPU "
@@ -194,7 +194,8 @@ def main():
     w("")
     own_lines = sum(len(open(SOURCE / "bench" / "protobuf" / f).read().splitlines())
                     for f in ("pbevent.c", "pbevent.h", "pbwrite.c", "pbwrite.h"))
-    json_lines = len(open(SOURCE / "core" / "json.c").read().splitlines())
+    # herald's JSON decoder and encoder, split over core/json*.c since the fast path
+    json_lines = sum(len(f.read_text().splitlines()) for f in sorted((SOURCE / "core").glob("json*.c")))
     share = ""
     if total:
         lazy_total = total * 1000 - line_today + line_lazy
@@ -218,9 +219,9 @@ def main():
           f"µs and {pbc['protobuf_c_allocations_per_event']:.0f} allocations an event just to unpack "
           f"({r(p['protobuf_c_unpack_free'], base)}x pbevent.c), which puts a protobuf-c path at "
           f"{us(pbc_line)} µs to the table and line ({r(pbc_line, line_lazy)} of lazy JSON). The saving means "
-          f"owning a second decoder and writer ({own_lines} lines here, against core/json.c's {json_lines}).")
+          f"owning a second decoder and writer ({own_lines} lines here, against core/json*.c's {json_lines}).")
     else:
-        w(f"2. **Only a decoder of herald's own gets that** ({own_lines} lines here, against core/json.c's "
+        w(f"2. **Only a decoder of herald's own gets that** ({own_lines} lines here, against core/json*.c's "
           f"{json_lines}; protobuf-c was not measured in this run).")
     w("3. **Protobuf loses the splice and the pass-through.** The JSON path outputs the apiserver's bytes; a "
       "protobuf path must write every field itself. To output what herald outputs today it must decode and "

@@ -14,7 +14,7 @@ mkdir -p "$out"
 # shellcheck disable=SC2046
 cc -O2 -std=c11 -Wall -Wextra -Werror -Icore $(pkg-config --cflags lua5.4) -o "$out/pbprobe" \
   bench/protobuf/pbprobe.c bench/protobuf/pbevent.c bench/protobuf/pbwrite.c \
-  core/json.c core/buf.c core/framer.c $(pkg-config --libs lua5.4) -lm
+  core/json*.c core/buf.c core/framer.c $(pkg-config --libs lua5.4) -lm
 rm -rf "$out/data"
 python3 bench/protobuf/fetch.py --events "${PB_EVENTS:-3000}" --rounds 10 --out "$out/data" >/dev/null
 for m in json json-full table; do
